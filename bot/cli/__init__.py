@@ -1,0 +1,47 @@
+"""The ``citewatch`` command: a thin shell over the library. One module per group of commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from bot.errors import CitewatchError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env-file", default=".env", show_default=True, help="settings file to read")
+@click.pass_context
+def cli(ctx: click.Context, env_file: str) -> None:
+    """Watch Telegram channels and find news articles that cite their posts."""
+    ctx.ensure_object(dict)["env_file"] = env_file
+
+
+def _register() -> None:
+    # each module adds its commands to ``cli``; registered here, in one place
+    from bot.cli import data, run  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("citewatch: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CitewatchError as exc:
+        click.echo(f"citewatch: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("citewatch: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if os.environ.get("LOG_LEVEL", "").lower() == "debug":
+            raise
+        click.echo(f"citewatch: internal error: {type(exc).__name__}: {exc} "
+                   "(LOG_LEVEL=debug shows the traceback)", err=True)
+        sys.exit(70)

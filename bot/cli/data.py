@@ -1,0 +1,261 @@
+"""Commands over stored posts: search, import, export, stats."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from bot.cli import cli
+from bot.cli.common import (
+    WHEN,
+    get_settings,
+    handle_errors,
+    open_db,
+    print_csv,
+    print_json,
+    render_snippet,
+    run_async,
+)
+from bot.config import normalize_username
+from bot.importing import ImportIssue, ImportRecord, detect_format, iter_export, iter_jsonl
+from storage import posts as posts_repo
+from storage import search as search_repo
+from storage import stats as stats_repo
+from storage import translations as tr_repo
+from storage.db import Database
+from storage.models import Translation, UpsertResult
+
+
+def _channel_opt(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_username(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--channel", help="only this channel")
+@click.option("--since", type=WHEN, help="posts on or after (ISO date or 7d)")
+@click.option("--until", type=WHEN, help="posts before (ISO date)")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output")
+@handle_errors
+@run_async
+async def search(
+    query: str,
+    channel: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Full-text search of stored posts and their translations (best first)."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    settings = get_settings()
+    async with open_db(settings) as db:
+        hits = await search_repo.query(
+            db, query, channel=_channel_opt(channel), since=since, until=until, limit=limit
+        )
+    rows = [
+        {
+            "channel": h.channel,
+            "message_id": h.message_id,
+            "date": h.date.isoformat(),
+            "url": h.url,
+            "score": round(h.score, 4),
+            "deleted": h.deleted,
+            "snippet": render_snippet(h.text_snippet),
+            "translation_snippet": render_snippet(h.translation_snippet),
+        }
+        for h in hits
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if as_csv:
+        print_csv(list(rows[0]) if rows else ["channel", "message_id", "date", "url", "score"],
+                  [list(r.values()) for r in rows])
+        return
+    if not hits:
+        click.echo("no matches", err=True)
+        return
+    style = "ansi" if sys.stdout.isatty() else "plain"
+    for h in hits:
+        flag = " (deleted)" if h.deleted else ""
+        click.echo(f"{h.url}  {h.date:%Y-%m-%d %H:%M}  score {h.score:.2f}{flag}")
+        if h.text_snippet:
+            click.echo(f"  {render_snippet(h.text_snippet, style)}")
+        if h.translation_snippet:
+            click.echo(f"  en: {render_snippet(h.translation_snippet, style)}")
+
+
+async def import_records(
+    db: Database,
+    records: object,
+    *,
+    batch_size: int = 2000,
+    progress: tqdm | None = None,
+) -> tuple[UpsertResult, list[ImportIssue]]:
+    """Store parsed records in batches, each batch (posts + translations) in one transaction."""
+    total = UpsertResult()
+    issues: list[ImportIssue] = []
+    batch: list[ImportRecord] = []
+
+    async def flush() -> None:
+        if not batch:
+            return
+        async with db.transaction() as conn:
+            total.__iadd__(await posts_repo.upsert_many_in(conn, [r.post for r in batch]))
+            with_tr = [r for r in batch if r.translation]
+            if with_tr:
+                ids = await _post_ids(conn, with_tr)
+                await tr_repo.upsert_in(
+                    conn,
+                    [
+                        (
+                            Translation(
+                                post_id=ids[(r.post.channel.lower(), r.post.message_id)],
+                                lang=r.translation_lang or "en",
+                                provider=r.translation_provider,
+                                text=r.translation or "",
+                                source_lang=r.post.lang,
+                            ),
+                            r.post.text,
+                        )
+                        for r in with_tr
+                    ],
+                )
+        if progress is not None:
+            progress.update(len(batch))
+        batch.clear()
+
+    for rec in records:  # type: ignore[attr-defined]
+        if isinstance(rec, ImportIssue):
+            issues.append(rec)
+            if progress is not None:
+                progress.update(1)
+            continue
+        batch.append(rec)
+        if len(batch) >= batch_size:
+            await flush()
+    await flush()
+    return total, issues
+
+
+async def _post_ids(conn: object, recs: list[ImportRecord]) -> dict[tuple[str, int], int]:
+    return await posts_repo.ids_for(conn, [(r.post.channel, r.post.message_id) for r in recs])
+
+
+def _count_lines(path: Path) -> int | None:
+    try:
+        with path.open("rb") as fh:
+            return sum(1 for _ in fh)
+    except OSError:
+        return None
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--channel", help="channel username for records that name none")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "export"]), default="auto")
+@handle_errors
+@run_async
+async def import_cmd(path: Path, channel: str | None, fmt: str) -> None:
+    """Load a Telegram Desktop export (result.json) or JSON Lines; safe to repeat."""
+    settings = get_settings()
+    channel = _channel_opt(channel)
+    kind = detect_format(path) if fmt == "auto" else fmt
+    records = iter_export(path, channel) if kind == "export" else iter_jsonl(path, channel)
+    show = sys.stderr.isatty()
+    total_lines = _count_lines(path) if show and kind == "jsonl" else None
+    with tqdm(total=total_lines, unit="post", disable=not show, file=sys.stderr) as bar:
+        async with open_db(settings) as db:
+            result, issues = await import_records(db, records, progress=bar)
+    for issue in issues[:50]:
+        click.echo(f"{path.name}: {issue}", err=True)
+    if len(issues) > 50:
+        click.echo(f"... and {len(issues) - 50} more problems", err=True)
+    click.echo(
+        f"imported {result.inserted} new, {result.edited} edited, {result.unchanged} unchanged"
+        f"; {len(issues)} skipped"
+    )
+
+
+@cli.command()
+@click.option("--channel")
+@click.option("--since", type=WHEN)
+@click.option("--until", type=WHEN)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True)
+@handle_errors
+@run_async
+async def export(channel: str | None, since: datetime | None, until: datetime | None,
+                 fmt: str) -> None:
+    """Write stored posts (and translations) to stdout; the inverse of import."""
+    settings = get_settings()
+    header = ["channel", "id", "date", "text", "translation", "translation_lang", "views",
+              "forwards", "reply_to", "grouped_id", "media_kind", "edit_date", "deleted_at",
+              "lang", "links"]
+    import csv
+
+    writer = csv.writer(sys.stdout) if fmt == "csv" else None
+    if writer:
+        writer.writerow(header)
+    async with open_db(settings) as db:
+        async for p in posts_repo.iter_posts(db, _channel_opt(channel), since, until):
+            rec = {
+                "channel": p.channel,
+                "id": p.message_id,
+                "date": p.date.isoformat(),
+                "text": p.text,
+                "translation": p.translation,
+                "translation_lang": p.translation_lang,
+                "views": p.views,
+                "forwards": p.forwards,
+                "reply_to": p.reply_to,
+                "grouped_id": p.grouped_id,
+                "media_kind": p.media_kind,
+                "edit_date": p.edit_date.isoformat() if p.edit_date else None,
+                "deleted_at": p.deleted_at.isoformat() if p.deleted_at else None,
+                "lang": p.lang,
+                "links": p.links,
+            }
+            if writer:
+                writer.writerow(["" if rec[k] is None else
+                                 (json.dumps(rec[k]) if k == "links" else rec[k])
+                                 for k in header])
+            else:
+                sys.stdout.write(json.dumps({k: v for k, v in rec.items() if v is not None},
+                                            ensure_ascii=False) + "\n")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+@run_async
+async def stats(as_json: bool) -> None:
+    """Posts per channel, translated share, articles, citations, alerts by status."""
+    settings = get_settings()
+    async with open_db(settings) as db:
+        s = await stats_repo.summary(db)
+    if as_json:
+        print_json(s)
+        return
+    click.echo(f"{'channel':<24} {'posts':>8} {'translated':>11} {'deleted':>8}")
+    for c in s["channels"]:
+        click.echo(f"{c['channel']:<24} {c['posts']:>8} {c['translated_share']:>10.0%} "
+                   f"{c['deleted']:>8}")
+    click.echo(f"posts: {s['posts']} ({s['translated_share']:.0%} translated); "
+               f"translation queue: {s['translation_queue'] or 'empty'}")
+    click.echo(f"feeds: {s['feeds']}; articles: {s['articles_total']} {s['articles'] or ''}")
+    click.echo(f"citations: {s['citations']}; alerts: {s['alerts'] or 'none'}")

@@ -1,0 +1,351 @@
+"""Settings from the environment and a ``.env`` file (the environment wins).
+
+Every setting is declared once in ``_SPECS`` with its parser and default, so ``config.example.env``,
+validation and the error messages cannot drift apart. A bad value raises ``ConfigError`` naming the
+variable; the CLI prints that one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from bot.errors import ConfigError
+
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+#: Built-in aliases for the model channel; CHANNEL_ALIASES adds to or replaces these per channel.
+DEFAULT_ALIASES: dict[str, list[str]] = {
+    "diukraine": [
+        "Main Directorate of Intelligence",
+        "Main Intelligence Directorate",
+        "Defence Intelligence of Ukraine",
+        "Defense Intelligence of Ukraine",
+        "Ukraine's military intelligence",
+        "Ukrainian military intelligence",
+        "HUR",
+        "GUR",
+        "Budanov",
+    ],
+}
+
+
+def _int(v: str) -> int:
+    try:
+        return int(v.strip())
+    except ValueError:
+        raise ValueError(f"expected an integer, got {v!r}") from None
+
+
+def _opt_int(v: str) -> int | None:
+    return None if not v.strip() else _int(v)
+
+
+def _pos_int(v: str) -> int:
+    n = _int(v)
+    if n <= 0:
+        raise ValueError(f"expected a positive integer, got {v!r}")
+    return n
+
+
+def _nonneg_int(v: str) -> int:
+    n = _int(v)
+    if n < 0:
+        raise ValueError(f"expected zero or a positive integer, got {v!r}")
+    return n
+
+
+def _float(v: str) -> float:
+    try:
+        return float(v.strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {v!r}") from None
+
+
+def _pos_float(v: str) -> float:
+    x = _float(v)
+    if x <= 0:
+        raise ValueError(f"expected a positive number, got {v!r}")
+    return x
+
+
+def _unit_float(v: str) -> float:
+    x = _float(v)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"expected a number between 0 and 1, got {v!r}")
+    return x
+
+
+def _bool(v: str) -> bool:
+    s = v.strip().lower()
+    if s in {"1", "true", "yes", "on"}:
+        return True
+    if s in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {v!r}")
+
+
+def _str(v: str) -> str:
+    return v.strip()
+
+
+def _list(v: str) -> list[str]:
+    return [p.strip() for p in v.split(",") if p.strip()]
+
+
+def normalize_username(raw: str) -> str:
+    """Accept ``name``, ``@name``, ``t.me/name`` or ``https://t.me/s/name``; return ``name``."""
+    s = raw.strip()
+    s = re.sub(r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?", "", s)
+    s = s.lstrip("@").split("/")[0].split("?")[0]
+    if not _USERNAME.match(s):
+        raise ValueError(f"{raw!r} is not a public channel username")
+    return s
+
+
+def _channels(v: str) -> list[str]:
+    return [normalize_username(p) for p in _list(v)]
+
+
+def _urls(v: str) -> list[str]:
+    out = []
+    for u in _list(v):
+        if not re.match(r"^https?://[^\s/]+", u):
+            raise ValueError(f"{u!r} is not an http(s) URL")
+        out.append(u)
+    return out
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(v: str) -> str:
+        s = v.strip().lower()
+        if s not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {v!r}")
+        return s
+
+    return parse
+
+
+def _aliases(v: str) -> dict[str, list[str]]:
+    """``DIUkraine=HUR|GUR|Budanov;rybar=Rybar`` → {"diukraine": [...], "rybar": [...]}."""
+    out: dict[str, list[str]] = {}
+    for part in v.split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ValueError(f"expected channel=alias|alias;..., got {part.strip()!r}")
+        name, names = part.split("=", 1)
+        out[normalize_username(name).lower()] = [a.strip() for a in names.split("|") if a.strip()]
+    return out
+
+
+def _server(v: str) -> tuple[str, int, int] | None:
+    """``host:port`` or ``host:port:dc`` → (host, port, dc); empty → None."""
+    s = v.strip()
+    if not s:
+        return None
+    parts = s.rsplit(":", 2) if s.count(":") >= 2 else s.rsplit(":", 1)
+    try:
+        if len(parts) == 3:
+            return parts[0], int(parts[1]), int(parts[2])
+        if len(parts) == 2:
+            return parts[0], int(parts[1]), 2
+    except ValueError:
+        pass
+    raise ValueError(f"expected host:port or host:port:dc, got {v!r}")
+
+
+def _existing_file(v: str) -> Path | None:
+    if not v.strip():
+        return None
+    p = Path(v.strip()).expanduser()
+    if not p.is_file():
+        raise ValueError(f"no such file: {p}")
+    return p
+
+
+def _writable_path(v: str) -> Path:
+    p = Path(v.strip()).expanduser()
+    if not v.strip():
+        raise ValueError("empty path")
+    parent = p.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create directory {parent}: {exc.strerror}") from None
+    if p.is_dir():
+        raise ValueError(f"{p} is a directory")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ValueError(f"{p} is not writable")
+    return p
+
+
+@dataclass(frozen=True)
+class Spec:
+    default: str
+    parse: Callable[[str], Any]
+    doc: str
+    secret: bool = False
+
+
+# name → spec; the order here is the order of config.example.env
+_SPECS: dict[str, Spec] = {
+    # core
+    "CITEWATCH_DB": Spec("./data/citewatch.db", _writable_path, "SQLite database file"),
+    "CHANNELS": Spec("DIUkraine", _channels, "comma-separated channel usernames to watch"),
+    "CHANNEL_ALIASES": Spec("", _aliases, "extra names per channel: chan=alias|alias;chan2=..."),
+    "FEEDS": Spec("", _urls, "comma-separated RSS/Atom feed URLs to follow"),
+    "LOG_LEVEL": Spec("INFO", _choice("debug", "info", "warning", "error"), "log verbosity"),
+    "LOG_FORMAT": Spec("text", _choice("text", "json"), "text lines or JSON lines"),
+    # telegram
+    "SOURCE": Spec("auto", _choice("auto", "telethon", "web"), "where posts come from"),
+    "TG_API_ID": Spec("", _opt_int, "Telegram API id from my.telegram.org"),
+    "TG_API_HASH": Spec("", _str, "Telegram API hash", secret=True),
+    "TG_SESSION": Spec("./data/citewatch.session", _writable_path, "Telethon session file"),
+    "TG_BOT_TOKEN": Spec("", _str, "optional bot token to send alerts as a bot", secret=True),
+    "TG_BOT_SESSION": Spec("./data/citewatch-bot.session", _writable_path, "bot session file"),
+    "TG_SERVER": Spec("", _server, "host:port[:dc] of a test server (empty: Telegram)"),
+    "TG_SERVER_KEY": Spec("", _existing_file, "PEM public key of that test server"),
+    "POLL_INTERVAL": Spec("300", _pos_int, "seconds between polls of channels not joined"),
+    "CATCHUP_INTERVAL": Spec("900", _pos_int, "seconds between catch-ups of every channel"),
+    "BACKFILL_DAYS": Spec("30", _nonneg_int, "how far back to load a new channel (days)"),
+    "BACKFILL_LIMIT": Spec("1000", _nonneg_int, "at most this many posts for a new channel"),
+    "FLOOD_SLEEP_MAX": Spec("60", _nonneg_int, "flood waits up to this many seconds are slept"),
+    "JOIN_DELAY": Spec("10", _nonneg_int, "seconds between channel joins"),
+    "WEB_BASE_URL": Spec("https://t.me", _str, "base URL of the public web preview"),
+    "WEB_INTERVAL": Spec("2", _float, "seconds between requests to one web host"),
+    # translation
+    "TRANSLATOR": Spec("auto", _choice("auto", "argos", "libretranslate", "deepl", "none"),
+                       "translation provider (auto: deepl, libretranslate, argos, none)"),
+    "TRANSLATE_TO": Spec("en", _str, "target language of translations"),
+    "LIBRETRANSLATE_URL": Spec("", _str, "base URL of a LibreTranslate server"),
+    "LIBRETRANSLATE_API_KEY": Spec("", _str, "LibreTranslate API key", secret=True),
+    "DEEPL_API_KEY": Spec("", _str, "DeepL API key (':fx' keys use the free endpoint)",
+                          secret=True),
+    "DEEPL_API_URL": Spec("", _str, "override the DeepL endpoint (tests, proxies)"),
+    "TRANSLATE_INTERVAL": Spec("30", _pos_int, "seconds between translation queue runs"),
+    "TRANSLATE_BATCH": Spec("20", _pos_int, "posts per translation batch"),
+    # news
+    "FEED_INTERVAL": Spec("600", _pos_int, "default seconds between polls of one feed"),
+    "FETCH_TIMEOUT": Spec("20", _pos_float, "seconds before an HTTP request gives up"),
+    "FETCH_MAX_BYTES": Spec("5000000", _pos_int, "largest page or feed we download"),
+    "MAX_REDIRECTS": Spec("5", _nonneg_int, "redirects followed per request"),
+    "ALLOW_PRIVATE_URLS": Spec("false", _bool, "allow loopback/private addresses (tests only)"),
+    "USER_AGENT": Spec("citewatch/0.1 (+https://github.com/citewatch)", _str, "HTTP User-Agent"),
+    # citations and alerts
+    "CITATION_THRESHOLD": Spec("0.6", _unit_float, "score from which a citation is alerted"),
+    "CITATION_WINDOW_DAYS": Spec("30", _pos_int, "a post must precede the article by at most"),
+    "ALERT_CHAT": Spec("me", _str, "chat id, @username or me (Saved Messages) for alerts"),
+    "ALLOWED_CHATS": Spec("", _list, "more chat ids/usernames whose commands are answered"),
+    "ALERT_INTERVAL": Spec("5", _pos_int, "seconds between alert sender runs"),
+    "METRICS_PORT": Spec("", _opt_int, "serve Prometheus metrics on this port (empty: off)"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    citewatch_db: Path
+    channels: list[str]
+    channel_aliases: dict[str, list[str]]
+    feeds: list[str]
+    log_level: str
+    log_format: str
+    source: str
+    tg_api_id: int | None
+    tg_api_hash: str
+    tg_session: Path
+    tg_bot_token: str
+    tg_bot_session: Path
+    tg_server: tuple[str, int, int] | None
+    tg_server_key: Path | None
+    poll_interval: int
+    catchup_interval: int
+    backfill_days: int
+    backfill_limit: int
+    flood_sleep_max: int
+    join_delay: int
+    web_base_url: str
+    web_interval: float
+    translator: str
+    translate_to: str
+    libretranslate_url: str
+    libretranslate_api_key: str
+    deepl_api_key: str
+    deepl_api_url: str
+    translate_interval: int
+    translate_batch: int
+    feed_interval: int
+    fetch_timeout: float
+    fetch_max_bytes: int
+    max_redirects: int
+    allow_private_urls: bool
+    user_agent: str
+    citation_threshold: float
+    citation_window_days: int
+    alert_chat: str
+    allowed_chats: list[str]
+    alert_interval: int
+    metrics_port: int | None
+    raw: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def has_telegram_credentials(self) -> bool:
+        return bool(self.tg_api_id and self.tg_api_hash)
+
+    def aliases_for(self, username: str) -> list[str]:
+        key = username.lower()
+        return self.channel_aliases.get(key, DEFAULT_ALIASES.get(key, []))
+
+    def redacted(self) -> dict[str, str]:
+        """Settings as strings for display, secrets masked."""
+        return {k: ("***" if _SPECS[k].secret and v else v) for k, v in self.raw.items()}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
+) -> Settings:
+    """Read settings: defaults < .env file < environment."""
+    env = dict(os.environ if environ is None else environ)
+    file_values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        file_values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    raw: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name, spec in _SPECS.items():
+        text = env.get(name, file_values.get(name, spec.default))
+        raw[name] = text
+        try:
+            values[name.lower()] = spec.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    if values["tg_api_id"] is not None and not values["tg_api_hash"]:
+        raise ConfigError("TG_API_HASH: must be set when TG_API_ID is set")
+    if values["source"] == "telethon" and values["tg_api_id"] is None:
+        raise ConfigError("SOURCE: 'telethon' needs TG_API_ID and TG_API_HASH")
+    if values["translator"] == "libretranslate" and not values["libretranslate_url"]:
+        raise ConfigError("LIBRETRANSLATE_URL: must be set when TRANSLATOR=libretranslate")
+    if values["translator"] == "deepl" and not values["deepl_api_key"]:
+        raise ConfigError("DEEPL_API_KEY: must be set when TRANSLATOR=deepl")
+    aliases = {k: list(v) for k, v in DEFAULT_ALIASES.items()}
+    aliases.update(values["channel_aliases"])
+    values["channel_aliases"] = aliases
+    return Settings(**values, raw=raw)
+
+
+def example_env() -> str:
+    """The text of config.example.env, generated from the specs (a test keeps the file in sync)."""
+    lines = ["# citewatch settings. The environment wins over this file.", ""]
+    for name, spec in _SPECS.items():
+        lines.append(f"# {spec.doc}")
+        lines.append(f"{name}={spec.default}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+assert {f.name for f in fields(Settings)} - {"raw"} == {n.lower() for n in _SPECS}

@@ -1,0 +1,232 @@
+"""Parse import files into posts (pure): Telegram Desktop exports and JSON Lines.
+
+Both formats are read line by line / object by object so a malformed record is reported with its
+line number and skipped while the rest is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.config import normalize_username
+from storage.models import Post
+
+_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+
+
+@dataclass
+class ImportRecord:
+    post: Post
+    translation: str | None = None
+    translation_lang: str | None = None
+    translation_provider: str = "import"
+
+
+@dataclass
+class ImportIssue:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+def find_links(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in _URL.finditer(text or ""):
+        seen[m.group(0).rstrip(".,;:!?")] = None
+    return list(seen)
+
+
+def parse_date(value: Any) -> datetime:
+    """ISO 8601 (naive means UTC) or a unix timestamp."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("missing date")
+    dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def flatten_export_text(text: Any) -> tuple[str, list[str]]:
+    """Telegram Desktop's ``text`` is a string or a list of strings and entity objects."""
+    if isinstance(text, str):
+        return text, []
+    if not isinstance(text, list):
+        raise ValueError("'text' must be a string or a list")
+    parts: list[str] = []
+    links: list[str] = []
+    for piece in text:
+        if isinstance(piece, str):
+            parts.append(piece)
+        elif isinstance(piece, dict):
+            parts.append(str(piece.get("text", "")))
+            if piece.get("type") == "text_link" and piece.get("href"):
+                links.append(str(piece["href"]))
+            elif piece.get("type") == "link":
+                links.append(str(piece.get("text", "")))
+        else:
+            raise ValueError("unexpected item in 'text'")
+    return "".join(parts), links
+
+
+def _int_or_none(v: Any, name: str) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"'{name}' must be an integer")
+    return v
+
+
+def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    channel = obj.get("channel") or default_channel
+    if not channel:
+        raise ValueError("no 'channel' (give --channel)")
+    channel = normalize_username(str(channel))
+    mid = obj.get("id", obj.get("message_id"))
+    if isinstance(mid, bool) or not isinstance(mid, int) or mid <= 0:
+        raise ValueError("'id' must be a positive integer")
+    text = obj.get("text") or ""
+    text, entity_links = flatten_export_text(text)
+    translation = obj.get("translation")
+    if translation is not None and not isinstance(translation, str):
+        raise ValueError("'translation' must be a string")
+    post = Post(
+        channel=channel,
+        message_id=mid,
+        date=parse_date(obj.get("date")),
+        text=text,
+        views=_int_or_none(obj.get("views"), "views"),
+        forwards=_int_or_none(obj.get("forwards"), "forwards"),
+        reply_to=_int_or_none(obj.get("reply_to"), "reply_to"),
+        grouped_id=_int_or_none(obj.get("grouped_id"), "grouped_id"),
+        media_kind=obj.get("media_kind"),
+        links=list(dict.fromkeys([*find_links(text), *entity_links, *(obj.get("links") or [])])),
+        edit_date=parse_date(obj["edit_date"]) if obj.get("edit_date") else None,
+        lang=obj.get("lang"),
+        source="import",
+    )
+    return ImportRecord(
+        post=post,
+        translation=translation or None,
+        translation_lang=(obj.get("translation_lang") or "en") if translation else None,
+        translation_provider=str(obj.get("translation_provider") or "import"),
+    )
+
+
+def iter_jsonl(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportIssue]:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield parse_jsonl_record(json.loads(line), channel)
+            except (ValueError, TypeError) as exc:
+                yield ImportIssue(lineno, str(exc).splitlines()[0][:200])
+
+
+_EXPORT_MEDIA = {
+    "photo": "photo",
+    "video_file": "video",
+    "animation": "animation",
+    "voice_message": "voice",
+    "audio_file": "audio",
+    "sticker": "sticker",
+    "video_message": "round_video",
+}
+
+
+def parse_export_message(msg: Any, channel: str) -> ImportRecord | None:
+    """One message of a Telegram Desktop export; service messages give None."""
+    if not isinstance(msg, dict):
+        raise ValueError("expected a message object")
+    if msg.get("type", "message") != "message":
+        return None
+    mid = msg.get("id")
+    if isinstance(mid, bool) or not isinstance(mid, int):
+        raise ValueError("message without an integer 'id'")
+    text, entity_links = flatten_export_text(msg.get("text", ""))
+    date_value = msg.get("date_unixtime")
+    date = parse_date(int(date_value)) if date_value else parse_date(msg.get("date"))
+    media_kind = None
+    media: dict[str, Any] | None = None
+    if "photo" in msg:
+        media_kind = "photo"
+        media = {"file": msg.get("photo")}
+    elif msg.get("media_type") or msg.get("file"):
+        media_kind = _EXPORT_MEDIA.get(str(msg.get("media_type")), "document")
+        media = {"file": msg.get("file"), "mime_type": msg.get("mime_type"),
+                 "size": msg.get("file_size")}
+    fwd = {"from": msg["forwarded_from"]} if msg.get("forwarded_from") else None
+    edited = msg.get("edited_unixtime") or msg.get("edited")
+    return ImportRecord(
+        post=Post(
+            channel=channel,
+            message_id=mid,
+            date=date,
+            text=text,
+            views=_int_or_none(msg.get("views"), "views"),
+            forwards=_int_or_none(msg.get("forwards"), "forwards"),
+            reply_to=_int_or_none(msg.get("reply_to_message_id"), "reply_to_message_id"),
+            fwd_from=fwd,
+            media_kind=media_kind,
+            media=media,
+            links=list(dict.fromkeys([*find_links(text), *entity_links])),
+            edit_date=parse_date(int(edited) if str(edited).isdigit() else edited)
+            if edited
+            else None,
+            source="import",
+        )
+    )
+
+
+def iter_export(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportIssue]:
+    """A Telegram Desktop ``result.json``. Issues carry the message's index as ``line``."""
+    with path.open("r", encoding="utf-8") as fh:
+        try:
+            data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            yield ImportIssue(exc.lineno, f"not valid JSON: {exc.msg}")
+            return
+    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+        yield ImportIssue(1, "not a Telegram Desktop export (no 'messages' list)")
+        return
+    name = channel or data.get("username") or data.get("name")
+    try:
+        name = normalize_username(str(name)) if name else None
+    except ValueError:
+        name = None
+    if not name:
+        yield ImportIssue(1, "the export names no channel username: give --channel")
+        return
+    for index, msg in enumerate(data["messages"], 1):
+        try:
+            rec = parse_export_message(msg, name)
+        except (ValueError, TypeError) as exc:
+            yield ImportIssue(index, f"message #{index}: {exc}")
+            continue
+        if rec is not None:
+            yield rec
+
+
+def detect_format(path: Path) -> str:
+    """'export' for a result.json (one JSON object with 'messages'), else 'jsonl'."""
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith(b"{"):
+        # a JSON Lines file's first line is a complete object; an export's is not
+        first = head.split(b"\n", 1)[0]
+        try:
+            json.loads(first)
+            return "jsonl"
+        except ValueError:
+            return "export"
+    return "jsonl"

@@ -1,0 +1,145 @@
+"""Channels we watch: the resolved id and access hash live here so a poll never resolves again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import Channel, from_iso, to_iso, utcnow
+
+
+def _row(r: aiosqlite.Row) -> Channel:
+    keys = r.keys()
+    return Channel(
+        id=r["id"],
+        username=r["username"],
+        tg_id=r["tg_id"],
+        access_hash=r["access_hash"],
+        title=r["title"],
+        last_message_id=r["last_message_id"],
+        joined=bool(r["joined"]),
+        active=bool(r["active"]),
+        aliases=json.loads(r["aliases"] or "[]"),
+        added_at=from_iso(r["added_at"]),
+        resolved_at=from_iso(r["resolved_at"]),
+        last_success_at=from_iso(r["last_success_at"]),
+        last_error=r["last_error"],
+        last_error_at=from_iso(r["last_error_at"]),
+        paused_until=from_iso(r["paused_until"]),
+        post_count=r["post_count"] if "post_count" in keys else 0,
+    )
+
+
+async def ensure_ids(conn: aiosqlite.Connection, usernames: Iterable[str]) -> dict[str, int]:
+    """Inside a transaction: the row id of each username (case-insensitive), creating rows."""
+    out: dict[str, int] = {}
+    now = to_iso(utcnow())
+    for name in {u for u in usernames}:
+        await conn.execute(
+            "INSERT INTO channels (username, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (name, now),
+        )
+        async with conn.execute("SELECT id FROM channels WHERE username = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        out[name] = row[0]
+        out[name.lower()] = row[0]
+    return out
+
+
+async def add(db: Database, username: str, aliases: list[str] | None = None) -> Channel:
+    async with db.transaction() as conn:
+        await ensure_ids(conn, [username])
+        if aliases is not None:
+            await conn.execute(
+                "UPDATE channels SET aliases = ? WHERE username = ?",
+                (json.dumps(aliases, ensure_ascii=False), username),
+            )
+    ch = await get(db, username)
+    assert ch is not None
+    return ch
+
+
+async def get(db: Database, username: str) -> Channel | None:
+    r = await db.fetchone("SELECT * FROM channels WHERE username = ?", (username,))
+    return _row(r) if r else None
+
+
+async def get_by_tg_id(db: Database, tg_id: int) -> Channel | None:
+    r = await db.fetchone("SELECT * FROM channels WHERE tg_id = ?", (tg_id,))
+    return _row(r) if r else None
+
+
+async def list_all(db: Database) -> list[Channel]:
+    rows = await db.fetchall(
+        "SELECT c.*, (SELECT count(*) FROM posts p WHERE p.channel_id = c.id) AS post_count "
+        "FROM channels c ORDER BY c.username"
+    )
+    return [_row(r) for r in rows]
+
+
+async def remove(db: Database, username: str, *, keep_posts: bool = True) -> bool:
+    """Forget a channel. With ``keep_posts`` (default) its posts stay searchable: the row stays and
+    is only marked inactive — nothing an analyst stored is lost."""
+    if keep_posts:
+        n = await db.execute(
+            "UPDATE channels SET active = 0, joined = 0 WHERE username = ?",
+            (username,),
+        )
+    else:
+        n = await db.execute("DELETE FROM channels WHERE username = ?", (username,))
+    return n > 0
+
+
+async def set_resolved(
+    db: Database, username: str, *, tg_id: int, access_hash: int | None, title: str | None
+) -> None:
+    async with db.transaction() as conn:
+        await ensure_ids(conn, [username])
+        await conn.execute(
+            "UPDATE channels SET tg_id = ?, access_hash = ?, title = ?, resolved_at = ?"
+            " WHERE username = ?",
+            (tg_id, access_hash, title, to_iso(utcnow()), username),
+        )
+
+
+async def set_joined(db: Database, username: str, joined: bool = True) -> None:
+    await db.execute("UPDATE channels SET joined = ? WHERE username = ?", (int(joined), username))
+
+
+async def set_aliases(db: Database, username: str, aliases: list[str]) -> None:
+    await db.execute(
+        "UPDATE channels SET aliases = ? WHERE username = ?",
+        (json.dumps(aliases, ensure_ascii=False), username),
+    )
+
+
+async def record_success(db: Database, username: str, last_message_id: int | None = None) -> None:
+    """Mark a good poll; ``last_message_id`` only ever moves forward."""
+    await db.execute(
+        "UPDATE channels SET last_success_at = ?, paused_until = NULL,"
+        " last_message_id = max(last_message_id, coalesce(?, 0)) WHERE username = ?",
+        (to_iso(utcnow()), last_message_id, username),
+    )
+
+
+async def record_error(
+    db: Database, username: str, error: str, paused_until: datetime | None = None
+) -> None:
+    await db.execute(
+        "UPDATE channels SET last_error = ?, last_error_at = ?, paused_until = ?"
+        " WHERE username = ?",
+        (error, to_iso(utcnow()), to_iso(paused_until), username),
+    )
+
+
+async def activate(db: Database, username: str) -> None:
+    await db.execute("UPDATE channels SET active = 1 WHERE username = ?", (username,))
+
+
+async def list_active(db: Database) -> list[Channel]:
+    return [c for c in await list_all(db) if c.active]

@@ -1,0 +1,216 @@
+"""Numbered schema migrations, keyed on ``PRAGMA user_version``.
+
+Migration N takes a database at version N-1 to version N. They run at open, all pending ones in one
+transaction, so a crash leaves the file at its old version. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+#: Marks the file as citewatch's ("CITW"); other SQLite files are refused.
+APPLICATION_ID = 0x43495457
+
+MIGRATIONS: list[str] = [
+    # 1: the whole initial schema
+    """
+    CREATE TABLE channels (
+        id              INTEGER PRIMARY KEY,
+        username        TEXT NOT NULL COLLATE NOCASE UNIQUE,
+        tg_id           INTEGER UNIQUE,
+        access_hash     INTEGER,
+        title           TEXT,
+        last_message_id INTEGER NOT NULL DEFAULT 0,
+        joined          INTEGER NOT NULL DEFAULT 0,
+        active          INTEGER NOT NULL DEFAULT 1,
+        aliases         TEXT NOT NULL DEFAULT '[]',
+        added_at        TEXT NOT NULL,
+        resolved_at     TEXT,
+        last_success_at TEXT,
+        last_error      TEXT,
+        last_error_at   TEXT,
+        paused_until    TEXT
+    );
+
+    CREATE TABLE posts (
+        id          INTEGER PRIMARY KEY,
+        channel_id  INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        message_id  INTEGER NOT NULL,
+        date        TEXT NOT NULL,
+        text        TEXT NOT NULL DEFAULT '',
+        lang        TEXT,
+        views       INTEGER,
+        forwards    INTEGER,
+        reply_to    INTEGER,
+        grouped_id  INTEGER,
+        fwd_from    TEXT,
+        media_kind  TEXT,
+        media       TEXT,
+        links       TEXT NOT NULL DEFAULT '[]',
+        edit_date   TEXT,
+        deleted_at  TEXT,
+        raw         TEXT,
+        source      TEXT NOT NULL DEFAULT 'import',
+        stored_at   TEXT NOT NULL,
+        UNIQUE (channel_id, message_id)
+    );
+    CREATE INDEX posts_date ON posts(date);
+    CREATE INDEX posts_grouped ON posts(grouped_id) WHERE grouped_id IS NOT NULL;
+
+    -- every earlier text of an edited post; an edit never overwrites history
+    CREATE TABLE post_versions (
+        id          INTEGER PRIMARY KEY,
+        post_id     INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        text        TEXT NOT NULL,
+        edit_date   TEXT,
+        replaced_at TEXT NOT NULL
+    );
+    CREATE INDEX post_versions_post ON post_versions(post_id);
+
+    CREATE TRIGGER posts_keep_version BEFORE UPDATE OF text ON posts
+    WHEN old.text IS NOT new.text
+    BEGIN
+        INSERT INTO post_versions (post_id, text, edit_date, replaced_at)
+        VALUES (old.id, old.text, old.edit_date, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END;
+
+    CREATE TABLE translations (
+        id          INTEGER PRIMARY KEY,
+        post_id     INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        source_lang TEXT,
+        lang        TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        source_text_hash TEXT,
+        created_at  TEXT NOT NULL,
+        UNIQUE (post_id, lang)
+    );
+
+    -- a post waiting for translation is a row, not an in-memory task
+    CREATE TABLE translation_queue (
+        post_id         INTEGER PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL DEFAULT '',
+        last_error      TEXT,
+        enqueued_at     TEXT NOT NULL
+    );
+    CREATE INDEX translation_queue_due ON translation_queue(status, next_attempt_at);
+
+    -- full-text index over the original and its translation(s), kept in sync by triggers
+    CREATE VIRTUAL TABLE posts_fts USING fts5(
+        text, translation,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+        INSERT INTO posts_fts (rowid, text, translation) VALUES (new.id, new.text, '');
+    END;
+    CREATE TRIGGER posts_fts_update AFTER UPDATE OF text ON posts
+    WHEN old.text IS NOT new.text
+    BEGIN
+        UPDATE posts_fts SET text = new.text WHERE rowid = new.id;
+    END;
+    CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+        DELETE FROM posts_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER translations_fts_insert AFTER INSERT ON translations BEGIN
+        UPDATE posts_fts SET translation = (
+            SELECT group_concat(text, char(10)) FROM translations WHERE post_id = new.post_id
+        ) WHERE rowid = new.post_id;
+    END;
+    CREATE TRIGGER translations_fts_update AFTER UPDATE OF text ON translations BEGIN
+        UPDATE posts_fts SET translation = (
+            SELECT group_concat(text, char(10)) FROM translations WHERE post_id = new.post_id
+        ) WHERE rowid = new.post_id;
+    END;
+    CREATE TRIGGER translations_fts_delete AFTER DELETE ON translations BEGIN
+        UPDATE posts_fts SET translation = coalesce((
+            SELECT group_concat(text, char(10)) FROM translations WHERE post_id = old.post_id
+        ), '') WHERE rowid = old.post_id;
+    END;
+
+    -- new and edited posts with text wait for translation; a stored translation takes them out
+    CREATE TRIGGER posts_queue_insert AFTER INSERT ON posts WHEN new.text != '' BEGIN
+        INSERT OR REPLACE INTO translation_queue (post_id, enqueued_at)
+        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END;
+    CREATE TRIGGER posts_queue_edit AFTER UPDATE OF text ON posts
+    WHEN old.text IS NOT new.text AND new.text != ''
+    BEGIN
+        INSERT OR REPLACE INTO translation_queue (post_id, enqueued_at)
+        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END;
+    CREATE TRIGGER translations_dequeue AFTER INSERT ON translations BEGIN
+        DELETE FROM translation_queue WHERE post_id = new.post_id;
+    END;
+
+    CREATE TABLE feeds (
+        id              INTEGER PRIMARY KEY,
+        url             TEXT NOT NULL UNIQUE,
+        title           TEXT,
+        etag            TEXT,
+        last_modified   TEXT,
+        interval        INTEGER,
+        next_poll_at    TEXT NOT NULL DEFAULT '',
+        error_count     INTEGER NOT NULL DEFAULT 0,
+        last_success_at TEXT,
+        last_error      TEXT,
+        last_error_at   TEXT,
+        added_at        TEXT NOT NULL
+    );
+
+    CREATE TABLE articles (
+        id            INTEGER PRIMARY KEY,
+        feed_id       INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+        url           TEXT NOT NULL,
+        canonical_url TEXT NOT NULL UNIQUE,
+        entry_id      TEXT,
+        title         TEXT,
+        author        TEXT,
+        outlet        TEXT,
+        published     TEXT,
+        lang          TEXT,
+        text          TEXT NOT NULL DEFAULT '',
+        tg_refs       TEXT NOT NULL DEFAULT '[]',
+        status        TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'checked', 'error')),
+        error         TEXT,
+        fetched_at    TEXT NOT NULL,
+        checked_at    TEXT
+    );
+    CREATE INDEX articles_status ON articles(status);
+    CREATE INDEX articles_feed_entry ON articles(feed_id, entry_id);
+    -- every URL an article was seen under, so the same article is stored once
+    CREATE TABLE article_urls (
+        url        TEXT PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+
+    CREATE TABLE citations (
+        id         INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        post_id    INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        score      REAL NOT NULL,
+        evidence   TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        UNIQUE (article_id, post_id)
+    );
+    CREATE INDEX citations_created ON citations(created_at);
+
+    -- an outbox: a row per (citation, chat); the sender delivers and marks it
+    CREATE TABLE alerts (
+        id              INTEGER PRIMARY KEY,
+        citation_id     INTEGER NOT NULL REFERENCES citations(id) ON DELETE CASCADE,
+        chat            TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL DEFAULT '',
+        last_error      TEXT,
+        message_id      INTEGER,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        UNIQUE (citation_id, chat)
+    );
+    CREATE INDEX alerts_status ON alerts(status, next_attempt_at);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

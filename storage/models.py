@@ -1,0 +1,200 @@
+"""Typed records that cross the storage boundary. ``bot/`` builds these at its edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_iso(dt: datetime | None) -> str | None:
+    """One text form for every stored time, so that string order is time order."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_iso(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def post_url(channel: str, message_id: int) -> str:
+    return f"https://t.me/{channel}/{message_id}"
+
+
+@dataclass
+class Channel:
+    username: str
+    id: int | None = None
+    tg_id: int | None = None
+    access_hash: int | None = None
+    title: str | None = None
+    last_message_id: int = 0
+    joined: bool = False
+    active: bool = True
+    aliases: list[str] = field(default_factory=list)
+    added_at: datetime | None = None
+    resolved_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    paused_until: datetime | None = None
+    post_count: int = 0
+
+
+@dataclass
+class Post:
+    """A channel message as we keep it. ``channel`` is the username."""
+
+    channel: str
+    message_id: int
+    date: datetime
+    text: str = ""
+    views: int | None = None
+    forwards: int | None = None
+    reply_to: int | None = None
+    grouped_id: int | None = None
+    fwd_from: dict[str, Any] | None = None
+    media_kind: str | None = None
+    media: dict[str, Any] | None = None
+    links: list[str] = field(default_factory=list)
+    edit_date: datetime | None = None
+    raw: dict[str, Any] | None = None
+    source: str = "import"
+    lang: str | None = None
+    # filled when read back
+    id: int | None = None
+    deleted_at: datetime | None = None
+    translation: str | None = None
+    translation_lang: str | None = None
+
+    @property
+    def url(self) -> str:
+        return post_url(self.channel, self.message_id)
+
+
+@dataclass
+class PostVersion:
+    text: str
+    edit_date: datetime | None
+    replaced_at: datetime
+
+
+@dataclass
+class Translation:
+    post_id: int
+    lang: str
+    provider: str
+    text: str
+    source_lang: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    edited: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.inserted += other.inserted
+        self.edited += other.edited
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass
+class SearchHit:
+    """One search result. Snippets mark matches with HL_START/HL_END for the caller to render."""
+
+    post_id: int
+    channel: str
+    message_id: int
+    date: datetime
+    score: float
+    text_snippet: str
+    translation_snippet: str
+    deleted: bool = False
+
+    @property
+    def url(self) -> str:
+        return post_url(self.channel, self.message_id)
+
+
+HL_START = "\x02"
+HL_END = "\x03"
+
+
+@dataclass
+class Feed:
+    url: str
+    id: int | None = None
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    interval: int | None = None
+    next_poll_at: datetime | None = None
+    error_count: int = 0
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    added_at: datetime | None = None
+
+
+@dataclass
+class Article:
+    url: str
+    canonical_url: str | None = None
+    id: int | None = None
+    feed_id: int | None = None
+    entry_id: str | None = None
+    title: str | None = None
+    author: str | None = None
+    outlet: str | None = None
+    published: datetime | None = None
+    lang: str | None = None
+    text: str = ""
+    tg_refs: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "new"
+    error: str | None = None
+    fetched_at: datetime | None = None
+    checked_at: datetime | None = None
+
+
+@dataclass
+class Citation:
+    article_id: int
+    post_id: int
+    score: float
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    id: int | None = None
+    created_at: datetime | None = None
+    # joined in when read back
+    channel: str | None = None
+    message_id: int | None = None
+    article_url: str | None = None
+    article_title: str | None = None
+
+
+@dataclass
+class Alert:
+    citation_id: int
+    chat: str
+    id: int | None = None
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    message_id: int | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    article_id: int | None = None

@@ -1,0 +1,284 @@
+"""Posts: upsert keeps history (the schema's trigger copies the old text to post_versions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage import channels
+from storage.db import Database
+from storage.models import Post, PostVersion, UpsertResult, from_iso, to_iso, utcnow
+
+_UPSERT = """
+INSERT INTO posts (channel_id, message_id, date, text, lang, views, forwards, reply_to,
+                   grouped_id, fwd_from, media_kind, media, links, edit_date, raw, source, stored_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (channel_id, message_id) DO UPDATE SET
+    text       = excluded.text,
+    lang       = CASE WHEN posts.text IS excluded.text THEN coalesce(posts.lang, excluded.lang)
+                      ELSE excluded.lang END,
+    edit_date  = coalesce(excluded.edit_date, posts.edit_date),
+    views      = coalesce(excluded.views, posts.views),
+    forwards   = coalesce(excluded.forwards, posts.forwards),
+    reply_to   = coalesce(excluded.reply_to, posts.reply_to),
+    grouped_id = coalesce(excluded.grouped_id, posts.grouped_id),
+    fwd_from   = coalesce(excluded.fwd_from, posts.fwd_from),
+    media_kind = coalesce(excluded.media_kind, posts.media_kind),
+    media      = coalesce(excluded.media, posts.media),
+    links      = CASE WHEN excluded.links = '[]' THEN posts.links ELSE excluded.links END,
+    raw        = coalesce(excluded.raw, posts.raw)
+WHERE posts.text IS NOT excluded.text
+   OR posts.views IS NOT coalesce(excluded.views, posts.views)
+   OR posts.forwards IS NOT coalesce(excluded.forwards, posts.forwards)
+   OR posts.edit_date IS NOT coalesce(excluded.edit_date, posts.edit_date)
+   OR posts.media_kind IS NOT coalesce(excluded.media_kind, posts.media_kind)
+   OR posts.lang IS NOT (CASE WHEN posts.text IS excluded.text
+                              THEN coalesce(posts.lang, excluded.lang) ELSE excluded.lang END)
+   OR (posts.raw IS NULL AND excluded.raw IS NOT NULL)
+"""
+
+
+def _json(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _params(channel_id: int, p: Post, now: str) -> tuple[Any, ...]:
+    return (
+        channel_id,
+        p.message_id,
+        to_iso(p.date),
+        p.text or "",
+        p.lang,
+        p.views,
+        p.forwards,
+        p.reply_to,
+        p.grouped_id,
+        _json(p.fwd_from),
+        p.media_kind,
+        _json(p.media),
+        json.dumps(p.links or [], ensure_ascii=False),
+        to_iso(p.edit_date),
+        _json(p.raw),
+        p.source,
+        now,
+    )
+
+
+async def _count(conn: aiosqlite.Connection, sql: str) -> int:
+    async with conn.execute(sql) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post]) -> UpsertResult:
+    """Inside an open transaction (so callers can add translations atomically)."""
+    if not posts:
+        return UpsertResult()
+    ids = await channels.ensure_ids(conn, {p.channel for p in posts})
+    now = to_iso(utcnow()) or ""
+    before_posts = await _count(conn, "SELECT max(rowid) FROM posts")
+    before_versions = await _count(conn, "SELECT count(*) FROM post_versions")
+    await conn.executemany(_UPSERT, [_params(ids[p.channel], p, now) for p in posts])
+    after_posts = await _count(conn, "SELECT max(rowid) FROM posts")
+    edited = await _count(conn, "SELECT count(*) FROM post_versions") - before_versions
+    inserted = after_posts - before_posts
+    by_channel: dict[int, int] = {}
+    for p in posts:
+        cid = ids[p.channel]
+        by_channel[cid] = max(by_channel.get(cid, 0), p.message_id)
+    await conn.executemany(
+        "UPDATE channels SET last_message_id = max(last_message_id, ?) WHERE id = ?",
+        [(mid, cid) for cid, mid in by_channel.items()],
+    )
+    return UpsertResult(inserted=inserted, edited=edited, unchanged=len(posts) - inserted - edited)
+
+
+async def upsert_many(db: Database, posts: Sequence[Post]) -> UpsertResult:
+    """Store posts: new ones are inserted, changed texts become edits (old text kept)."""
+    async with db.transaction() as conn:
+        return await upsert_many_in(conn, posts)
+
+
+def _post(r: aiosqlite.Row) -> Post:
+    keys = r.keys()
+    return Post(
+        id=r["id"],
+        channel=r["username"],
+        message_id=r["message_id"],
+        date=from_iso(r["date"]),  # type: ignore[arg-type]
+        text=r["text"],
+        lang=r["lang"],
+        views=r["views"],
+        forwards=r["forwards"],
+        reply_to=r["reply_to"],
+        grouped_id=r["grouped_id"],
+        fwd_from=json.loads(r["fwd_from"]) if r["fwd_from"] else None,
+        media_kind=r["media_kind"],
+        media=json.loads(r["media"]) if r["media"] else None,
+        links=json.loads(r["links"] or "[]"),
+        edit_date=from_iso(r["edit_date"]),
+        deleted_at=from_iso(r["deleted_at"]),
+        raw=json.loads(r["raw"]) if "raw" in keys and r["raw"] else None,
+        source=r["source"],
+        translation=r["translation"] if "translation" in keys else None,
+        translation_lang=r["translation_lang"] if "translation_lang" in keys else None,
+    )
+
+
+_SELECT = """
+SELECT p.*, c.username,
+       (SELECT t.text FROM translations t WHERE t.post_id = p.id ORDER BY t.id DESC LIMIT 1)
+           AS translation,
+       (SELECT t.lang FROM translations t WHERE t.post_id = p.id ORDER BY t.id DESC LIMIT 1)
+           AS translation_lang
+FROM posts p JOIN channels c ON c.id = p.channel_id
+"""
+
+
+async def get(db: Database, channel: str, message_id: int) -> Post | None:
+    r = await db.fetchone(_SELECT + " WHERE c.username = ? AND p.message_id = ?",
+                          (channel, message_id))
+    return _post(r) if r else None
+
+
+async def get_by_id(db: Database, post_id: int) -> Post | None:
+    r = await db.fetchone(_SELECT + " WHERE p.id = ?", (post_id,))
+    return _post(r) if r else None
+
+
+async def get_many(db: Database, post_ids: Iterable[int]) -> list[Post]:
+    ids = list(post_ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await db.fetchall(_SELECT + f" WHERE p.id IN ({marks})", ids)
+    return [_post(r) for r in rows]
+
+
+async def recent(db: Database, channel: str | None = None, limit: int = 10) -> list[Post]:
+    if channel:
+        rows = await db.fetchall(
+            _SELECT + " WHERE c.username = ? ORDER BY p.date DESC, p.id DESC LIMIT ?",
+            (channel, limit),
+        )
+    else:
+        rows = await db.fetchall(_SELECT + " ORDER BY p.date DESC, p.id DESC LIMIT ?", (limit,))
+    return [_post(r) for r in rows]
+
+
+async def iter_posts(
+    db: Database,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 1000,
+) -> AsyncIterator[Post]:
+    """All posts in (channel, message id) order, read in batches (for export)."""
+    last = (0, 0)
+    while True:
+        where = ["(p.channel_id, p.message_id) > (?, ?)"]
+        params: list[Any] = [*last]
+        if channel:
+            where.append("c.username = ?")
+            params.append(channel)
+        if since:
+            where.append("p.date >= ?")
+            params.append(to_iso(since))
+        if until:
+            where.append("p.date < ?")
+            params.append(to_iso(until))
+        rows = await db.fetchall(
+            _SELECT.replace("SELECT p.*", "SELECT p.*, p.channel_id AS cid")
+            + " WHERE " + " AND ".join(where)
+            + " ORDER BY p.channel_id, p.message_id LIMIT ?",
+            [*params, batch],
+        )
+        if not rows:
+            return
+        for r in rows:
+            yield _post(r)
+        last = (rows[-1]["cid"], rows[-1]["message_id"])
+
+
+async def versions(db: Database, post_id: int) -> list[PostVersion]:
+    rows = await db.fetchall(
+        "SELECT text, edit_date, replaced_at FROM post_versions WHERE post_id = ? ORDER BY id",
+        (post_id,),
+    )
+    return [
+        PostVersion(text=r["text"], edit_date=from_iso(r["edit_date"]),
+                    replaced_at=from_iso(r["replaced_at"]))  # type: ignore[arg-type]
+        for r in rows
+    ]
+
+
+async def mark_deleted(
+    db: Database, channel: str, message_ids: Iterable[int], when: datetime | None = None
+) -> int:
+    """A deletion only marks: the text, versions and citations stay."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    return await db.execute(
+        f"UPDATE posts SET deleted_at = ? WHERE deleted_at IS NULL AND message_id IN ({marks})"
+        " AND channel_id = (SELECT id FROM channels WHERE username = ?)",
+        [to_iso(when or utcnow()), *ids, channel],
+    )
+
+
+async def mark_deleted_by_tg_id(
+    db: Database, tg_channel_id: int, message_ids: Iterable[int], when: datetime | None = None
+) -> int:
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    return await db.execute(
+        f"UPDATE posts SET deleted_at = ? WHERE deleted_at IS NULL AND message_id IN ({marks})"
+        " AND channel_id = (SELECT id FROM channels WHERE tg_id = ?)",
+        [to_iso(when or utcnow()), *ids, tg_channel_id],
+    )
+
+
+async def set_lang(db: Database, post_id: int, lang: str | None) -> None:
+    await db.execute("UPDATE posts SET lang = ? WHERE id = ?", (lang, post_id))
+
+
+async def max_message_id(db: Database, channel: str) -> int:
+    v = await db.fetchval(
+        "SELECT max(p.message_id) FROM posts p JOIN channels c ON c.id = p.channel_id"
+        " WHERE c.username = ?",
+        (channel,),
+    )
+    return int(v or 0)
+
+
+async def message_ids(db: Database, channel: str) -> set[int]:
+    rows = await db.fetchall(
+        "SELECT p.message_id FROM posts p JOIN channels c ON c.id = p.channel_id"
+        " WHERE c.username = ?",
+        (channel,),
+    )
+    return {r[0] for r in rows}
+
+
+async def ids_for(
+    conn: aiosqlite.Connection, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Inside a transaction: row ids of (channel username, message id) pairs."""
+    out: dict[tuple[str, int], int] = {}
+    for channel, mid in keys:
+        async with conn.execute(
+            "SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id"
+            " WHERE c.username = ? AND p.message_id = ?",
+            (channel, mid),
+        ) as cur:
+            row = await cur.fetchone()
+        if row:
+            out[(channel.lower(), mid)] = row[0]
+    return out
