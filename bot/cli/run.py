@@ -10,16 +10,22 @@ from storage import channels as channels_repo
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="open the database, report, and exit")
+@click.option("--dry-run", is_flag=True, help="open the database, report what would run, exit")
+@click.option("--stop-after", type=float, default=None, hidden=True,
+              help="stop after N seconds (tests)")
 @handle_errors
 @run_async
-async def run(once: bool) -> None:
+async def run(dry_run: bool, stop_after: float | None) -> None:
     """Run the watcher: channels, feeds, translation, citation detection, alerts."""
     settings = get_settings()
-    async with open_db(settings) as db:
-        for name in settings.channels:
-            if await channels_repo.get(db, name) is None:
-                await channels_repo.add(db, name, settings.aliases_for(name))
-        chans = await channels_repo.list_active(db)
-    click.echo(f"database {settings.citewatch_db}: {len(chans)} channels "
-               f"({', '.join(c.username for c in chans)}), {len(settings.feeds)} feeds")
+    if dry_run:
+        async with open_db(settings) as db:
+            known = {c.username.lower() for c in await channels_repo.list_active(db)}
+        names = sorted(known | {c.lower() for c in settings.channels})
+        click.echo(f"database {settings.citewatch_db}; channels: {', '.join(names) or 'none'}; "
+                   f"feeds: {len(settings.feeds)}; source: {settings.source}; "
+                   f"translator: {settings.translator}")
+        return
+    from bot.service import run_service
+
+    await run_service(settings, stop_after=stop_after)

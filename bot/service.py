@@ -1,0 +1,247 @@
+"""``citewatch run``: one asyncio process wiring sources, feeds, translation, detection and alerts.
+
+Every periodic piece is an APScheduler 3 job on an ``AsyncIOScheduler``. Job defaults are chosen on
+purpose: ``coalesce`` (a job that fell behind runs once, not N times), ``max_instances=1`` (a slow poll
+never overlaps itself), and a misfire grace of a full interval (the default 1 s would silently skip
+runs whenever the loop is busy for a second, e.g. during a large backfill).
+
+Work that makes an article's alert late is chained instead of waiting for the next tick: a feed poll
+that stores new articles runs detection at once, and detection that creates alerts wakes the sender.
+
+Shutdown (SIGTERM/SIGINT): stop taking work (pause the scheduler), let running job bodies finish their
+current writes (bounded wait), then close sources, clients and the database; exit 0 within 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Settings
+from bot.errors import CitewatchError
+from storage.db import Database
+
+log = logging.getLogger("citewatch.service")
+
+STOP_GRACE = 7.0  # seconds running jobs get to finish at shutdown (the whole stop must fit in 10 s)
+
+
+class Service:
+    """Owns the scheduler and every long-lived object; built by ``citewatch run``."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self.source: Any = None
+        self.watcher: Any = None
+        self.client: Any = None  # Telethon client used for alerts and chat commands, if any
+        self.sender: Any = None
+        self.translation_queue: Any = None
+        self.poller: Any = None
+        self.fetch_post: Callable[[str, int], Awaitable[Any]] | None = None
+
+    # -- wiring -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.settings
+        await self._seed()
+        await self._start_telegram()
+        await self._start_translation()
+        await self._start_news()
+        await self._start_alerts()
+        if s.metrics_port:
+            from bot.metrics import start_metrics_server
+
+            start_metrics_server(s.metrics_port)
+            log.info("metrics on :%d/metrics", s.metrics_port)
+        self.scheduler.start()
+        log.info("citewatch running: source=%s, %d feed(s), alerts via %s",
+                 getattr(self.source, "name", "none"), len(s.feeds),
+                 type(self.sender.transport).__name__ if self.sender else "none")
+
+    async def _seed(self) -> None:
+        from bot.news.poller import seed_feeds
+        from bot.telegram.watcher import seed_channels
+
+        await seed_channels(self.settings, self.db)
+        await seed_feeds(self.settings, self.db)
+
+    async def _start_telegram(self) -> None:
+        from bot.telegram.source import make_source
+        from bot.telegram.watcher import Watcher
+
+        s = self.settings
+        self.source = make_source(s, self.db)
+        await self.source.start()
+        self._closers.append(self.source.stop)
+        self.client = getattr(self.source, "client", None)
+        self.watcher = Watcher(s, self.db, self.source)
+        await self.watcher.start()
+        self._closers.insert(0, self.watcher.stop)
+        self.fetch_post = self.source.fetch_post
+        self._every(self.watcher.poll, s.poll_interval, "poll-channels")
+        self._every(self.watcher.catch_up_all, s.catchup_interval, "catch-up", start=False)
+
+    async def _start_translation(self) -> None:
+        from bot.translate.providers import make_translator
+        from bot.translate.queue import TranslationQueue
+
+        translator = make_translator(self.settings)
+        self.translation_queue = TranslationQueue(self.db, translator, self.settings)
+        self._every(self._translate, self.settings.translate_interval, "translate")
+
+    async def _start_news(self) -> None:
+        from bot.news.fetch import Fetcher
+        from bot.news.poller import FeedPoller
+
+        fetcher = Fetcher(self.settings)
+        closer = getattr(fetcher, "aclose", None)
+        if closer is not None:
+            self._closers.append(closer)
+        self.poller = FeedPoller(self.db, self.settings, fetcher)
+        # the poller keeps each feed's own schedule; this tick only asks "is any feed due?"
+        self._every(self._poll_feeds, min(30, self.settings.feed_interval), "poll-feeds")
+        self._every(self._detect, 60, "detect-citations")
+
+    async def _start_alerts(self) -> None:
+        from bot.alerts.sender import AlertSender, LogTransport, TelethonTransport
+
+        s = self.settings
+        alert_client = self.client
+        if s.tg_bot_token:
+            from bot.telegram.client import make_client
+
+            alert_client = make_client(s, bot=True)
+            await alert_client.start(bot_token=s.tg_bot_token)
+            self._closers.append(alert_client.disconnect)
+        transport = TelethonTransport(alert_client) if alert_client is not None else LogTransport()
+        self.sender = AlertSender(self.db, transport, s)
+        self._every(self.sender.run_once, s.alert_interval, "send-alerts")
+        if alert_client is not None:
+            from bot.alerts.commands import register_commands
+
+            register_commands(alert_client, self.db, s)
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def _every(self, fn: Callable[[], Awaitable[Any]], seconds: float, name: str,
+               start: bool = True) -> None:
+        # passing next_run_time=None would add the job paused; leave it out to start after a tick
+        first = {"next_run_time": datetime.now(UTC)} if start else {}
+        self.scheduler.add_job(
+            self._guard(fn, name),
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            misfire_grace_time=max(30, int(seconds)),
+            **first,
+        )
+
+    def _guard(self, fn: Callable[[], Awaitable[Any]], name: str) -> Callable[[], Awaitable[None]]:
+        """One failing run logs one line and leaves the next run scheduled; tracks it for stop()."""
+
+        async def job() -> None:
+            if self._stopping:
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await fn()
+            except CitewatchError as exc:
+                log.warning("%s: %s", name, exc)
+            except Exception:
+                log.exception("%s failed", name)
+            finally:
+                self._running.discard(task)
+
+        job.__name__ = name
+        return job
+
+    def run_now(self, name: str) -> None:
+        """Wake a job at once (chaining: new articles → detection → alerts)."""
+        if self._stopping:
+            return
+        job = self.scheduler.get_job(name)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    async def _translate(self) -> None:
+        # drain what is due, batch by batch, so a backlog does not wait an interval per batch
+        while not self._stopping and await self.translation_queue.run_batch():
+            pass
+
+    async def _poll_feeds(self) -> None:
+        new_ids = await self.poller.poll_due()
+        if new_ids:
+            log.info("%d new article(s)", len(new_ids))
+            self.run_now("detect-citations")
+
+    async def _detect(self) -> None:
+        from bot.cite.pipeline import check_article
+        from storage import articles
+
+        found = 0
+        while not self._stopping:
+            batch = await articles.unchecked(self.db, 20)
+            if not batch:
+                break
+            for article in batch:
+                found += len(await check_article(self.db, article.id, self.settings,
+                                                 fetch_post=self.fetch_post))
+        if found:
+            self.run_now("send-alerts")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("stopping: finishing current work")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._running:
+            _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE)
+            for t in pending:
+                t.cancel()
+            if pending:
+                log.warning("%d job(s) cancelled at shutdown", len(pending))
+        for close in self._closers:
+            try:
+                await asyncio.wait_for(close(), timeout=2)
+            except Exception as exc:  # closing must go on whatever one part does
+                log.warning("while closing: %s", exc)
+
+
+async def run_service(settings: Settings, stop_after: float | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop_after`` seconds, for tests)."""
+    db = await Database.open(settings.citewatch_db)
+    service = Service(settings, db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await service.start()
+        if stop_after is not None:
+            await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=stop_after)
+        else:
+            await stop.wait()
+    finally:
+        await service.stop()
+        await db.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("stopped")
