@@ -1,0 +1,126 @@
+"""The Watcher: keeps every active channel caught up, whatever the source.
+
+Telegram pushes updates only for joined channels, and Telethon's own ``catch_up`` silently gives up
+on flood waits and "too long" gaps. So: on start, periodically, and after each reconnect, every
+channel is caught up from its last stored id; joined channels also get live handlers; the rest are
+polled. A long flood wait or an error postpones only its channel (``paused_until``), never the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.errors import FloodWait, SourceError
+from bot.telegram.source import ChannelSource
+from storage import channels as channels_repo
+from storage.db import Database
+from storage.models import Channel, utcnow
+
+log = logging.getLogger(__name__)
+
+
+async def seed_channels(settings: Settings, db: Database) -> list[str]:
+    """Add the CHANNELS setting's names not yet stored (resolved later, on first catch-up)."""
+    added = []
+    for name in settings.channels:
+        if await channels_repo.get(db, name) is None:
+            await channels_repo.add(db, name, settings.aliases_for(name))
+            added.append(name)
+    return added
+
+
+class Watcher:
+    def __init__(self, settings: Settings, db: Database, source: ChannelSource, *,
+                 reconnect_check: float = 5.0) -> None:
+        self.settings = settings
+        self.db = db
+        self.source = source
+        self.reconnect_check = reconnect_check
+        self._listening: frozenset[int] = frozenset()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one sweep at a time: catch-up, poll and reconnect overlap
+
+    async def start(self) -> None:
+        await self.source.start()
+        async with self._lock:  # listen first, so nothing published during catch-up slips by
+            await self._refresh_listeners()
+        await self.catch_up_all()
+        if self.source.live:
+            self._task = asyncio.create_task(self._watch_connection(), name="citewatch-reconnect")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.source.stop()
+
+    async def catch_up_all(self) -> int:
+        """Every active channel not paused; then (re)attach live handlers if the set changed."""
+        async with self._lock:
+            n = 0
+            for ch in await channels_repo.list_active(self.db):
+                n += await self._catch_up_one(ch)
+            await self._refresh_listeners()
+            return n
+
+    async def poll(self) -> int:
+        """Channels without live events: not joined, or every channel of the web source."""
+        async with self._lock:
+            n = 0
+            for ch in await channels_repo.list_active(self.db):
+                if self.source.live and ch.joined:
+                    continue
+                n += await self._catch_up_one(ch)
+            await self._refresh_listeners()
+            return n
+
+    def paused(self, ch: Channel) -> bool:
+        return ch.paused_until is not None and ch.paused_until > utcnow()
+
+    async def _catch_up_one(self, ch: Channel) -> int:
+        if self.paused(ch):
+            log.debug("@%s paused until %s", ch.username, ch.paused_until)
+            return 0
+        try:
+            n = await self.source.catch_up(ch)
+        except FloodWait as exc:
+            until = utcnow() + timedelta(seconds=exc.retry_after)
+            await channels_repo.record_error(self.db, ch.username, str(exc), paused_until=until)
+            log.warning("@%s: %s; postponed until %s", ch.username, exc,
+                        until.isoformat(timespec="seconds"))
+            return 0
+        except SourceError as exc:
+            await channels_repo.record_error(self.db, ch.username, str(exc))
+            log.warning("@%s: %s", ch.username, exc)
+            return 0
+        if n:
+            log.info("@%s: %d new or edited posts", ch.username, n)
+        return n
+
+    async def _refresh_listeners(self) -> None:
+        if not self.source.live:
+            return
+        joined = [c for c in await channels_repo.list_active(self.db)
+                  if c.joined and c.tg_id is not None]
+        ids = frozenset(c.tg_id for c in joined if c.tg_id is not None)
+        if ids != self._listening:
+            await self.source.listen(joined)
+            self._listening = ids
+
+    async def _watch_connection(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconnect_check)
+            try:
+                if await self.source.reconnected():
+                    log.info("connection is back: catching up every channel")
+                    await self.catch_up_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconnect check failed")
