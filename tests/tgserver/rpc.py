@@ -24,6 +24,7 @@ from .state import (
     StoredMessage,
     as_ts,
     history_slice,
+    message_empty,
     now_ts,
     to_dt,
 )
@@ -341,7 +342,7 @@ def channel_get_messages(ctx: Ctx, req: functions.channels.GetMessagesRequest) -
         msg_id = getattr(ref, "id", None)
         msg = ch.messages.get(msg_id) if isinstance(msg_id, int) else None
         if msg is None:
-            found.append(types.MessageEmpty(id=msg_id or 0))
+            found.append(message_empty(msg_id or 0, ch.peer))
         else:
             stored.append(msg)
             found.append(msg.to_tl())
@@ -389,7 +390,7 @@ def get_messages(ctx: Ctx, req: functions.messages.GetMessagesRequest) -> Any:
     found = [m for m in stored if m is not None]
     users, chats = w.entities_for(found)
     return messages.Messages(
-        messages=[m.to_tl() if m else types.MessageEmpty(id=getattr(r, "id", 0))
+        messages=[m.to_tl() if m else message_empty(getattr(r, "id", 0))
                   for m, r in zip(stored, req.id, strict=True)],
         topics=[], chats=chats, users=users)
 

@@ -185,9 +185,10 @@ class Connection:
             body = mtproto.rpc_result(msg.msg_id, mtproto.serialize(result))
         except rpc.RpcFail as e:
             body = mtproto.rpc_error(msg.msg_id, e.code, e.message)
-        except Exception:
+        except Exception as e:
+            # A 400 (not 500, which Telethon retries for ~10 s) so server bugs fail fast.
             log.exception("tgserver: handler for %s crashed", type(request).__name__)
-            body = mtproto.rpc_error(msg.msg_id, 500, "INTERNAL_SERVER_ERROR")
+            body = mtproto.rpc_error(msg.msg_id, 400, f"TGSERVER_BUG_{type(e).__name__}")
         return [(body, True)]
 
     def _next_seq(self, content_related: bool) -> int:

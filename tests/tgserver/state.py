@@ -39,6 +39,13 @@ def as_ts(value: dt.datetime | int | float | None) -> int:
     return int(value)
 
 
+def message_empty(msg_id: int, peer: Peer | None = None) -> types.MessageEmpty:
+    """``messageEmpty`` for a missing id; Telethon's patched class needs ``__new__`` here."""
+    empty = types.MessageEmpty.__new__(types.MessageEmpty)
+    empty.id, empty.peer_id = msg_id, peer
+    return empty
+
+
 def _hash() -> int:
     return secrets.randbits(63)
 
@@ -144,6 +151,11 @@ class ChannelRec:
     def peer(self) -> types.PeerChannel:
         return types.PeerChannel(self.id)
 
+    @property
+    def peer_id(self) -> int:
+        """Telethon's marked id (``-100…``), what ``event.chat_id`` reports."""
+        return -(10**12) - self.id
+
     def to_tl(self) -> types.Channel:
         return types.Channel(
             id=self.id,
@@ -178,6 +190,11 @@ class ChatRec:
     @property
     def peer(self) -> types.PeerChat:
         return types.PeerChat(self.id)
+
+    @property
+    def peer_id(self) -> int:
+        """Telethon's marked id (``-id``), what ``event.chat_id`` reports."""
+        return -self.id
 
     def to_tl(self) -> types.Chat:
         return types.Chat(
@@ -248,8 +265,10 @@ class World:
     def channel(self, ref: str | int | ChannelRec) -> ChannelRec:
         if isinstance(ref, ChannelRec):
             return ref
-        if isinstance(ref, int) and ref in self.channels:
-            return self.channels[ref]
+        if isinstance(ref, int):
+            channel_id = -ref - 10**12 if ref < 0 else ref  # accept marked -100… ids too
+            if channel_id in self.channels:
+                return self.channels[channel_id]
         rec = self.find_username(str(ref)) if isinstance(ref, str) else None
         if isinstance(rec, ChannelRec):
             return rec
@@ -321,8 +340,8 @@ class World:
             return (user.username or user.id) if user else peer.user_id
         if isinstance(peer, types.PeerChannel):
             ch = self.channels.get(peer.channel_id)
-            return (ch.username or ch.id) if ch else peer.channel_id
-        return peer.chat_id
+            return ch.username if ch and ch.username else -(10**12) - peer.channel_id
+        return -peer.chat_id  # Telethon's "marked" id, as users write it in configs
 
 
 def history_slice(messages: list[StoredMessage], *, offset_id: int, offset_date: int | None,
