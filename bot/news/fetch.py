@@ -1,0 +1,257 @@
+"""The one HTTP fetcher for feeds and articles: article URLs come from untrusted feeds and pages.
+
+Safety rules, each a one-line ``FetchError`` (never a traceback):
+- only http(s); the host is resolved and EVERY address checked — loopback, private, link-local,
+  multicast, reserved and unspecified addresses are refused unless ALLOW_PRIVATE_URLS=true — and this
+  is done again on every redirect hop, since a public page may redirect to an internal one;
+- redirects are followed by hand, at most MAX_REDIRECTS, and a loop is named as a loop;
+- the body is streamed and abandoned as soon as it passes FETCH_MAX_BYTES (decoded size, so a
+  gzip bomb is cut off too); a declared Content-Length over the cap is refused before reading;
+- one deadline (FETCH_TIMEOUT) per hop covers connect, headers and the whole body (a slow drip
+  cannot hold us forever);
+- at most one request at a time per host (politeness; feeds and their articles share hosts);
+- ``accept="html"`` refuses anything that is not an HTML page (Content-Type, then a sniff of the
+  first bytes); binary content is refused for every kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from bot.config import Settings
+from bot.errors import FetchError
+
+Accept = Literal["any", "html", "feed"]
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
+_SNIFF_TYPES = {"", "text/plain", "application/octet-stream", "binary/octet-stream"}
+_BINARY_MAGIC = (
+    b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b",
+    b"RIFF", b"ID3", b"OggS", b"fLaC", b"\x7fELF", b"MZ", b"7z\xbc\xaf", b"Rar!", b"\x00\x00\x00",
+    b"wOFF", b"wOF2", b"BZh", b"\xfd7zXZ",
+)
+_NOUN = {"html": "page", "feed": "feed", "any": "response"}
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status; ``retry_after`` (seconds) when it said so."""
+
+    def __init__(self, url: str, status: int, reason: str, retry_after: float | None = None):
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"HTTP {status}{' ' + reason if reason else ''}")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    v = value.strip()
+    if v.isdigit():
+        return float(v)
+    try:
+        when = parsedate_to_datetime(v)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def looks_binary(head: bytes) -> bool:
+    """Images, archives, PDFs, executables: known magic numbers, or NUL bytes in text that is not
+    UTF-16 (which legitimately has them)."""
+    if head.startswith(_BINARY_MAGIC):
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    return b"\x00" in head[:2048]
+
+
+def looks_html(head: bytes) -> bool:
+    s = head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if s.startswith((b"<!doctype html", b"<html")):
+        return True
+    return any(tag in s for tag in (b"<html", b"<head", b"<body", b"<article", b"<title"))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:g} MB"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def check_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why this address must not be fetched, or None when it is a public unicast address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for attr, why in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
+                      ("is_multicast", "multicast"), ("is_unspecified", "unspecified"),
+                      ("is_private", "private"), ("is_reserved", "reserved")):
+        if getattr(ip, attr):
+            return why
+    if not ip.is_global:
+        return "non-public"
+    return None
+
+
+class Fetcher:
+    """``async with Fetcher(settings) as f: result = await f.get(url, accept="html")``."""
+
+    def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None) -> None:
+        self.timeout = settings.fetch_timeout
+        self.max_bytes = settings.fetch_max_bytes
+        self.max_redirects = settings.max_redirects
+        self.allow_private = settings.allow_private_urls
+        # trust_env=False: a proxy from the environment would bypass the address checks
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(settings.fetch_timeout),
+            trust_env=False,
+            headers={"User-Agent": settings.user_agent},
+        )
+        self._own_client = client is None
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def close(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def get(
+        self, url: str, headers: Mapping[str, str] | None = None, *, accept: Accept = "any"
+    ) -> FetchResult:
+        """GET ``url`` following redirects; 2xx and 304 return, anything else raises FetchError."""
+        seen: set[str] = set()
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            seen.add(current.split("#")[0])
+            await self._check_url(current)
+            status, resp_headers, body = await self._hop(current, headers, accept)
+            if status in _REDIRECTS:
+                location = resp_headers.get("location")
+                if not location:
+                    raise FetchError(f"HTTP {status} redirect without a Location header")
+                nxt = urljoin(current, location.strip()).split("#")[0]
+                if nxt in seen:
+                    raise FetchError(f"redirect loop: {current} → {nxt}")
+                current = nxt
+                continue
+            return FetchResult(url, current, status, resp_headers, body)
+        raise FetchError(f"too many redirects (more than {self.max_redirects})")
+
+    async def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"refused {parts.scheme or 'relative'} URL: only http and https")
+        host = parts.hostname
+        if not host:
+            raise FetchError(f"URL without a host: {url[:200]}")
+        if self.allow_private:
+            return
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise FetchError(f"bad port in URL: {url[:200]}") from None
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    infos = await asyncio.get_running_loop().getaddrinfo(
+                        host, port, type=socket.SOCK_STREAM
+                    )
+            except (OSError, TimeoutError) as exc:
+                raise FetchError(f"cannot resolve {host}: {_one_line(exc)}") from exc
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        for ip in addresses:
+            if why := check_address(ip):
+                raise FetchError(
+                    f"refused {host}: {ip} is a {why} address (set ALLOW_PRIVATE_URLS=true to allow)"
+                )
+
+    def _lock(self, url: str) -> asyncio.Lock:
+        host = (urlsplit(url).hostname or "").lower()
+        return self._locks.setdefault(host, asyncio.Lock())
+
+    async def _hop(
+        self, url: str, headers: Mapping[str, str] | None, accept: Accept
+    ) -> tuple[int, httpx.Headers, bytes]:
+        async with self._lock(url):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._request(url, headers, accept)
+            except (TimeoutError, httpx.TimeoutException) as exc:
+                raise FetchError(f"timed out after {self.timeout:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{type(exc).__name__}: {_one_line(exc)}") from exc
+
+    async def _request(
+        self, url: str, headers: Mapping[str, str] | None, accept: Accept
+    ) -> tuple[int, httpx.Headers, bytes]:
+        request = self._client.build_request("GET", url, headers=dict(headers or {}))
+        resp = await self._client.send(request, stream=True)
+        try:
+            status = resp.status_code
+            if status in _REDIRECTS or status == 304:
+                return status, resp.headers, b""
+            if status >= 400 or status < 200:
+                raise HTTPStatusError(
+                    url, status, resp.reason_phrase, parse_retry_after(resp.headers.get("retry-after"))
+                )
+            noun = _NOUN[accept]
+            ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+            if accept == "html" and ctype not in _HTML_TYPES | _SNIFF_TYPES:
+                raise FetchError(f"not an HTML page (Content-Type {ctype})")
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise FetchError(f"{noun} larger than {_mb(self.max_bytes)} "
+                                 f"(Content-Length {int(declared):,})")
+            body = bytearray()
+            async for chunk in resp.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise FetchError(f"{noun} larger than {_mb(self.max_bytes)} "
+                                     f"(stopped after {len(body):,} bytes)")
+            head = bytes(body[:4096])
+            if head and looks_binary(head):
+                raise FetchError(f"binary content, not a {'web page' if accept == 'html' else noun}"
+                                 f" (Content-Type {ctype or 'missing'})")
+            if accept == "html" and ctype not in _HTML_TYPES and not looks_html(head):
+                raise FetchError(f"not an HTML page (Content-Type {ctype or 'missing'})")
+            return status, resp.headers, bytes(body)
+        finally:
+            await resp.aclose()
