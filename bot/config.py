@@ -7,6 +7,7 @@ variable; the CLI prints that one line and exits 2.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -62,10 +63,28 @@ def _nonneg_int(v: str) -> int:
 
 
 def _float(v: str) -> float:
+    # float() also accepts "nan" and "inf", which slip through every range check below
     try:
-        return float(v.strip())
+        x = float(v.strip())
     except ValueError:
         raise ValueError(f"expected a number, got {v!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"expected a finite number, got {v!r}")
+    return x
+
+
+def _nonneg_float(v: str) -> float:
+    x = _float(v)
+    if x < 0:
+        raise ValueError(f"expected zero or a positive number, got {v!r}")
+    return x
+
+
+def _opt_port(v: str) -> int | None:
+    n = _opt_int(v)
+    if n is not None and not 1 <= n <= 65535:
+        raise ValueError(f"expected a TCP port (1-65535), got {v!r}")
+    return n
 
 
 def _pos_float(v: str) -> float:
@@ -116,7 +135,8 @@ def _channels(v: str) -> list[str]:
 def _urls(v: str) -> list[str]:
     out = []
     for u in _list(v):
-        if not re.match(r"^https?://[^\s/]+", u):
+        # the whole URL is checked: a prefix match let "https://a b" through
+        if not re.fullmatch(r"https?://[^\s/?#@]+(?::\d{1,5})?(?:[/?#]\S*)?", u, re.IGNORECASE):
             raise ValueError(f"{u!r} is not an http(s) URL")
         out.append(u)
     return out
@@ -219,7 +239,7 @@ _SPECS: dict[str, Spec] = {
     "FLOOD_SLEEP_MAX": Spec("60", _nonneg_int, "flood waits up to this many seconds are slept"),
     "JOIN_DELAY": Spec("10", _nonneg_int, "seconds between channel joins"),
     "WEB_BASE_URL": Spec("https://t.me", _str, "base URL of the public web preview"),
-    "WEB_INTERVAL": Spec("2", _float, "seconds between requests to one web host"),
+    "WEB_INTERVAL": Spec("2", _nonneg_float, "seconds between requests to one web host"),
     # translation
     "TRANSLATOR": Spec("auto", _choice("auto", "argos", "libretranslate", "deepl", "none"),
                        "translation provider (auto: deepl, libretranslate, argos, none)"),
@@ -244,7 +264,7 @@ _SPECS: dict[str, Spec] = {
     "ALERT_CHAT": Spec("me", _str, "chat id, @username or me (Saved Messages) for alerts"),
     "ALLOWED_CHATS": Spec("", _list, "more chat ids/usernames whose commands are answered"),
     "ALERT_INTERVAL": Spec("5", _pos_int, "seconds between alert sender runs"),
-    "METRICS_PORT": Spec("", _opt_int, "serve Prometheus metrics on this port (empty: off)"),
+    "METRICS_PORT": Spec("", _opt_port, "serve Prometheus metrics on this port (empty: off)"),
 }
 
 
@@ -314,7 +334,10 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     file_values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
-        file_values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+        try:
+            file_values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{dotenv_path}: cannot read settings file: {exc}") from None
     raw: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, spec in _SPECS.items():

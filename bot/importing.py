@@ -76,12 +76,37 @@ def flatten_export_text(text: Any) -> tuple[str, list[str]]:
     return "".join(parts), links
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _int_or_none(v: Any, name: str) -> int | None:
+    # SQLite stores 64-bit integers: a bigger one would fail the whole batch at insert time
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
+    if isinstance(v, bool) or not isinstance(v, int) or not -_INT64_MAX <= v <= _INT64_MAX:
         raise ValueError(f"'{name}' must be an integer")
     return v
+
+
+def _str_or_none(v: Any, name: str) -> str | None:
+    """Optional text fields: anything else would fail the whole batch when bound to SQL."""
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str):
+        raise ValueError(f"'{name}' must be a string")
+    return v
+
+
+def _links(v: Any) -> list[str]:
+    if v is None or v == "":
+        return []
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError("'links' must be a list of strings")
+    return v
+
+
+#: what a parser may raise for one bad record (an out-of-range timestamp raises OverflowError/OSError)
+RECORD_ERRORS = (ValueError, TypeError, OverflowError, OSError)
 
 
 def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
@@ -92,7 +117,7 @@ def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
         raise ValueError("no 'channel' (give --channel)")
     channel = normalize_username(str(channel))
     mid = obj.get("id", obj.get("message_id"))
-    if isinstance(mid, bool) or not isinstance(mid, int) or mid <= 0:
+    if isinstance(mid, bool) or not isinstance(mid, int) or not 0 < mid <= _INT64_MAX:
         raise ValueError("'id' must be a positive integer")
     text = obj.get("text") or ""
     text, entity_links = flatten_export_text(text)
@@ -108,16 +133,19 @@ def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
         forwards=_int_or_none(obj.get("forwards"), "forwards"),
         reply_to=_int_or_none(obj.get("reply_to"), "reply_to"),
         grouped_id=_int_or_none(obj.get("grouped_id"), "grouped_id"),
-        media_kind=obj.get("media_kind"),
-        links=list(dict.fromkeys([*find_links(text), *entity_links, *(obj.get("links") or [])])),
+        media_kind=_str_or_none(obj.get("media_kind"), "media_kind"),
+        links=list(dict.fromkeys([*find_links(text), *entity_links, *_links(obj.get("links"))])),
         edit_date=parse_date(obj["edit_date"]) if obj.get("edit_date") else None,
-        lang=obj.get("lang"),
+        deleted_at=parse_date(obj["deleted_at"]) if obj.get("deleted_at") else None,
+        lang=_str_or_none(obj.get("lang"), "lang"),
         source="import",
     )
     return ImportRecord(
         post=post,
         translation=translation or None,
-        translation_lang=(obj.get("translation_lang") or "en") if translation else None,
+        translation_lang=(_str_or_none(obj.get("translation_lang"), "translation_lang") or "en")
+        if translation
+        else None,
         translation_provider=str(obj.get("translation_provider") or "import"),
     )
 
@@ -128,9 +156,14 @@ def iter_jsonl(path: Path, channel: str | None) -> Iterator[ImportRecord | Impor
             if not line.strip():
                 continue
             try:
-                yield parse_jsonl_record(json.loads(line), channel)
-            except (ValueError, TypeError) as exc:
-                yield ImportIssue(lineno, str(exc).splitlines()[0][:200])
+                obj = json.loads(line)
+            except ValueError as exc:
+                yield ImportIssue(lineno, f"not valid JSON: {str(exc).splitlines()[0][:200]}")
+                continue
+            try:
+                yield parse_jsonl_record(obj, channel)
+            except RECORD_ERRORS as exc:
+                yield ImportIssue(lineno, (str(exc).splitlines() or ["bad record"])[0][:200])
 
 
 _EXPORT_MEDIA = {
@@ -196,6 +229,9 @@ def iter_export(path: Path, channel: str | None) -> Iterator[ImportRecord | Impo
         except json.JSONDecodeError as exc:
             yield ImportIssue(exc.lineno, f"not valid JSON: {exc.msg}")
             return
+        except UnicodeDecodeError as exc:
+            yield ImportIssue(1, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+            return
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         yield ImportIssue(1, "not a Telegram Desktop export (no 'messages' list)")
         return
@@ -210,7 +246,7 @@ def iter_export(path: Path, channel: str | None) -> Iterator[ImportRecord | Impo
     for index, msg in enumerate(data["messages"], 1):
         try:
             rec = parse_export_message(msg, name)
-        except (ValueError, TypeError) as exc:
+        except RECORD_ERRORS as exc:
             yield ImportIssue(index, f"message #{index}: {exc}")
             continue
         if rec is not None:
@@ -218,15 +254,74 @@ def iter_export(path: Path, channel: str | None) -> Iterator[ImportRecord | Impo
 
 
 def detect_format(path: Path) -> str:
-    """'export' for a result.json (one JSON object with 'messages'), else 'jsonl'."""
+    """'export' for a result.json, 'csv' for our CSV export, else 'jsonl'.
+
+    The whole first line is parsed (a post can be far longer than any fixed-size head): a JSON Lines
+    file's first line is a complete object without 'messages'; a pretty-printed export's is just "{".
+    """
     with path.open("rb") as fh:
-        head = fh.read(4096).lstrip()
-    if head.startswith(b"{"):
-        # a JSON Lines file's first line is a complete object; an export's is not
-        first = head.split(b"\n", 1)[0]
+        first = fh.readline()
+        while first and not first.strip():
+            first = fh.readline()
+    first = first.lstrip(b"\xef\xbb\xbf").strip()
+    if first.startswith(b"{"):
         try:
-            json.loads(first)
-            return "jsonl"
+            obj = json.loads(first)
         except ValueError:
             return "export"
+        return "export" if isinstance(obj, dict) and "messages" in obj else "jsonl"
+    if path.suffix.lower() == ".csv" or first.startswith(b"channel,id,"):
+        return "csv"
     return "jsonl"
+
+
+#: the columns ``citewatch export --format csv`` writes, in order (import reads them back)
+CSV_COLUMNS = ["channel", "id", "date", "text", "translation", "translation_lang", "views",
+               "forwards", "reply_to", "grouped_id", "media_kind", "edit_date", "deleted_at",
+               "lang", "links"]
+_CSV_INTS = ("id", "views", "forwards", "reply_to", "grouped_id")
+
+
+def csv_row_to_obj(row: dict[str, Any]) -> dict[str, Any]:
+    """A CSV row (all text) as the JSON Lines object it stands for: empty means absent."""
+    obj: dict[str, Any] = {}
+    for k, v in row.items():
+        if k is None or v is None or v == "":
+            continue
+        if k in _CSV_INTS:
+            try:
+                obj[k] = int(v)
+            except ValueError:
+                raise ValueError(f"'{k}' must be an integer") from None
+        elif k == "links":
+            try:
+                obj[k] = json.loads(v)
+            except ValueError:
+                raise ValueError("'links' must be a JSON list") from None
+        else:
+            obj[k] = v
+    return obj
+
+
+def iter_csv(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportIssue]:
+    """Our own CSV export read back; issues carry the physical line where the record ends."""
+    import csv
+
+    csv.field_size_limit(2**31 - 1)
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "id" not in reader.fieldnames:
+            yield ImportIssue(1, "not a citewatch CSV export (no 'id' column)")
+            return
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield ImportIssue(reader.line_num, f"bad CSV: {exc}")
+                return
+            try:
+                yield parse_jsonl_record(csv_row_to_obj(row), channel)
+            except RECORD_ERRORS as exc:
+                yield ImportIssue(reader.line_num, (str(exc).splitlines() or ["bad record"])[0][:200])

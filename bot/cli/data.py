@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from datetime import datetime
@@ -22,7 +23,15 @@ from bot.cli.common import (
     run_async,
 )
 from bot.config import normalize_username
-from bot.importing import ImportIssue, ImportRecord, detect_format, iter_export, iter_jsonl
+from bot.importing import (
+    CSV_COLUMNS,
+    ImportIssue,
+    ImportRecord,
+    detect_format,
+    iter_csv,
+    iter_export,
+    iter_jsonl,
+)
 from storage import posts as posts_repo
 from storage import search as search_repo
 from storage import stats as stats_repo
@@ -168,15 +177,21 @@ def _count_lines(path: Path) -> int | None:
 @cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--channel", help="channel username for records that name none")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "export"]), default="auto")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "export", "csv"]),
+              default="auto", help="input format (auto: guessed from the content)")
 @handle_errors
 @run_async
 async def import_cmd(path: Path, channel: str | None, fmt: str) -> None:
-    """Load a Telegram Desktop export (result.json) or JSON Lines; safe to repeat."""
+    """Load a Telegram Desktop export (result.json), JSON Lines or our CSV export; safe to repeat."""
     settings = get_settings()
     channel = _channel_opt(channel)
-    kind = detect_format(path) if fmt == "auto" else fmt
-    records = iter_export(path, channel) if kind == "export" else iter_jsonl(path, channel)
+    try:
+        kind = detect_format(path) if fmt == "auto" else fmt
+    except OSError as exc:
+        raise click.FileError(str(path), exc.strerror) from None
+    readers = {"export": iter_export, "csv": iter_csv, "jsonl": iter_jsonl}
+    records = readers[kind](path, channel)
+    # a bar only for a human watching a terminal; piped or logged stderr stays clean
     show = sys.stderr.isatty()
     total_lines = _count_lines(path) if show and kind == "jsonl" else None
     with tqdm(total=total_lines, unit="post", disable=not show, file=sys.stderr) as bar:
@@ -203,10 +218,7 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
                  fmt: str) -> None:
     """Write stored posts (and translations) to stdout; the inverse of import."""
     settings = get_settings()
-    header = ["channel", "id", "date", "text", "translation", "translation_lang", "views",
-              "forwards", "reply_to", "grouped_id", "media_kind", "edit_date", "deleted_at",
-              "lang", "links"]
-    import csv
+    header = CSV_COLUMNS
 
     writer = csv.writer(sys.stdout) if fmt == "csv" else None
     if writer:
