@@ -1,0 +1,405 @@
+"""The citation detector: given an article and candidate posts, say which posts it cites and why.
+
+PURE: values in, values out, no clock unless ``now`` is omitted and the article has no date. The
+pipeline (bot/cite/pipeline.py) does the I/O. Evidence weights combine as a noisy-OR, so independent
+weak signals add up while none alone (a mention, a shared number) reaches the alert threshold:
+
+- link / embed of channel/id ............ 1.0 (certain, even if the post is not stored yet)
+- quote: passages matching the translation or the original, by stems and skip-bigrams with
+  containment (robust to another translation, reordering, paraphrase) ... up to 0.95
+- mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
+  ("Join us on Telegram" footers and links to the outlet's own channel do not count)
+- shared: numbers, dates and names the post and the article have in common ... ≤ 0.3
+- time: the post precedes the article within the window (a post after the article is never cited)
+
+Only per-post evidence (link, embed, quote, shared) makes a post a citation; a mention or the timing
+just strengthens it, because they say nothing about *which* of a channel's posts is meant.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.cite import text as tx
+
+PostKey = tuple[str, int]  # (channel username lower-cased, message id)
+Evidence = dict[str, Any]
+
+_TME = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/(\d+))?",
+    re.IGNORECASE,
+)
+_STRONG_CUE = re.compile(
+    r"telegram|телеграм|in a post|a post|posted|channel|канал|допис|пост", re.IGNORECASE
+)
+_WEAK_CUE = re.compile(
+    r"\b(?:said|says|wrote|writes|stated|reported|reports|according to|announced|claimed|claims|"
+    r"published|shared|noted|added|told)\b|заяв|сообщ|повідом|написа|зазначи|отмети|опублік|опублик",
+    re.IGNORECASE,
+)
+_FOOTER = re.compile(
+    r"join us|follow us|follow our|subscribe|our coverage|our channel|sign up|"
+    r"підписуй|подписыв|приєднуй|присоединя",
+    re.IGNORECASE,
+)
+_CUE_SPAN = 160  # characters either side of a mention searched for an attribution
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An explicit Telegram reference found in the article's HTML (or its text)."""
+
+    kind: str  # "link" | "embed" | "channel"
+    channel: str
+    message_id: int | None
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    text: str
+    published: datetime | None = None
+    url: str = ""
+    title: str = ""
+    tg_refs: Sequence[Any] = ()  # Ref, bot.news.refs.TelegramRef, or dicts with the same keys
+
+
+@dataclass(frozen=True)
+class CandidatePost:
+    channel: str
+    message_id: int
+    date: datetime
+    text: str = ""
+    translation: str | None = None
+    post_id: int | None = None
+
+    @property
+    def key(self) -> PostKey:
+        return (self.channel.lower(), self.message_id)
+
+
+@dataclass
+class Found:
+    post_key: PostKey
+    score: float
+    evidence: list[Evidence] = field(default_factory=list)
+    post_id: int | None = None  # None: linked but not stored (the pipeline may fetch it)
+
+
+def as_ref(obj: Any) -> Ref | None:
+    """Accept our Ref, the news package's TelegramRef, or a stored dict; None if unusable."""
+    get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
+    channel = get("channel")
+    if not channel or not isinstance(channel, str):
+        return None
+    mid = get("message_id")
+    try:
+        mid = int(mid) if mid is not None else None
+    except (TypeError, ValueError):
+        mid = None
+    return Ref(str(get("kind") or "link"), channel, mid, str(get("url") or ""))
+
+
+def refs_in_text(text: str) -> list[Ref]:
+    """t.me links written in the article text itself (plain-text articles, pasted URLs)."""
+    out = []
+    for m in _TME.finditer(text):
+        mid = int(m.group(2)) if m.group(2) else None
+        out.append(Ref("link" if mid else "channel", m.group(1), mid, m.group(0)))
+    return out
+
+
+# ---------------------------------------------------------------- article preparation
+
+
+@dataclass
+class _Side:
+    """The article prepared once: sentences as stem lists, an inverted index, features."""
+
+    sents: list[list[str]]
+    index: dict[str, set[int]]
+    bigrams: list[set[tuple[str, ...]]]
+    numbers: set[str]
+    dates: set[tuple[int, int]]
+    names: set[str]
+    raw_sents: list[str]
+
+
+def _prepare(text: str) -> _Side:
+    raw = tx.sentences(text)
+    sents = [tx.content_stems(s) for s in raw]
+    index: dict[str, set[int]] = {}
+    for i, ss in enumerate(sents):
+        for s in ss:
+            index.setdefault(s, set()).add(i)
+    return _Side(
+        sents=sents,
+        index=index,
+        bigrams=[tx.shingles(ss) for ss in sents],
+        numbers=tx.numbers(text),
+        dates=tx.dates(text),
+        names=tx.names(text),
+        raw_sents=raw,
+    )
+
+
+def _weight(stem: str, common: set[str]) -> float:
+    if stem.isdigit():
+        return 1.5
+    if stem in tx.COMMON_TOPIC or stem in common:
+        return 0.3
+    return 1.0
+
+
+# ---------------------------------------------------------------- quote matching
+
+_MIN_SENT_STEMS = 4
+_MATCH_AT = 0.55
+_MIN_MASS = 3.0
+
+
+def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Evidence | None:
+    """Best passage and coverage of one post text (translation or original) in the article."""
+    post_sents = [(s, tx.content_stems(s)) for s in tx.sentences(post_text)]
+    post_stems = {s for _, ss in post_sents for s in ss}
+    post_mass = sum(_weight(s, common) for s in post_stems)
+    if post_mass <= 0:
+        return None
+    matched: set[str] = set()
+    best = (0.0, "", "")
+    for raw, ss in post_sents:
+        uniq = set(ss)
+        if len(uniq) < _MIN_SENT_STEMS:
+            continue
+        hits: Counter[int] = Counter()
+        for s in uniq:
+            for i in art.index.get(s, ()):
+                hits[i] += 1
+        if not hits:
+            continue
+        mass = sum(_weight(s, common) for s in uniq)
+        pb = tx.shingles(ss)
+        best_m, best_i, best_common = 0.0, -1, set()
+        for i, _ in hits.most_common(4):
+            lo, hi = max(0, i - 1), min(len(art.sents), i + 2)
+            window = {s for j in range(lo, hi) for s in art.sents[j]}
+            shared = uniq & window
+            c_uni = sum(_weight(s, common) for s in shared) / mass
+            wb = set().union(*art.bigrams[lo:hi])
+            c_bi = len(pb & wb) / len(pb) if pb else 0.0
+            m = 0.65 * c_uni + 0.35 * c_bi
+            if m > best_m:
+                best_m, best_i, best_common = m, i, shared
+        if best_m >= _MATCH_AT and sum(_weight(s, common) for s in best_common) >= _MIN_MASS:
+            matched |= best_common
+            if best_m > best[0]:
+                best = (best_m, art.raw_sents[best_i], raw)
+    if not matched:
+        return None
+    matched_mass = sum(_weight(s, common) for s in matched)
+    coverage = matched_mass / post_mass
+    weight = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 10)) + 0.25 * coverage)
+    which = "translated post" if against == "translation" else "original post"
+    return {
+        "kind": "quote",
+        "text": f"quotes {round(coverage * 100)}% of the {which}",
+        "weight": round(weight, 3),
+        "containment": round(coverage, 3),
+        "passage_match": round(best[0], 3),
+        "article_passage": best[1][:300],
+        "post_passage": best[2][:300],
+        "against": against,
+    }
+
+
+# ---------------------------------------------------------------- channel mentions
+
+
+def _alias_pattern(alias: str) -> re.Pattern[str]:
+    # short all-caps aliases (HUR, GUR) only as written; longer names in any case
+    flags = 0 if (alias.isupper() and len(alias) <= 5) else re.IGNORECASE
+    return re.compile(r"(?<![\w/@])" + re.escape(alias) + r"(?:'s|’s)?(?!\w)", flags)
+
+
+def _own_channel(channel: str, article_url: str) -> bool:
+    """A link to the outlet's own channel (kyivpost.com ↔ @Kyivpost_official) is promotion."""
+    host = urlsplit(article_url).hostname or ""
+    labels = [p for p in host.lower().split(".") if p not in {"www", "com", "org", "net", "ua", "co",
+                                                              "uk", "news", "m"}]
+    ch = channel.lower()
+    return any(len(p) >= 4 and p in ch for p in labels)
+
+
+def _mentions(
+    article: ArticleInput, refs: Sequence[Ref], channels: Iterable[str],
+    aliases_by_channel: Mapping[str, Sequence[str]],
+) -> dict[str, Evidence]:
+    """Channel-level evidence: the strongest attributed mention per channel (lower-cased key)."""
+    text = f"{article.title}\n{article.text}"
+    out: dict[str, Evidence] = {}
+    for ch in channels:
+        names = [ch, *aliases_by_channel.get(ch, ())]
+        best: Evidence | None = None
+        for name in names:
+            pat = _alias_pattern(name) if name != ch else re.compile(
+                r"(?<![\w])@?" + re.escape(ch) + r"(?!\w)", re.IGNORECASE)
+            for m in pat.finditer(text):
+                lo, hi = max(0, m.start() - _CUE_SPAN), min(len(text), m.end() + _CUE_SPAN)
+                ctx = text[lo:hi]
+                if _FOOTER.search(ctx):
+                    continue
+                strong = _STRONG_CUE.search(ctx)
+                weak = _WEAK_CUE.search(ctx)
+                if not (strong or weak):
+                    continue
+                is_user = name == ch
+                w = (0.45 if is_user else 0.4) if strong else 0.25
+                if best is None or w > best["weight"]:
+                    cue = "Telegram" if strong else (weak.group(0) if weak else "")
+                    best = {"kind": "mention", "text": f"mentions {m.group(0).strip()} + {cue}",
+                            "weight": w, "name": name, "cue": cue}
+        for r in refs:
+            if r.message_id is None and r.channel.lower() == ch and not _own_channel(ch, article.url):
+                w = 0.3
+                if best is None or w > best["weight"]:
+                    best = {"kind": "mention", "text": f"links to t.me/{r.channel}", "weight": w,
+                            "name": r.channel, "cue": "link"}
+        if best:
+            out[ch] = best
+    return out
+
+
+# ---------------------------------------------------------------- shared facts
+
+
+def _shared(art: _Side, post_text: str) -> Evidence | None:
+    nums = sorted(art.numbers & tx.numbers(post_text))
+    dts = sorted(art.dates & tx.dates(post_text))
+    nms = sorted(art.names & tx.names(post_text))
+    count = len(nums) + len(dts) + len(nms)
+    if count < 2:
+        return None
+    w = min(0.3, 0.08 * len(nums) + 0.08 * len(dts) + 0.05 * len(nms))
+    parts = []
+    if nums:
+        parts.append(f"{len(nums)} number{'s' * (len(nums) > 1)} ({', '.join(nums[:5])})")
+    if dts:
+        parts.append(f"{len(dts)} date{'s' * (len(dts) > 1)}")
+    if nms:
+        parts.append(f"{len(nms)} name{'s' * (len(nms) > 1)} ({', '.join(nms[:5])})")
+    return {"kind": "shared", "text": "shares " + ", ".join(parts), "weight": round(w, 3),
+            "numbers": nums, "dates": [f"{m:02d}-{d:02d}" for m, d in dts], "names": nms}
+
+
+def _time(hours: float) -> Evidence:
+    w = 0.1 if hours <= 48 else 0.05 if hours <= 24 * 7 else 0.0
+    shown = f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.0f} days"
+    return {"kind": "time", "text": f"published {shown} after the post", "weight": w,
+            "hours": round(hours, 1)}
+
+
+# ---------------------------------------------------------------- the detector
+
+
+def article_time(article: ArticleInput, now: datetime | None) -> datetime:
+    """When the article appeared. A bare date (midnight UTC) means "some time that day"."""
+    t = article.published or now or datetime.now(UTC)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    if (t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0):
+        t = t + timedelta(days=1) - timedelta(seconds=1)
+    return t
+
+
+def _combine(evidence: Sequence[Evidence]) -> float:
+    p = 1.0
+    for e in evidence:
+        p *= 1.0 - max(0.0, min(1.0, float(e["weight"])))
+    return round(1.0 - p, 3)
+
+
+def _common_stems(candidates: Sequence[CandidatePost]) -> set[str]:
+    """Stems most candidates share are topic words, not evidence (a local IDF, no I/O)."""
+    if len(candidates) < 4:
+        return set()
+    df: Counter[str] = Counter()
+    for c in candidates:
+        df.update(set(tx.content_stems(c.translation or c.text)))
+    return {s for s, n in df.items() if n > len(candidates) / 2}
+
+
+def detect(
+    article: ArticleInput,
+    candidates: Sequence[CandidatePost],
+    *,
+    aliases_by_channel: Mapping[str, Sequence[str]] | None = None,
+    window_days: int = 30,
+    now: datetime | None = None,
+) -> list[Found]:
+    """Citations of ``candidates`` in ``article``, best first, each with its evidence."""
+    aliases = {k.lower(): list(v) for k, v in (aliases_by_channel or {}).items()}
+    when = article_time(article, now)
+    since = when - timedelta(days=window_days)
+    refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
+    explicit: dict[PostKey, Ref] = {}
+    for r in refs:
+        if r.message_id is not None:
+            key = (r.channel.lower(), r.message_id)
+            if key not in explicit or r.kind == "embed":
+                explicit[key] = r
+    channels = {c.channel.lower() for c in candidates} | set(aliases)
+    mentions = _mentions(article, refs, sorted(channels), aliases)
+    art = _prepare(f"{article.title}\n{article.text}")
+    art_script = tx.script_of(article.text)
+    common = _common_stems(candidates)
+
+    found: dict[PostKey, Found] = {}
+    for c in candidates:
+        post_time = c.date if c.date.tzinfo else c.date.replace(tzinfo=UTC)
+        if post_time > when:
+            continue  # a post published after the article is never a citation
+        ev: list[Evidence] = []
+        ref = explicit.get(c.key)
+        if ref:
+            ev.append(_link_evidence(ref))
+        elif post_time < since:
+            continue
+        best_quote: Evidence | None = None
+        variants = []
+        if c.translation and art_script != "cyrillic":
+            variants.append(("translation", c.translation))
+        if c.text and (tx.script_of(c.text) == art_script or not c.translation):
+            variants.append(("original", c.text))
+        for against, body in variants:
+            q = _quote(art, body, common, against)
+            if q and (best_quote is None or q["weight"] > best_quote["weight"]):
+                best_quote = q
+        if best_quote:
+            ev.append(best_quote)
+        sh = _shared(art, c.translation if art_script != "cyrillic" and c.translation else c.text)
+        if sh:
+            ev.append(sh)
+        if not ev:
+            continue
+        if c.channel.lower() in mentions:
+            ev.append(mentions[c.channel.lower()])
+        ev.append(_time((when - post_time).total_seconds() / 3600))
+        found[c.key] = Found(c.key, _combine(ev), ev, c.post_id)
+    for key, ref in explicit.items():
+        if key not in found and not any(c.key == key for c in candidates):
+            found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
+    return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+def _link_evidence(ref: Ref) -> Evidence:
+    where = f"t.me/{ref.channel}/{ref.message_id}"
+    text = f"embeds {where}" if ref.kind == "embed" else f"links to {where}"
+    return {"kind": "embed" if ref.kind == "embed" else "link", "text": text, "weight": 1.0,
+            "url": ref.url or f"https://{where}"}

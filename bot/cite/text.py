@@ -1,0 +1,229 @@
+"""Pure text features for citation matching: normalisation, stems, shingles, numbers, dates, names.
+
+Why stems and not words: a post and the article that cites it rarely share exact wording — a second
+translation says "replenish the ranks" where ours says "replenishment of the composition", and Russian
+or Ukrainian inflect every noun. Truncating words to a short prefix ("replen", "контин") after
+lower-casing and folding look-alike letters makes those meet, cheaply, in both scripts.
+Everything here takes strings and returns values; there is no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+STEM_LEN = 6
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_FOLD = str.maketrans({
+    "ё": "е", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"',
+    "„": '"', "–": "-", "—": "-", "\u00a0": " ",
+})
+_CONTRACTIONS = re.compile(r"\b(\w+)n't\b", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+def _wordset(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+# Function words and reporting boilerplate in English, Russian and Ukrainian: they carry no evidence.
+STOPWORDS: frozenset[str] = _wordset("""
+a an the and or but if then than that this these those there here of in on at to from by for with
+without about into onto over under after before during as is are was were be been being am do does
+did doing have has had having not no nor so such too very can could will would shall should may might
+must it its it's he him his she her hers they them their theirs we us our ours you your yours i me my
+which who whom whose what when where why how all any both each few more most other some own same
+only just also again further once out up down off s t d ll m o re ve y also said says say told according
+per via while because until against between through above below ever every one two
+и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было
+вот от меня еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас
+нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы тебя их
+чем была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому этого какой
+совсем ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем всех никогда можно при
+наконец два об другой хоть после над больше тот через эти нас про всего них какая много разве три
+эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно
+всю между это также которые который которая которых
+і й та що не на в у з зі до від по за як це ці цей ця той ті але або чи бо же ж його її їх їм
+він вона воно вони ми ви ти я мене нас вас тебе собі свій своє свої своїх був була було були буде
+є також вже ще які який яка яке яких коли де там тут так для при про через після перед між над під
+""")
+
+_MONTHS: dict[str, int] = {}
+for _n, _names in enumerate([
+    "jan january січ січня январ января", "feb february лют лютого феврал февраля",
+    "mar march берез березня март марта", "apr april квіт квітня апрел апреля",
+    "may травн травня мая май", "jun june черв червня июн июня", "jul july лип липня июл июля",
+    "aug august серп серпня август августа", "sep sept september верес вересня сентябр сентября",
+    "oct october жовт жовтня октябр октября", "nov november листоп листопада ноябр ноября",
+    "dec december груд грудня декабр декабря",
+], start=1):
+    for _m in _names.split():
+        _MONTHS[_m] = _n
+
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)(?![\w])")
+_DATE_DM = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
+_DATE_MD = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+_DATE_NUM = re.compile(r"\b(\d{1,2})\.(\d{1,2})(?:\.(?:\d{2}|\d{4}))?\b")
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
+_CAPITALISED = re.compile(r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b")
+
+
+def normalize(text: str) -> str:
+    """NFKC, fold look-alike punctuation and ё, expand "n't", lower-case, squeeze spaces."""
+    s = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_FOLD)
+    s = _CONTRACTIONS.sub(r"\1 not", s)
+    return re.sub(r"[ \t\r\f\v]+", " ", s).lower()
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of already-normalised text (letters and digits; inner apostrophes kept)."""
+    return _WORD.findall(text)
+
+
+def stem(word: str) -> str:
+    """Stem-ish: a short prefix, enough to join inflections and derivations in both scripts."""
+    w = word.replace("'", "")
+    if w.isdigit():
+        return w
+    return w[:STEM_LEN]
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the words that carry meaning, in order (stop words and 1-letter tokens dropped)."""
+    out = []
+    for w in words(normalize(text)):
+        if len(w) < 2 and not w.isdigit():
+            continue
+        if w in STOPWORDS:
+            continue
+        out.append(stem(w))
+    return out
+
+
+def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[str, ...]]:
+    """Word n-grams; with ``skip`` also pairs one word apart, which survives small rewordings."""
+    out = {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+    if skip and n == 2:
+        out.update((tokens[i], tokens[i + 2]) for i in range(len(tokens) - 2))
+    return out
+
+
+def char_ngrams(text: str, n: int = 4) -> set[str]:
+    """Character n-grams inside words (with boundary marks) of the normalised text."""
+    out: set[str] = set()
+    for w in words(normalize(text)):
+        if w in STOPWORDS:
+            continue
+        padded = f" {w} "
+        if len(padded) <= n:
+            out.add(padded)
+            continue
+        out.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return out
+
+
+def containment(part: Iterable[object], whole: set[object] | frozenset[object]) -> float:
+    """Share of ``part`` found in ``whole`` (asymmetric: a short quote inside a long article is 1.0)."""
+    items = set(part)
+    if not items:
+        return 0.0
+    return len(items & whole) / len(items)
+
+
+def sentences(text: str, max_words: int = 40) -> list[str]:
+    """Sentences (and lines); very long ones are cut into windows so one match stays local."""
+    out: list[str] = []
+    for chunk in _SENTENCE.split(text):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        ws = chunk.split()
+        if len(ws) <= max_words:
+            out.append(chunk)
+            continue
+        step = max_words // 2
+        for i in range(0, len(ws) - step, step):
+            out.append(" ".join(ws[i : i + max_words]))
+    return out
+
+
+def script_of(text: str) -> str:
+    """"cyrillic", "latin" or "" — which index (original or translation) an article can match."""
+    cyr = len(_CYRILLIC.findall(text))
+    lat = len(_LATIN.findall(text))
+    if not cyr and not lat:
+        return ""
+    return "cyrillic" if cyr > lat else "latin"
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers worth comparing (two or more digits; "1,200" and "1 200" both become "1200")."""
+    out = set()
+    for m in _NUMBER.finditer(unicodedata.normalize("NFKC", text).replace("\u00a0", " ")):
+        raw = m.group(1)
+        if re.fullmatch(r"\d{1,3}(?:[ ,.\u202f]\d{3})+", raw):
+            raw = re.sub(r"[ ,.\u202f]", "", raw)
+        else:
+            raw = raw.replace(",", ".")
+        if len(raw.replace(".", "")) >= 2:
+            out.add(raw)
+    return out
+
+
+def dates(text: str) -> set[tuple[int, int]]:
+    """(month, day) pairs written as "24 February", "February 24", "24 лютого" or "24.02"."""
+    s = normalize(text)
+    out: set[tuple[int, int]] = set()
+    for m in _DATE_DM.finditer(s):
+        month = _month(m.group(2))
+        if month and 1 <= int(m.group(1)) <= 31:
+            out.add((month, int(m.group(1))))
+    for m in _DATE_MD.finditer(s):
+        month = _month(m.group(1))
+        if month and 1 <= int(m.group(2)) <= 31:
+            out.add((month, int(m.group(2))))
+    for m in _DATE_NUM.finditer(s):
+        day, month = int(m.group(1)), int(m.group(2))
+        if 1 <= day <= 31 and 1 <= month <= 12:
+            out.add((month, day))
+    return out
+
+
+def _month(word: str) -> int | None:
+    w = word.lower()
+    return _MONTHS.get(w) or _MONTHS.get(w[:6]) or _MONTHS.get(w[:5])
+
+
+def names(text: str) -> set[str]:
+    """Stems of capitalised words that do not start a sentence (people, places, units)."""
+    out: set[str] = set()
+    for sent in sentences(text, max_words=10_000):
+        for i, m in enumerate(_CAPITALISED.finditer(sent)):
+            if i == 0 and m.start() == _first_word_start(sent):
+                continue
+            w = normalize(m.group(1))
+            if w in STOPWORDS:
+                continue
+            s = stem(w)
+            if s in COMMON_TOPIC:
+                continue
+            out.add(s)
+    return out
+
+
+def _first_word_start(sent: str) -> int:
+    m = _WORD.search(sent)
+    return m.start() if m else -1
+
+
+# Words every war report shares; matching on them says nothing about *which* post is cited.
+COMMON_TOPIC: frozenset[str] = frozenset(stem(w) for w in _wordset("""
+ukraine ukrainian ukrainians russia russian russians war military army forces force troops soldiers
+region regions city attack attacks killed people country president government minister ministry
+defense defence kyiv moscow front line today yesterday year years day days week time new
+україна україни українські росія росії війна військові армія зсу область області
+украина украины украинские россия россии война военные армия всу область области
+"""))
