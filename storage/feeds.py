@@ -1,0 +1,103 @@
+"""Feeds we follow and each one's schedule: when to poll next, validators for conditional GET,
+and the last success and error, so a broken feed is visible and backed off, never silently dropped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import Feed, from_iso, to_iso, utcnow
+
+
+def _row(r: aiosqlite.Row) -> Feed:
+    return Feed(
+        id=r["id"],
+        url=r["url"],
+        title=r["title"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        interval=r["interval"],
+        next_poll_at=from_iso(r["next_poll_at"]),
+        error_count=r["error_count"],
+        last_success_at=from_iso(r["last_success_at"]),
+        last_error=r["last_error"],
+        last_error_at=from_iso(r["last_error_at"]),
+        added_at=from_iso(r["added_at"]),
+    )
+
+
+async def add(db: Database, url: str, *, title: str | None = None,
+              interval: int | None = None) -> tuple[Feed, bool]:
+    """Add a feed (due at once); returns the feed and whether it was new."""
+    n = await db.execute(
+        "INSERT INTO feeds (url, title, interval, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (url, title, interval, to_iso(utcnow())),
+    )
+    feed = await get(db, url)
+    assert feed is not None
+    return feed, n > 0
+
+
+async def get(db: Database, url: str) -> Feed | None:
+    r = await db.fetchone("SELECT * FROM feeds WHERE url = ?", (url,))
+    return _row(r) if r else None
+
+
+async def get_by_id(db: Database, feed_id: int) -> Feed | None:
+    r = await db.fetchone("SELECT * FROM feeds WHERE id = ?", (feed_id,))
+    return _row(r) if r else None
+
+
+async def list_all(db: Database) -> list[Feed]:
+    return [_row(r) for r in await db.fetchall("SELECT * FROM feeds ORDER BY url")]
+
+
+async def remove(db: Database, url: str) -> bool:
+    """Stop following a feed. Its articles stay (their feed_id becomes NULL)."""
+    return await db.execute("DELETE FROM feeds WHERE url = ?", (url,)) > 0
+
+
+async def due(db: Database, now: datetime | None = None) -> list[Feed]:
+    """Feeds whose next poll time has come ('' — never polled — sorts first)."""
+    rows = await db.fetchall(
+        "SELECT * FROM feeds WHERE next_poll_at <= ? ORDER BY next_poll_at, id",
+        (to_iso(now or utcnow()),),
+    )
+    return [_row(r) for r in rows]
+
+
+async def record_success(
+    db: Database,
+    feed_id: int,
+    *,
+    next_poll_at: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    title: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """A poll worked (200 or 304): reset the error count; keep old validators/title if none given."""
+    await db.execute(
+        "UPDATE feeds SET next_poll_at = ?, error_count = 0, last_success_at = ?,"
+        " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
+        " title = coalesce(?, title) WHERE id = ?",
+        (to_iso(next_poll_at), to_iso(now or utcnow()), etag, last_modified, title, feed_id),
+    )
+
+
+async def record_error(
+    db: Database, feed_id: int, error: str, *, next_poll_at: datetime, now: datetime | None = None
+) -> None:
+    """A poll failed: count it (the caller backs off on the count) and keep the one-line reason."""
+    await db.execute(
+        "UPDATE feeds SET next_poll_at = ?, error_count = error_count + 1, last_error = ?,"
+        " last_error_at = ? WHERE id = ?",
+        (to_iso(next_poll_at), error[:500], to_iso(now or utcnow()), feed_id),
+    )
+
+
+async def set_next_poll(db: Database, feed_id: int, next_poll_at: datetime) -> None:
+    await db.execute("UPDATE feeds SET next_poll_at = ? WHERE id = ?",
+                     (to_iso(next_poll_at), feed_id))
