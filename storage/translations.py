@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -72,3 +75,189 @@ async def for_post(db: Database, post_id: int) -> list[Translation]:
         )
         for r in rows
     ]
+
+
+# --- the durable queue -------------------------------------------------------------------------------
+# A post waiting for translation is a row of translation_queue (triggers add new and edited posts). The
+# row is the whole state: a run killed at any point leaves every untranslated post queued, and a stored
+# translation removes exactly the row it answers, so nothing is lost or done twice.
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A due queue row with what the job needs from its post."""
+
+    post_id: int
+    channel: str
+    message_id: int
+    text: str
+    lang: str | None
+    attempts: int
+    enqueued_at: str
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    pending: int
+    due: int
+    failed: int
+    next_attempt_at: datetime | None
+
+
+async def due(
+    db: Database,
+    limit: int,
+    now: datetime | None = None,
+    *,
+    channel: str | None = None,
+    undetected_only: bool = False,
+) -> list[QueueItem]:
+    """Pending rows whose time has come, oldest first (edits re-enqueue at the back)."""
+    where = ["q.status = 'pending'", "q.next_attempt_at <= ?"]
+    params: list[Any] = [to_iso(now or utcnow())]
+    if channel:
+        where.append("c.username = ?")
+        params.append(channel)
+    if undetected_only:
+        where.append("p.lang IS NULL")
+    rows = await db.fetchall(
+        "SELECT q.post_id, q.attempts, q.enqueued_at, p.message_id, p.text, p.lang, c.username"
+        " FROM translation_queue q JOIN posts p ON p.id = q.post_id"
+        " JOIN channels c ON c.id = p.channel_id"
+        f" WHERE {' AND '.join(where)} ORDER BY q.enqueued_at, q.post_id LIMIT ?",
+        [*params, limit],
+    )
+    return [
+        QueueItem(post_id=r["post_id"], channel=r["username"], message_id=r["message_id"],
+                  text=r["text"], lang=r["lang"], attempts=r["attempts"],
+                  enqueued_at=r["enqueued_at"])
+        for r in rows
+    ]
+
+
+# Guards: a post edited while we worked on it was re-enqueued with a new enqueued_at (and new text);
+# what we did with the old text must not answer, fail or drop the new entry.
+_SAME_ENTRY = "post_id = ? AND enqueued_at = ?"
+
+
+async def record_languages(
+    db: Database, items: Sequence[tuple[QueueItem, str | None]], drop: Iterable[int] = ()
+) -> None:
+    """Store detected languages; take the ``drop`` posts (nothing to translate) off the queue."""
+    dropped = set(drop)
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE posts SET lang = ? WHERE id = ? AND text = ?",
+            [(lang, it.post_id, it.text) for it, lang in items],
+        )
+        await conn.executemany(
+            f"DELETE FROM translation_queue WHERE {_SAME_ENTRY}",
+            [(it.post_id, it.enqueued_at) for it, _ in items if it.post_id in dropped],
+        )
+
+
+async def store(db: Database, items: Sequence[tuple[Translation, QueueItem]]) -> int:
+    """Store translations of queue items in one transaction; returns how many were stored.
+
+    A translation of text the post no longer has (edited meanwhile) is not stored: the edit's own
+    queue entry stays and gets translated on a later run.
+    """
+    async with db.transaction() as conn:
+        current: list[tuple[Translation, str | None]] = []
+        for t, it in items:
+            async with conn.execute("SELECT text FROM posts WHERE id = ?", (it.post_id,)) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[0] == it.text:
+                current.append((t, it.text))
+        if current:
+            await upsert_in(conn, current)
+    return len(current)
+
+
+async def postpone(db: Database, items: Iterable[tuple[QueueItem, datetime]], error: str) -> None:
+    """A transient failure: count the attempt and retry each item at its own time."""
+    await db.executemany(
+        "UPDATE translation_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+        f" WHERE {_SAME_ENTRY}",
+        [(to_iso(until), error, it.post_id, it.enqueued_at) for it, until in items],
+    )
+
+
+async def mark_failed(db: Database, items: Iterable[QueueItem], reason: str) -> None:
+    """A permanent failure: keep the row (with the reason) for ``--retry-failed``."""
+    await db.executemany(
+        "UPDATE translation_queue SET status = 'failed', attempts = attempts + 1, last_error = ?"
+        f" WHERE {_SAME_ENTRY}",
+        [(reason, it.post_id, it.enqueued_at) for it in items],
+    )
+
+
+async def pause_all(db: Database, until: datetime, reason: str) -> int:
+    """A rate limit or quota: no pending row is tried before ``until``; attempts are not counted."""
+    u = to_iso(until)
+    return await db.execute(
+        "UPDATE translation_queue SET next_attempt_at = ?, last_error = ?"
+        " WHERE status = 'pending' AND next_attempt_at < ?",
+        (u, reason, u),
+    )
+
+
+async def retry_failed(db: Database, channel: str | None = None) -> int:
+    """Put failed rows back in line with a fresh attempt count; returns how many."""
+    sql = ("UPDATE translation_queue SET status = 'pending', attempts = 0, next_attempt_at = ''"
+           " WHERE status = 'failed'")
+    params: tuple[Any, ...] = ()
+    if channel:
+        sql += (" AND post_id IN (SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id"
+                " WHERE c.username = ?)")
+        params = (channel,)
+    return await db.execute(sql, params)
+
+
+async def queue_depth(
+    db: Database, now: datetime | None = None, channel: str | None = None
+) -> QueueDepth:
+    """Counts for status displays and the CLI's progress bar."""
+    join, where, params = "", "", [to_iso(now or utcnow())]
+    if channel:
+        join = " JOIN posts p ON p.id = q.post_id JOIN channels c ON c.id = p.channel_id"
+        where = " WHERE c.username = ?"
+        params.append(channel)
+    r = await db.fetchone(
+        "SELECT coalesce(sum(q.status = 'pending'), 0) AS pending,"
+        " coalesce(sum(q.status = 'pending' AND q.next_attempt_at <= ?), 0) AS due,"
+        " coalesce(sum(q.status = 'failed'), 0) AS failed,"
+        " min(CASE WHEN q.status = 'pending' THEN nullif(q.next_attempt_at, '') END) AS next_at"
+        f" FROM translation_queue q{join}{where}",
+        params,
+    )
+    assert r is not None
+    return QueueDepth(pending=r["pending"], due=r["due"], failed=r["failed"],
+                      next_attempt_at=from_iso(r["next_at"]))
+
+
+async def failures(db: Database, limit: int = 20) -> list[tuple[QueueItem, str]]:
+    """Failed rows with their reasons, newest first."""
+    rows = await db.fetchall(
+        "SELECT q.post_id, q.attempts, q.enqueued_at, q.last_error, p.message_id, p.text, p.lang,"
+        " c.username FROM translation_queue q JOIN posts p ON p.id = q.post_id"
+        " JOIN channels c ON c.id = p.channel_id WHERE q.status = 'failed'"
+        " ORDER BY q.enqueued_at DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        (QueueItem(post_id=r["post_id"], channel=r["username"], message_id=r["message_id"],
+                   text=r["text"], lang=r["lang"], attempts=r["attempts"],
+                   enqueued_at=r["enqueued_at"]), r["last_error"] or "")
+        for r in rows
+    ]
+
+
+async def queue_entry(db: Database, post_id: int) -> dict[str, Any] | None:
+    """One post's queue row as a dict (status, attempts, next_attempt_at, last_error), or None."""
+    r = await db.fetchone(
+        "SELECT status, attempts, next_attempt_at, last_error, enqueued_at"
+        " FROM translation_queue WHERE post_id = ?",
+        (post_id,),
+    )
+    return dict(r) if r else None

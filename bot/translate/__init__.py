@@ -1,0 +1,1 @@
+"""Language detection, translators and the durable translation queue (see docs/translation.md)."""
