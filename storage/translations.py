@@ -236,14 +236,16 @@ async def queue_depth(
                       next_attempt_at=from_iso(r["next_at"]))
 
 
-async def failures(db: Database, limit: int = 20) -> list[tuple[QueueItem, str]]:
+async def failures(
+    db: Database, limit: int = 20, channel: str | None = None
+) -> list[tuple[QueueItem, str]]:
     """Failed rows with their reasons, newest first."""
     rows = await db.fetchall(
         "SELECT q.post_id, q.attempts, q.enqueued_at, q.last_error, p.message_id, p.text, p.lang,"
         " c.username FROM translation_queue q JOIN posts p ON p.id = q.post_id"
         " JOIN channels c ON c.id = p.channel_id WHERE q.status = 'failed'"
-        " ORDER BY q.enqueued_at DESC LIMIT ?",
-        (limit,),
+        " AND (? IS NULL OR c.username = ?) ORDER BY q.enqueued_at DESC LIMIT ?",
+        (channel, channel, limit),
     )
     return [
         (QueueItem(post_id=r["post_id"], channel=r["username"], message_id=r["message_id"],
