@@ -51,8 +51,9 @@ async def make_client(srv: FakeTelegram) -> AsyncIterator[ClientFactory]:
     clients: list[TelegramClient] = []
 
     async def factory(session: Any = None, connect: bool = True, **kwargs: Any) -> TelegramClient:
-        client = TelegramClient(session if session is not None else StringSession(),
-                                api_id=1, api_hash="x" * 32, **kwargs)
+        client = TelegramClient(
+            session if session is not None else StringSession(), api_id=1, api_hash="x" * 32, **kwargs
+        )
         srv.configure_client(client)
         clients.append(client)
         if connect:
@@ -100,8 +101,7 @@ async def test_handshake_and_get_me(srv: FakeTelegram, make_client: ClientFactor
 @pytest.mark.parametrize(
     "connection", [ConnectionTcpAbridged, ConnectionTcpIntermediate, ConnectionTcpObfuscated]
 )
-async def test_other_transports(srv: FakeTelegram, make_client: ClientFactory,
-                                connection: type) -> None:
+async def test_other_transports(srv: FakeTelegram, make_client: ClientFactory, connection: type) -> None:
     client = await make_client(connection=connection)
     assert (await within(client.get_me())).id == srv.me.id
 
@@ -134,8 +134,7 @@ async def test_iter_messages_reverse_pages_exactly_once(
     ids = [srv.post("DIUkraine", f"post {i}") for i in range(1, 261)]
     client = await make_client()
 
-    got = [m.id async for m in client.iter_messages(
-        "DIUkraine", min_id=7, reverse=True, wait_time=0)]
+    got = [m.id async for m in client.iter_messages("DIUkraine", min_id=7, reverse=True, wait_time=0)]
     assert got == [i for i in ids if i > 7]
     assert srv.count("GetHistoryRequest") >= 3  # 253 messages need several pages of 100
 
@@ -150,9 +149,16 @@ async def test_post_metadata_round_trips(srv: FakeTelegram, make_client: ClientF
     ch = srv.add_channel("DIUkraine")
     src = srv.post("Source", "original")
     when = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
-    photo = types.MessageMediaPhoto(photo=types.Photo(
-        id=1, access_hash=2, file_reference=b"", date=when, dc_id=2,
-        sizes=[types.PhotoSize(type="x", w=10, h=10, size=100)]))
+    photo = types.MessageMediaPhoto(
+        photo=types.Photo(
+            id=1,
+            access_hash=2,
+            file_reference=b"",
+            date=when,
+            dc_id=2,
+            sizes=[types.PhotoSize(type="x", w=10, h=10, size=100)],
+        )
+    )
     first = srv.post("DIUkraine", "album 1", date=when, media=photo, grouped_id=77, views=5)
     second = srv.post("DIUkraine", "reply", reply_to=first, fwd_from_channel=("Source", src))
     client = await make_client()
@@ -166,9 +172,7 @@ async def test_post_metadata_round_trips(srv: FakeTelegram, make_client: ClientF
     assert await within(client.get_messages(ch.peer_id, ids=999)) is None
 
 
-async def test_basic_chat_commands_and_account_pts_gap(
-    srv: FakeTelegram, make_client: ClientFactory
-) -> None:
+async def test_basic_chat_commands_and_account_pts_gap(srv: FakeTelegram, make_client: ClientFactory) -> None:
     chat = srv.add_chat("Alerts", members=["analyst"])
     client = await make_client()
     new = Collector()
@@ -240,9 +244,7 @@ async def test_pts_gap_is_filled_through_get_channel_difference(
     assert fields["channel"] == "DIUkraine" and fields["pts"] == 2
 
 
-async def test_flood_wait_surfaces_as_flood_wait_error(
-    srv: FakeTelegram, make_client: ClientFactory
-) -> None:
+async def test_flood_wait_surfaces_as_flood_wait_error(srv: FakeTelegram, make_client: ClientFactory) -> None:
     ch = srv.add_channel("DIUkraine")
     srv.add_channel("Other")
     client = await make_client()
@@ -266,9 +268,7 @@ async def test_flood_wait_surfaces_as_flood_wait_error(
     assert info.value.seconds == 7
 
 
-async def test_send_message_records_text_and_entities(
-    srv: FakeTelegram, make_client: ClientFactory
-) -> None:
+async def test_send_message_records_text_and_entities(srv: FakeTelegram, make_client: ClientFactory) -> None:
     client = await make_client()
     msg = await within(client.send_message("me", "<b>alert</b> see", parse_mode="html"))
     assert len(srv.sent) == 1
@@ -281,16 +281,13 @@ async def test_send_message_records_text_and_entities(
     assert [m.raw_text for m in history] == ["alert see"]
 
 
-async def test_duplicate_random_id_is_rejected(srv: FakeTelegram,
-                                               make_client: ClientFactory) -> None:
+async def test_duplicate_random_id_is_rejected(srv: FakeTelegram, make_client: ClientFactory) -> None:
     # Telethon maps RANDOM_ID_DUPLICATE to a ServerError subclass and retries it (2 s apart),
     # so keep retries at zero and ask for the real error instead of a ValueError.
     client = await make_client(request_retries=0, raise_last_call_error=True)
-    await within(client(functions.messages.SendMessageRequest(
-        peer="me", message="once", random_id=42)))
+    await within(client(functions.messages.SendMessageRequest(peer="me", message="once", random_id=42)))
     with pytest.raises(errors.RandomIdDuplicateError):
-        await within(client(functions.messages.SendMessageRequest(
-            peer="me", message="once", random_id=42)))
+        await within(client(functions.messages.SendMessageRequest(peer="me", message="once", random_id=42)))
     assert [s.text for s in srv.sent] == ["once"]
     assert srv.count("SendMessageRequest") == 2
 

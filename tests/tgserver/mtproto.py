@@ -83,9 +83,7 @@ def encrypt(auth_key: AuthKey, salt: int, session_id: int, message: bytes) -> by
     padding = os.urandom(12 + (-(len(data) + 12) % 16))
     msg_key = sha256(auth_key.key[96 : 96 + 32] + data + padding).digest()[8:24]
     aes_key, aes_iv = MTProtoState._calc_key(auth_key.key, msg_key, False)
-    return (
-        struct.pack("<Q", auth_key.key_id) + msg_key + AES.encrypt_ige(data + padding, aes_key, aes_iv)
-    )
+    return struct.pack("<Q", auth_key.key_id) + msg_key + AES.encrypt_ige(data + padding, aes_key, aes_iv)
 
 
 def pack_message(msg_id: int, seq_no: int, body: bytes) -> bytes:
@@ -103,8 +101,9 @@ def unpack(obj: TLObject, msg: ClientMessage) -> list[ClientMessage]:
     if isinstance(obj, MessageContainer):
         out: list[ClientMessage] = []
         for inner in obj.messages:
-            out += unpack(inner.obj, ClientMessage(msg.salt, msg.session_id, inner.msg_id,
-                                                   inner.seq_no, inner.obj))
+            out += unpack(
+                inner.obj, ClientMessage(msg.salt, msg.session_id, inner.msg_id, inner.seq_no, inner.obj)
+            )
         return out
     if isinstance(obj, GzipPacked):
         return unpack(BinaryReader(obj.data).tgread_object(), msg)
@@ -130,9 +129,7 @@ def serialize(value: object) -> bytes:
 def rpc_result(req_msg_id: int, body: bytes) -> bytes:
     """``rpc_result#f35c6d01 req_msg_id:long result:Object``, gzipped when it pays off."""
     if len(body) > GZIP_THRESHOLD:
-        packed = struct.pack("<I", GzipPacked.CONSTRUCTOR_ID) + TLObject.serialize_bytes(
-            gzip.compress(body)
-        )
+        packed = struct.pack("<I", GzipPacked.CONSTRUCTOR_ID) + TLObject.serialize_bytes(gzip.compress(body))
         if len(packed) < len(body):
             body = packed
     return struct.pack("<Iq", RPC_RESULT, req_msg_id) + body

@@ -22,6 +22,7 @@ from .state import (
     Peer,
     PtsEvent,
     StoredMessage,
+    World,
     as_ts,
     history_slice,
     message_empty,
@@ -57,7 +58,7 @@ class Ctx:
     conn: Connection
 
     @property
-    def world(self):  # -> World (kept untyped to avoid an import cycle at runtime)
+    def world(self) -> World:
         return self.server.world
 
 
@@ -163,25 +164,43 @@ def get_config(ctx: Ctx, req: functions.help.GetConfigRequest) -> types.Config:
     srv = ctx.server
     now = now_ts()
     return types.Config(
-        date=to_dt(now), expires=to_dt(now + 3600), test_mode=False, this_dc=srv.dc_id,
+        date=to_dt(now),
+        expires=to_dt(now + 3600),
+        test_mode=False,
+        this_dc=srv.dc_id,
         dc_options=[types.DcOption(id=i, ip_address=srv.host, port=srv.port) for i in range(1, 6)],
-        dc_txt_domain_name="localhost", chat_size_max=200, megagroup_size_max=200000,
-        forwarded_count_max=100, online_update_period_ms=210000, offline_blur_timeout_ms=5000,
-        offline_idle_timeout_ms=30000, online_cloud_timeout_ms=300000,
-        notify_cloud_delay_ms=30000, notify_default_delay_ms=1500, push_chat_period_ms=60000,
-        push_chat_limit=2, edit_time_limit=172800, revoke_time_limit=2147483647,
-        revoke_pm_time_limit=2147483647, rating_e_decay=2419200, stickers_recent_limit=200,
-        channels_read_media_period=604800, call_receive_timeout_ms=20000,
-        call_ring_timeout_ms=90000, call_connect_timeout_ms=30000, call_packet_timeout_ms=10000,
-        me_url_prefix="https://t.me/", caption_length_max=1024, message_length_max=4096,
+        dc_txt_domain_name="localhost",
+        chat_size_max=200,
+        megagroup_size_max=200000,
+        forwarded_count_max=100,
+        online_update_period_ms=210000,
+        offline_blur_timeout_ms=5000,
+        offline_idle_timeout_ms=30000,
+        online_cloud_timeout_ms=300000,
+        notify_cloud_delay_ms=30000,
+        notify_default_delay_ms=1500,
+        push_chat_period_ms=60000,
+        push_chat_limit=2,
+        edit_time_limit=172800,
+        revoke_time_limit=2147483647,
+        revoke_pm_time_limit=2147483647,
+        rating_e_decay=2419200,
+        stickers_recent_limit=200,
+        channels_read_media_period=604800,
+        call_receive_timeout_ms=20000,
+        call_ring_timeout_ms=90000,
+        call_connect_timeout_ms=30000,
+        call_packet_timeout_ms=10000,
+        me_url_prefix="https://t.me/",
+        caption_length_max=1024,
+        message_length_max=4096,
         webfile_dc_id=srv.dc_id,
     )
 
 
 @handles(functions.auth.SendCodeRequest)
 def send_code(ctx: Ctx, req: functions.auth.SendCodeRequest) -> auth.SentCode:
-    return auth.SentCode(type=auth.SentCodeTypeApp(length=len(LOGIN_CODE)),
-                         phone_code_hash=PHONE_CODE_HASH)
+    return auth.SentCode(type=auth.SentCodeTypeApp(length=len(LOGIN_CODE)), phone_code_hash=PHONE_CODE_HASH)
 
 
 @handles(functions.auth.SignInRequest)
@@ -212,8 +231,12 @@ def get_full_user(ctx: Ctx, req: functions.users.GetFullUserRequest) -> Any:
     user = resolve_user(ctx, req.id)
     if isinstance(user, types.UserEmpty):
         raise RpcFail(400, "USER_ID_INVALID")
-    full = types.UserFull(id=user.id, settings=types.PeerSettings(),
-                          notify_settings=types.PeerNotifySettings(), common_chats_count=0)
+    full = types.UserFull(
+        id=user.id,
+        settings=types.PeerSettings(),
+        notify_settings=types.PeerNotifySettings(),
+        common_chats_count=0,
+    )
     return types.users.UserFull(full_user=full, chats=[], users=[user])
 
 
@@ -224,8 +247,9 @@ def resolve_username(ctx: Ctx, req: functions.contacts.ResolveUsernameRequest) -
         raise RpcFail(400, "USERNAME_NOT_OCCUPIED")
     if isinstance(rec, ChannelRec):
         return contacts.ResolvedPeer(peer=rec.peer, chats=[rec.to_tl()], users=[])
-    return contacts.ResolvedPeer(peer=types.PeerUser(rec.id), chats=[],
-                                 users=[rec.to_tl(is_self=rec.id == ctx.world.me.id)])
+    return contacts.ResolvedPeer(
+        peer=types.PeerUser(rec.id), chats=[], users=[rec.to_tl(is_self=rec.id == ctx.world.me.id)]
+    )
 
 
 # ---- updates ----------------------------------------------------------------------------
@@ -234,8 +258,7 @@ def resolve_username(ctx: Ctx, req: functions.contacts.ResolveUsernameRequest) -
 @handles(functions.updates.GetStateRequest)
 def get_state(ctx: Ctx, req: functions.updates.GetStateRequest) -> updates.State:
     w = ctx.world
-    return updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq,
-                         unread_count=0)
+    return updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq, unread_count=0)
 
 
 @handles(functions.updates.GetDifferenceRequest)
@@ -245,8 +268,9 @@ def get_difference(ctx: Ctx, req: functions.updates.GetDifferenceRequest) -> Any
     w = ctx.world
     since = as_ts(req.date)
     events = [e for e in w.account_log if e.pts > req.pts]
-    new_messages = [w.account_messages[e.ids[0]] for e in events
-                    if e.kind == "new" and e.ids[0] in w.account_messages]
+    new_messages = [
+        w.account_messages[e.ids[0]] for e in events if e.kind == "new" and e.ids[0] in w.account_messages
+    ]
     other: list[Any] = [
         types.UpdateChannelTooLong(channel_id=ch.id, pts=ch.pts)
         for ch in w.channels.values()
@@ -255,11 +279,15 @@ def get_difference(ctx: Ctx, req: functions.updates.GetDifferenceRequest) -> Any
     if not new_messages and not other:
         return updates.DifferenceEmpty(date=to_dt(max(w.date, now_ts())), seq=w.seq)
     users, chats = w.entities_for(new_messages, extra=[types.PeerChannel(u.channel_id) for u in other])
-    state = updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq,
-                          unread_count=0)
-    return updates.Difference(new_messages=[m.to_tl() for m in new_messages],
-                              new_encrypted_messages=[], other_updates=other, chats=chats,
-                              users=users, state=state)
+    state = updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq, unread_count=0)
+    return updates.Difference(
+        new_messages=[m.to_tl() for m in new_messages],
+        new_encrypted_messages=[],
+        other_updates=other,
+        chats=chats,
+        users=users,
+        state=state,
+    )
 
 
 @handles(functions.updates.GetChannelDifferenceRequest)
@@ -288,20 +316,25 @@ def get_channel_difference(ctx: Ctx, req: functions.updates.GetChannelDifference
             other.append(channel_update(ch, event))
     users, chats = ctx.world.entities_for(new_messages, extra=[ch.peer])
     return updates.ChannelDifference(
-        pts=last_pts, new_messages=[m.to_tl() for m in new_messages], other_updates=other,
-        chats=chats, users=users, final=last_pts >= ch.pts or None, timeout=30,
+        pts=last_pts,
+        new_messages=[m.to_tl() for m in new_messages],
+        other_updates=other,
+        chats=chats,
+        users=users,
+        final=last_pts >= ch.pts or None,
+        timeout=30,
     )
 
 
 def channel_update(ch: ChannelRec, event: PtsEvent) -> Any:
     """The TL ``Update`` for one channel pts event (as pushed and as replayed)."""
     if event.kind == "delete":
-        return types.UpdateDeleteChannelMessages(channel_id=ch.id, messages=list(event.ids),
-                                                 pts=event.pts, pts_count=event.pts_count)
+        return types.UpdateDeleteChannelMessages(
+            channel_id=ch.id, messages=list(event.ids), pts=event.pts, pts_count=event.pts_count
+        )
     msg = ch.messages[event.ids[0]].to_tl()
     if event.kind == "edit":
-        return types.UpdateEditChannelMessage(message=msg, pts=event.pts,
-                                              pts_count=event.pts_count)
+        return types.UpdateEditChannelMessage(message=msg, pts=event.pts, pts_count=event.pts_count)
     return types.UpdateNewChannelMessage(message=msg, pts=event.pts, pts_count=event.pts_count)
 
 
@@ -317,9 +350,15 @@ def get_channels(ctx: Ctx, req: functions.channels.GetChannelsRequest) -> messag
 def get_full_channel(ctx: Ctx, req: functions.channels.GetFullChannelRequest) -> Any:
     ch = resolve_channel(ctx, req.channel)
     full = types.ChannelFull(
-        id=ch.id, about="", read_inbox_max_id=ch.next_id - 1, read_outbox_max_id=0,
-        unread_count=0, chat_photo=types.PhotoEmpty(id=0),
-        notify_settings=types.PeerNotifySettings(), bot_info=[], pts=ch.pts,
+        id=ch.id,
+        about="",
+        read_inbox_max_id=ch.next_id - 1,
+        read_outbox_max_id=0,
+        unread_count=0,
+        chat_photo=types.PhotoEmpty(id=0),
+        notify_settings=types.PeerNotifySettings(),
+        bot_info=[],
+        pts=ch.pts,
         participants_count=1000,
     )
     return messages.ChatFull(full_chat=full, chats=[ch.to_tl()], users=[])
@@ -329,8 +368,13 @@ def get_full_channel(ctx: Ctx, req: functions.channels.GetFullChannelRequest) ->
 def join_or_leave(ctx: Ctx, req: Any) -> types.Updates:
     ch = resolve_channel(ctx, req.channel)
     ch.joined = isinstance(req, functions.channels.JoinChannelRequest)
-    return types.Updates(updates=[types.UpdateChannel(channel_id=ch.id)], users=[],
-                         chats=[ch.to_tl()], date=to_dt(now_ts()), seq=0)
+    return types.Updates(
+        updates=[types.UpdateChannel(channel_id=ch.id)],
+        users=[],
+        chats=[ch.to_tl()],
+        date=to_dt(now_ts()),
+        seq=0,
+    )
 
 
 @handles(functions.channels.GetMessagesRequest)
@@ -347,8 +391,9 @@ def channel_get_messages(ctx: Ctx, req: functions.channels.GetMessagesRequest) -
             stored.append(msg)
             found.append(msg.to_tl())
     users, chats = ctx.world.entities_for(stored, extra=[ch.peer])
-    return messages.ChannelMessages(pts=ch.pts, count=len(found), messages=found, topics=[],
-                                    chats=chats, users=users)
+    return messages.ChannelMessages(
+        pts=ch.pts, count=len(found), messages=found, topics=[], chats=chats, users=users
+    )
 
 
 @handles(functions.channels.ReadHistoryRequest)
@@ -370,17 +415,24 @@ def get_history(ctx: Ctx, req: functions.messages.GetHistoryRequest) -> Any:
     else:
         ch = None
         everything = w.dialog_messages(peer)
-    page = history_slice(everything, offset_id=req.offset_id,
-                         offset_date=as_ts(req.offset_date) if req.offset_date else None,
-                         add_offset=req.add_offset, limit=req.limit, max_id=req.max_id,
-                         min_id=req.min_id)
+    page = history_slice(
+        everything,
+        offset_id=req.offset_id,
+        offset_date=as_ts(req.offset_date) if req.offset_date else None,
+        add_offset=req.add_offset,
+        limit=req.limit,
+        max_id=req.max_id,
+        min_id=req.min_id,
+    )
     users, chats = w.entities_for(page, extra=[peer])
     rendered = [m.to_tl() for m in page]
     if ch is not None:
-        return messages.ChannelMessages(pts=ch.pts, count=len(everything), messages=rendered,
-                                        topics=[], chats=chats, users=users)
-    return messages.MessagesSlice(count=len(everything), messages=rendered, topics=[],
-                                  chats=chats, users=users)
+        return messages.ChannelMessages(
+            pts=ch.pts, count=len(everything), messages=rendered, topics=[], chats=chats, users=users
+        )
+    return messages.MessagesSlice(
+        count=len(everything), messages=rendered, topics=[], chats=chats, users=users
+    )
 
 
 @handles(functions.messages.GetMessagesRequest)
@@ -390,16 +442,20 @@ def get_messages(ctx: Ctx, req: functions.messages.GetMessagesRequest) -> Any:
     found = [m for m in stored if m is not None]
     users, chats = w.entities_for(found)
     return messages.Messages(
-        messages=[m.to_tl() if m else message_empty(getattr(r, "id", 0))
-                  for m, r in zip(stored, req.id, strict=True)],
-        topics=[], chats=chats, users=users)
+        messages=[
+            m.to_tl() if m else message_empty(getattr(r, "id", 0))
+            for m, r in zip(stored, req.id, strict=True)
+        ],
+        topics=[],
+        chats=chats,
+        users=users,
+    )
 
 
 @handles(functions.messages.GetChatsRequest)
 def get_chats(ctx: Ctx, req: functions.messages.GetChatsRequest) -> messages.Chats:
     chats = ctx.world.chats
-    return messages.Chats(chats=[chats[i].to_tl() if i in chats else types.ChatEmpty(id=i)
-                                 for i in req.id])
+    return messages.Chats(chats=[chats[i].to_tl() if i in chats else types.ChatEmpty(id=i) for i in req.id])
 
 
 @handles(functions.messages.ReadHistoryRequest)
@@ -423,8 +479,11 @@ def get_dialogs(ctx: Ctx, req: functions.messages.GetDialogsRequest) -> Any:
     w = ctx.world
     peers: list[Peer] = [ch.peer for ch in w.channels.values() if ch.joined]
     peers += [c.peer for c in w.chats.values()]
-    peers += list({m.peer.user_id: m.peer for m in w.account_messages.values()
-                   if isinstance(m.peer, types.PeerUser)}.values())
+    peers += list(
+        {
+            m.peer.user_id: m.peer for m in w.account_messages.values() if isinstance(m.peer, types.PeerUser)
+        }.values()
+    )
     dialogs, tops = [], []
     for peer in peers:
         if isinstance(peer, types.PeerChannel):
@@ -436,17 +495,25 @@ def get_dialogs(ctx: Ctx, req: functions.messages.GetDialogsRequest) -> Any:
         top = msgs[0] if msgs else None
         if top is not None:
             tops.append(top)
-        dialogs.append(types.Dialog(
-            peer=peer, top_message=top.id if top else 0, read_inbox_max_id=top.id if top else 0,
-            read_outbox_max_id=0, unread_count=0, unread_mentions_count=0,
-            unread_reactions_count=0, unread_poll_votes_count=0,
-            notify_settings=types.PeerNotifySettings(), pts=pts))
+        dialogs.append(
+            types.Dialog(
+                peer=peer,
+                top_message=top.id if top else 0,
+                read_inbox_max_id=top.id if top else 0,
+                read_outbox_max_id=0,
+                unread_count=0,
+                unread_mentions_count=0,
+                unread_reactions_count=0,
+                unread_poll_votes_count=0,
+                notify_settings=types.PeerNotifySettings(),
+                pts=pts,
+            )
+        )
     users, chats = w.entities_for(tops, extra=peers)
-    return messages.Dialogs(dialogs=dialogs, messages=[m.to_tl() for m in tops], chats=chats,
-                            users=users)
+    return messages.Dialogs(dialogs=dialogs, messages=[m.to_tl() for m in tops], chats=chats, users=users)
 
 
-def account_update(ctx_world: Any, event: PtsEvent) -> Any:
+def account_update(world: World, event: PtsEvent) -> Any:
     """The TL ``Update`` for one account-level pts event."""
-    msg = ctx_world.account_messages[event.ids[0]].to_tl()
+    msg = world.account_messages[event.ids[0]].to_tl()
     return types.UpdateNewMessage(message=msg, pts=event.pts, pts_count=event.pts_count)

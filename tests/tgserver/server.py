@@ -14,6 +14,7 @@ import contextlib
 import logging
 import secrets
 import struct
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,12 @@ from .transport import Codec, TransportError, negotiate
 
 log = logging.getLogger(__name__)
 
-_SERVICE_REQUESTS = (functions.PingRequest, functions.PingDelayDisconnectRequest,
-                     functions.GetFutureSaltsRequest, functions.DestroySessionRequest)
+_SERVICE_REQUESTS = (
+    functions.PingRequest,
+    functions.PingDelayDisconnectRequest,
+    functions.GetFutureSaltsRequest,
+    functions.DestroySessionRequest,
+)
 
 
 @dataclass
@@ -71,8 +76,9 @@ class _AuthKeyState:
 class Connection:
     """One client TCP connection (transport codec, auth key, session, outgoing seq_no)."""
 
-    def __init__(self, server: FakeTelegram, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, server: FakeTelegram, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server, self.reader, self.writer = server, reader, writer
         self.codec: Codec | None = None
         self.handshake = Handshake(server.key)
@@ -80,6 +86,7 @@ class Connection:
         self.session_id: int | None = None
         self.salt = 0
         self._content_seq = 0
+        self.no_updates = False
         self.closed = False
 
     # ---- auth -------------------------------------------------------------------------
@@ -157,9 +164,9 @@ class Connection:
         out: list[tuple[bytes, bool]] = []
         if envelope.session_id not in state.sessions:
             state.sessions.add(envelope.session_id)
-            created = types.NewSessionCreated(first_msg_id=envelope.msg_id,
-                                              unique_id=secrets.randbits(63),
-                                              server_salt=self.salt)
+            created = types.NewSessionCreated(
+                first_msg_id=envelope.msg_id, unique_id=secrets.randbits(63), server_salt=self.salt
+            )
             out.append((bytes(created), False))
         self.session_id = envelope.session_id
         for msg in mtproto.unpack(envelope.obj, envelope):
@@ -179,6 +186,8 @@ class Connection:
             return [(bytes(types.DestroySessionOk(obj.session_id)), False)]
         if not isinstance(obj, TLRequest):
             return []  # msgs_ack, msgs_state_info, ...: nothing to answer
+        if isinstance(obj, functions.InvokeWithoutUpdatesRequest):
+            self.no_updates = True  # TelegramClient(receive_updates=False) wraps every call
         request = rpc.unwrap(obj)
         try:
             result = rpc.dispatch(rpc.Ctx(self.server, self), request)
@@ -202,19 +211,21 @@ class Connection:
         if not items or self.closed or self.auth is None or self.session_id is None:
             return
         clock = self.server.clock
-        packed = [mtproto.pack_message(clock.next(answer=answer), self._next_seq(c), body)
-                  for body, c in items]
+        packed = [
+            mtproto.pack_message(clock.next(answer=answer), self._next_seq(c), body) for body, c in items
+        ]
         if len(packed) == 1:
             message = packed[0]
         else:
-            message = mtproto.pack_message(clock.next(answer=answer), self._next_seq(False),
-                                           mtproto.pack_container(packed))
+            message = mtproto.pack_message(
+                clock.next(answer=answer), self._next_seq(False), mtproto.pack_container(packed)
+            )
         assert self.codec is not None
         self.codec.send(mtproto.encrypt(self.auth.key, self.salt, self.session_id, message))
 
     def push(self, updates: TLObject) -> None:
         """Unsolicited ``Updates`` (msg_id % 4 == 3), written synchronously."""
-        if self.authorized:
+        if self.authorized and not self.no_updates:
             self._send([(bytes(updates), True)], answer=False)
 
 
@@ -238,6 +249,7 @@ class FakeTelegram:
         self._injected: list[_Injected] = []
         self._skip_pushes = 0
         self._random_ids: set[tuple[str, int, int]] = set()
+        self._pub_path: Path | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
     @property
@@ -246,13 +258,10 @@ class FakeTelegram:
 
     @property
     def public_key_path(self) -> Path:
-        """A file next to nothing the tests share: written lazily into a temp dir."""
-        if not hasattr(self, "_pub_path"):
-            import tempfile
-
-            path = Path(tempfile.mkdtemp(prefix="tgserver-")) / "server_pub.pem"
-            path.write_text(self.public_key_pem)
-            self._pub_path = path
+        """The public key as a PEM file (for code that loads keys from disk), made lazily."""
+        if self._pub_path is None:
+            self._pub_path = Path(tempfile.mkdtemp(prefix="tgserver-")) / "server_pub.pem"
+            self._pub_path.write_text(self.public_key_pem)
         return self._pub_path
 
     def configure_client(self, client: Any) -> None:
@@ -313,13 +322,24 @@ class FakeTelegram:
     def me(self) -> UserRec:
         return self.world.me
 
-    def add_channel(self, username: str | None, title: str | None = None, *, joined: bool = False,
-                    megagroup: bool = False, creator: bool = False) -> ChannelRec:
-        return self.world.add_channel(username, title or username or "Channel", joined,
-                                      megagroup, creator)
+    def add_channel(
+        self,
+        username: str | None,
+        title: str | None = None,
+        *,
+        joined: bool = False,
+        megagroup: bool = False,
+        creator: bool = False,
+    ) -> ChannelRec:
+        return self.world.add_channel(username, title or username or "Channel", joined, megagroup, creator)
 
-    def add_user(self, username: str | None, first_name: str | None = None,
-                 last_name: str | None = None, phone: str | None = None) -> UserRec:
+    def add_user(
+        self,
+        username: str | None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        phone: str | None = None,
+    ) -> UserRec:
         return self.world.add_user(username, first_name, last_name, phone)
 
     def add_chat(self, title: str, members: list[str] | None = None) -> ChatRec:
@@ -333,29 +353,53 @@ class FakeTelegram:
         except KeyError:
             return self.world.add_user(username)
 
-    def post(self, channel: str | int | ChannelRec, text: str, date: Any = None,
-             entities: list[Any] | None = None, media: Any = None, grouped_id: int | None = None,
-             reply_to: int | None = None, fwd_from_channel: str | tuple[str, int] | None = None,
-             views: int | None = 100, push: bool = True) -> int:
+    def post(
+        self,
+        channel: str | int | ChannelRec,
+        text: str,
+        date: Any = None,
+        entities: list[Any] | None = None,
+        media: Any = None,
+        grouped_id: int | None = None,
+        reply_to: int | None = None,
+        fwd_from_channel: str | tuple[str, int] | None = None,
+        views: int | None = 100,
+        push: bool = True,
+    ) -> int:
         """Publish a channel post; joined channels push ``UpdateNewChannelMessage``."""
         ch = self.world.channel(channel)
         fwd = None
         if fwd_from_channel is not None:
-            name, post_id = (fwd_from_channel if isinstance(fwd_from_channel, tuple)
-                             else (fwd_from_channel, None))
+            name, post_id = (
+                fwd_from_channel if isinstance(fwd_from_channel, tuple) else (fwd_from_channel, None)
+            )
             fwd = (self.world.channel(name).id, post_id)
         msg = StoredMessage(
-            id=ch.next_id, peer=ch.peer, date=as_ts(date), text=text, entities=entities,
-            media=media, grouped_id=grouped_id, reply_to=reply_to, fwd_from=fwd,
-            views=views if not ch.megagroup else None, post=not ch.megagroup,
+            id=ch.next_id,
+            peer=ch.peer,
+            date=as_ts(date),
+            text=text,
+            entities=entities,
+            media=media,
+            grouped_id=grouped_id,
+            reply_to=reply_to,
+            fwd_from=fwd,
+            views=views if not ch.megagroup else None,
+            post=not ch.megagroup,
         )
         ch.next_id += 1
         ch.messages[msg.id] = msg
         self._channel_event(ch, ch.add_event("new", [msg.id]), push)
         return msg.id
 
-    def edit(self, channel: str | int | ChannelRec, msg_id: int, text: str,
-             entities: list[Any] | None = None, push: bool = True) -> None:
+    def edit(
+        self,
+        channel: str | int | ChannelRec,
+        msg_id: int,
+        text: str,
+        entities: list[Any] | None = None,
+        push: bool = True,
+    ) -> None:
         ch = self.world.channel(channel)
         msg = ch.messages[msg_id]
         msg.text, msg.entities, msg.edit_date = text, entities, now_ts()
@@ -367,25 +411,32 @@ class FakeTelegram:
         if gone:
             self._channel_event(ch, ch.add_event("delete", gone, count=len(gone)), push)
 
-    def incoming(self, chat: str | int, text: str, from_user: str = "analyst",
-                 entities: list[Any] | None = None) -> int:
+    def incoming(
+        self, chat: str | int, text: str, from_user: str = "analyst", entities: list[Any] | None = None
+    ) -> int:
         """A user writes to the account: in a channel/megagroup, a basic chat, or privately
         (``chat`` is that user's username). Returns the new message id."""
         sender = self._user_or_create(from_user)
         ch = self._maybe(lambda: self.world.channel(chat))
         if isinstance(ch, ChannelRec):
-            msg = StoredMessage(id=ch.next_id, peer=ch.peer, date=now_ts(), text=text,
-                                entities=entities, from_id=types.PeerUser(sender.id),
-                                post=not ch.megagroup)
+            msg = StoredMessage(
+                id=ch.next_id,
+                peer=ch.peer,
+                date=now_ts(),
+                text=text,
+                entities=entities,
+                from_id=types.PeerUser(sender.id),
+                post=not ch.megagroup,
+            )
             ch.next_id += 1
             ch.messages[msg.id] = msg
             self._channel_event(ch, ch.add_event("new", [msg.id]), True)
             return msg.id
         user = self._maybe(lambda: self.world.user(chat))
-        peer: Peer = (types.PeerUser(user.id) if isinstance(user, UserRec)
-                      else self.world.chat(chat).peer)
-        msg = StoredMessage(id=0, peer=peer, date=now_ts(), text=text, entities=entities,
-                            from_id=types.PeerUser(sender.id))
+        peer: Peer = types.PeerUser(user.id) if isinstance(user, UserRec) else self.world.chat(chat).peer
+        msg = StoredMessage(
+            id=0, peer=peer, date=now_ts(), text=text, entities=entities, from_id=types.PeerUser(sender.id)
+        )
         event = self.world.add_account_message(msg)
         self._account_event(event, push=True)
         return msg.id
@@ -398,13 +449,15 @@ class FakeTelegram:
             return None
 
     # ---- fault injection & introspection -----------------------------------------------------
-    def flood_wait(self, method: str, seconds: int = 5, times: int = 1,
-                   channel: str | int | None = None) -> None:
+    def flood_wait(
+        self, method: str, seconds: int = 5, times: int = 1, channel: str | int | None = None
+    ) -> None:
         """The next ``times`` calls of ``method`` answer ``420 FLOOD_WAIT_<seconds>``."""
         self.fail(method, f"FLOOD_WAIT_{seconds}", code=420, times=times, channel=channel)
 
-    def fail(self, method: str, error: str, code: int = 400, times: int = 1,
-             channel: str | int | None = None) -> None:
+    def fail(
+        self, method: str, error: str, code: int = 400, times: int = 1, channel: str | int | None = None
+    ) -> None:
         """The next ``times`` calls of ``method`` (``"SendMessageRequest"`` or the qualified
         ``"messages.SendMessageRequest"``), optionally only for ``channel``, answer an RPC
         error."""
@@ -477,8 +530,9 @@ class FakeTelegram:
             return False
         return True
 
-    def _channel_event(self, ch: ChannelRec, event: PtsEvent, push: bool,
-                       exclude: Connection | None = None) -> None:
+    def _channel_event(
+        self, ch: ChannelRec, event: PtsEvent, push: bool, exclude: Connection | None = None
+    ) -> None:
         if not ch.joined or not self._should_push(push):
             return
         update = rpc.channel_update(ch, event)
@@ -506,8 +560,7 @@ class FakeTelegram:
         for conn in list(self._conns):
             if conn is exclude:
                 continue
-            box = types.Updates(updates=updates, users=users, chats=chats,
-                                date=to_dt(now_ts()), seq=0)
+            box = types.Updates(updates=updates, users=users, chats=chats, date=to_dt(now_ts()), seq=0)
             try:
                 conn.push(box)
             except Exception:
@@ -515,8 +568,9 @@ class FakeTelegram:
                 conn.close()
 
     # ---- account actions from RPC ---------------------------------------------------------------
-    def _send_from_account(self, conn: Connection, req: functions.messages.SendMessageRequest,
-                           peer: Peer) -> types.Updates:
+    def _send_from_account(
+        self, conn: Connection, req: functions.messages.SendMessageRequest, peer: Peer
+    ) -> types.Updates:
         label = self.world.label(peer)
         key = (type(peer).__name__, _peer_id(peer), req.random_id)
         if key in self._random_ids:
@@ -528,30 +582,56 @@ class FakeTelegram:
             ch = self.world.channels[peer.channel_id]
             if not ch.joined and not ch.creator:
                 raise rpc.RpcFail(403, "CHAT_WRITE_FORBIDDEN")
-            msg = StoredMessage(id=ch.next_id, peer=peer, date=now_ts(), text=req.message,
-                                entities=req.entities, reply_to=reply_to, out=True,
-                                post=not ch.megagroup, from_id=None if not ch.megagroup else me)
+            msg = StoredMessage(
+                id=ch.next_id,
+                peer=peer,
+                date=now_ts(),
+                text=req.message,
+                entities=req.entities,
+                reply_to=reply_to,
+                out=True,
+                post=not ch.megagroup,
+                from_id=None if not ch.megagroup else me,
+            )
             ch.next_id += 1
             ch.messages[msg.id] = msg
             event = ch.add_event("new", [msg.id])
             update = rpc.channel_update(ch, event)
             self._channel_event(ch, event, True, exclude=conn)
         else:
-            msg = StoredMessage(id=0, peer=peer, date=now_ts(), text=req.message,
-                                entities=req.entities, reply_to=reply_to, out=True,
-                                from_id=me if isinstance(peer, types.PeerChat) else None)
+            msg = StoredMessage(
+                id=0,
+                peer=peer,
+                date=now_ts(),
+                text=req.message,
+                entities=req.entities,
+                reply_to=reply_to,
+                out=True,
+                from_id=me if isinstance(peer, types.PeerChat) else None,
+            )
             event = self.world.add_account_message(msg)
             update = rpc.account_update(self.world, event)
             self._account_event(event, True, exclude=conn)
-        self.sent.append(SentMessage(
-            peer=label, text=req.message, entities=list(req.entities or []),
-            random_id=req.random_id, id=msg.id, date=msg.date, reply_to=reply_to,
-            no_webpage=bool(req.no_webpage), silent=bool(req.silent),
-        ))
+        self.sent.append(
+            SentMessage(
+                peer=label,
+                text=req.message,
+                entities=list(req.entities or []),
+                random_id=req.random_id,
+                id=msg.id,
+                date=msg.date,
+                reply_to=reply_to,
+                no_webpage=bool(req.no_webpage),
+                silent=bool(req.silent),
+            )
+        )
         users, chats = self.world.render_peers([peer, me])
         return types.Updates(
             updates=[types.UpdateMessageID(id=msg.id, random_id=req.random_id), update],
-            users=users, chats=chats, date=to_dt(msg.date), seq=0,
+            users=users,
+            chats=chats,
+            date=to_dt(msg.date),
+            seq=0,
         )
 
 

@@ -106,9 +106,7 @@ class StoredMessage:
             post=self.post or None,
             from_id=self.from_id,
             fwd_from=fwd,
-            reply_to=types.MessageReplyHeader(reply_to_msg_id=self.reply_to)
-            if self.reply_to
-            else None,
+            reply_to=types.MessageReplyHeader(reply_to_msg_id=self.reply_to) if self.reply_to else None,
             media=self.media,
             entities=list(self.entities) if self.entities else None,
             views=self.views,
@@ -213,8 +211,12 @@ class World:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self.me = UserRec(
-            id=777000 + 1234, access_hash=_hash(), username="citewatch_me",
-            first_name="Citewatch", last_name="Test", phone="15550001234",
+            id=777000 + 1234,
+            access_hash=_hash(),
+            username="citewatch_me",
+            first_name="Citewatch",
+            last_name="Test",
+            phone="15550001234",
         )
         self.users: dict[int, UserRec] = {self.me.id: self.me}
         self.channels: dict[int, ChannelRec] = {}
@@ -232,18 +234,24 @@ class World:
         self._next_chat_id = 4_001
 
     # ---- creation -------------------------------------------------------------------
-    def add_user(self, username: str | None, first_name: str | None = None,
-                 last_name: str | None = None, phone: str | None = None) -> UserRec:
-        user = UserRec(self._next_user_id, _hash(), username, first_name or username or "User",
-                       last_name, phone)
+    def add_user(
+        self,
+        username: str | None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        phone: str | None = None,
+    ) -> UserRec:
+        user = UserRec(
+            self._next_user_id, _hash(), username, first_name or username or "User", last_name, phone
+        )
         self._next_user_id += 1
         self.users[user.id] = user
         return user
 
-    def add_channel(self, username: str | None, title: str, joined: bool,
-                    megagroup: bool = False, creator: bool = False) -> ChannelRec:
-        ch = ChannelRec(self._next_channel_id, _hash(), username, title, joined, megagroup,
-                        creator)
+    def add_channel(
+        self, username: str | None, title: str, joined: bool, megagroup: bool = False, creator: bool = False
+    ) -> ChannelRec:
+        ch = ChannelRec(self._next_channel_id, _hash(), username, title, joined, megagroup, creator)
         self._next_channel_id += 1
         self.channels[ch.id] = ch
         return ch
@@ -307,8 +315,9 @@ class World:
         return sorted(found, key=lambda m: m.id, reverse=True)
 
     # ---- entity collection ------------------------------------------------------------
-    def entities_for(self, messages: list[StoredMessage],
-                     extra: list[Peer] | None = None) -> tuple[list[types.User], list[Any]]:
+    def entities_for(
+        self, messages: list[StoredMessage], extra: list[Peer] | None = None
+    ) -> tuple[list[types.User], list[Any]]:
         """Users and chats referenced by ``messages``, as Telegram attaches to answers."""
         peers: list[Peer] = list(extra or [])
         for m in messages:
@@ -344,8 +353,16 @@ class World:
         return -peer.chat_id  # Telethon's "marked" id, as users write it in configs
 
 
-def history_slice(messages: list[StoredMessage], *, offset_id: int, offset_date: int | None,
-                  add_offset: int, limit: int, max_id: int, min_id: int) -> list[StoredMessage]:
+def history_slice(
+    messages: list[StoredMessage],
+    *,
+    offset_id: int,
+    offset_date: int | None,
+    add_offset: int,
+    limit: int,
+    max_id: int,
+    min_id: int,
+) -> list[StoredMessage]:
     """``messages.getHistory`` paging over newest-first ``messages``.
 
     The anchor is the first message older than ``offset_id`` (or ``offset_date``);

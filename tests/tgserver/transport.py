@@ -179,9 +179,7 @@ async def negotiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
     return _negotiate_obfuscated(head + await reader.readexactly(56), reader, writer)
 
 
-def _negotiate_obfuscated(
-    header: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> Codec:
+def _negotiate_obfuscated(header: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Codec:
     """Mirror ``ObfuscatedIO.init_header``: the client's encrypt key is our decrypt key."""
     reversed_ = header[55:7:-1]
     decryptor = AESModeCTR(header[8:40], header[40:56])
