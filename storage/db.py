@@ -88,7 +88,10 @@ class Database:
             raise StorageError(f"cannot open database {path}: {exc}") from exc
         try:
             await writer._execute(_configure, writer._conn)  # type: ignore[attr-defined]
-            await writer._execute(migrate, writer._conn)  # type: ignore[attr-defined]
+            try:
+                await writer._execute(migrate, writer._conn)  # type: ignore[attr-defined]
+            except StorageError as exc:  # name the file: the user may have several
+                raise StorageError(f"{path}: {exc}") from exc
             await writer.execute("PRAGMA journal_mode = WAL")
             reader = await aiosqlite.connect(path, isolation_level=None)
             await reader._execute(_configure, reader._conn)  # type: ignore[attr-defined]

@@ -128,15 +128,21 @@ MIGRATIONS: list[str] = [
     END;
 
     -- new and edited posts with text wait for translation; a stored translation takes them out
+    -- Not "INSERT OR REPLACE": inside a trigger the outer statement's conflict policy overrides it,
+    -- so an upsert that edits a post still waiting in the queue failed with a UNIQUE error.
     CREATE TRIGGER posts_queue_insert AFTER INSERT ON posts WHEN new.text != '' BEGIN
-        INSERT OR REPLACE INTO translation_queue (post_id, enqueued_at)
-        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        INSERT INTO translation_queue (post_id, enqueued_at)
+        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ON CONFLICT (post_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = '',
+            last_error = NULL, enqueued_at = excluded.enqueued_at;
     END;
     CREATE TRIGGER posts_queue_edit AFTER UPDATE OF text ON posts
     WHEN old.text IS NOT new.text AND new.text != ''
     BEGIN
-        INSERT OR REPLACE INTO translation_queue (post_id, enqueued_at)
-        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        INSERT INTO translation_queue (post_id, enqueued_at)
+        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ON CONFLICT (post_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = '',
+            last_error = NULL, enqueued_at = excluded.enqueued_at;
     END;
     CREATE TRIGGER translations_dequeue AFTER INSERT ON translations BEGIN
         DELETE FROM translation_queue WHERE post_id = new.post_id;
