@@ -1,0 +1,1 @@
+"""Alerts: pure formatting, the outbox sender job, chat commands."""

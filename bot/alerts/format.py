@@ -1,0 +1,203 @@
+"""Alert messages as Telegram HTML: pure functions of an ``AlertGroup``, no I/O.
+
+Everything that came from a channel or an article is untrusted and goes through ``esc`` (text) or
+``href`` (URLs in attributes) — never into the markup unescaped. Telegram counts the limit of 4096
+in UTF-16 code units of the text *after* entity parsing, so ``tg_len`` measures exactly that with
+Telethon's own parser, and a message that is too long is rebuilt with shorter excerpts (never cut
+after rendering, which could split a tag or an ``&amp;``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from telethon.extensions import html as tg_html
+
+from storage.alerts import AlertGroup, AlertItem
+
+#: Telegram's limit is 4096; keep a margin for what Telegram itself may count differently.
+MAX_LEN = 4000
+_EXCERPT_STEPS = (320, 200, 120, 60, 0)
+_TITLE_MAX = 300
+_EVIDENCE_MAX = 8
+
+
+def esc(text: str | None) -> str:
+    """Escape untrusted text for HTML parse mode."""
+    return html.escape(text or "", quote=False)
+
+
+def href(url: str) -> str:
+    """A URL for an ``href="..."``: only http(s), attribute-escaped (quotes too)."""
+    u = (url or "").strip()
+    return html.escape(u, quote=True) if re.match(r"^https?://[^\s]+$", u, re.I) else ""
+
+
+def link(url: str, label: str) -> str:
+    return f'<a href="{href(url)}">{esc(label)}</a>' if href(url) else esc(label)
+
+
+def tg_len(message_html: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units of the text after parsing the HTML."""
+    text, _ = tg_html.parse(message_html)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def plain_text(message_html: str) -> str:
+    """The text Telegram would show (for the log transport and tests)."""
+    return tg_html.parse(message_html)[0]
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary when one is near, with an ellipsis."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _find(haystack: str, needle: str) -> tuple[int, int] | None:
+    """Where ``needle`` occurs in ``haystack``, ignoring case and runs of whitespace."""
+    words = needle.split()
+    if not words:
+        return None
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    m = re.search(pattern, haystack, re.I)
+    return (m.start(), m.end()) if m else None
+
+
+def excerpt(text: str, passage: str | None, limit: int) -> str:
+    """HTML excerpt of ``text`` around ``passage`` (marked <b><u>), at most ~``limit`` characters."""
+    text = " ".join((text or "").split())
+    if limit <= 0 or not text:
+        return ""
+    span = _find(text, passage) if passage else None
+    if span is None:
+        return esc(shorten(text, limit))
+    start, end = span
+    mark_len = min(end - start, max(limit - 2, 1))
+    room = max(limit - mark_len, 0)
+    before_n = min(start, room // 2)
+    after_n = min(len(text) - (start + mark_len), room - before_n)
+    before_n = min(start, room - after_n)
+    before = text[start - before_n : start]
+    marked = text[start : start + mark_len]
+    after = text[start + mark_len : start + mark_len + after_n]
+    pre = "…" if start - before_n > 0 else ""
+    post = "…" if start + mark_len + after_n < len(text) else ""
+    cut_mark = "…" if mark_len < end - start else ""
+    return f"{pre}{esc(before)}<b><u>{esc(marked)}{cut_mark}</u></b>{esc(after)}{post}"
+
+
+def fmt_date(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "date unknown"
+
+
+def fmt_hours(seconds: float) -> str:
+    h = seconds / 3600
+    if abs(h) < 1:
+        return f"{round(seconds / 60)} min"
+    if abs(h) < 72:
+        return f"{round(h)} h"
+    return f"{round(h / 24)} days"
+
+
+def evidence_words(ev: dict[str, Any]) -> str:
+    """One piece of evidence as words; the detector's ``text`` when it gave one."""
+    if ev.get("text"):
+        return shorten(str(ev["text"]), 200)
+    kind = ev.get("kind", "")
+    if kind == "quote" and ev.get("containment") is not None:
+        which = "translated" if ev.get("against") == "translation" else "original"
+        return f"quotes {round(float(ev['containment']) * 100)}% of the {which} post"
+    return str(kind) or "evidence"
+
+
+def _quote_passages(evidence: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The matched post passage per text ('translation' / 'original') from quote evidence."""
+    out: dict[str, str] = {}
+    for ev in evidence:
+        if ev.get("kind") == "quote" and ev.get("post_passage"):
+            out.setdefault(str(ev.get("against") or "translation"), str(ev["post_passage"]))
+    return out
+
+
+def _item(n: int, it: AlertItem, article_published: datetime | None, excerpt_len: int) -> str:
+    post, cit = it.post, it.citation
+    url = post.url
+    lines = [
+        f"<b>{n}.</b> {link(url, url.removeprefix('https://'))} · @{esc(post.channel)} · "
+        f"{esc(fmt_date(post.date))} · score <b>{cit.score:.2f}</b>"
+    ]
+    passages = _quote_passages(cit.evidence)
+    if excerpt_len:
+        original = excerpt(post.text, passages.get("original"), excerpt_len)
+        if original:
+            lines.append(f"<i>Original:</i> {original}")
+        if post.translation:
+            lang = (post.translation_lang or "en").upper()
+            tr = excerpt(post.translation, passages.get("translation"), excerpt_len)
+            lines.append(f"<i>{esc(lang)}:</i> {tr}")
+    words = [evidence_words(ev) for ev in cit.evidence[:_EVIDENCE_MAX]]
+    if not any(ev.get("kind") == "time" for ev in cit.evidence) and article_published and post.date:
+        delta = (article_published - post.date).total_seconds()
+        if delta >= 0:
+            words.append(f"published {fmt_hours(delta)} after the post")
+    if words:
+        lines.append("Evidence: " + esc("; ".join(words)))
+    return "\n".join(lines)
+
+
+def _render(group: AlertGroup, excerpt_len: int, items: list[AlertItem], hidden: int) -> str:
+    a = group.article
+    title = shorten(a.title or a.canonical_url or a.url, _TITLE_MAX)
+    best = max(it.citation.score for it in group.items)
+    n = len(group.items)
+    head = [
+        f"🔗 <b>{'A post is' if n == 1 else f'{n} posts are'} cited</b> (score {best:.2f})",
+        f"<b>{link(a.url, title)}</b>",
+        " · ".join(esc(x) for x in (a.outlet, fmt_date(a.published) if a.published else None) if x),
+    ]
+    parts = ["\n".join(h for h in head if h)]
+    parts += [_item(i + 1, it, a.published, excerpt_len) for i, it in enumerate(items)]
+    if hidden:
+        parts.append(f"… and {hidden} more cited post{'s' if hidden > 1 else ''} (see /citations)")
+    return "\n\n".join(parts)
+
+
+def format_alert(group: AlertGroup, max_len: int = MAX_LEN) -> str:
+    """One HTML message for every citation of one article, ≤ ``max_len`` as Telegram counts.
+
+    Shorter excerpts first; only when even link-only lines do not fit, the weakest citations are
+    left out (counted in the last line), so a message is never cut after rendering.
+    """
+    items = sorted(group.items, key=lambda it: -it.citation.score)
+
+    def fitting(n: int) -> str | None:
+        for step in _EXCERPT_STEPS:
+            message = _render(group, step, items[:n], len(items) - n)
+            if tg_len(message) <= max_len:
+                return message
+        return None
+
+    found = fitting(len(items))
+    if found is not None:
+        return found
+    lo, hi = 1, len(items) - 1  # the largest n whose link-only rendering fits (monotonic in n)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if tg_len(_render(group, 0, items[:mid], len(items) - mid)) <= max_len:
+            lo = mid
+        else:
+            hi = mid - 1
+    return fitting(lo) or _render(group, 0, items[:1], len(items) - 1)
