@@ -8,6 +8,7 @@ Telethon trust that server's key. Nothing here logs the session path's contents 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from telethon import TelegramClient
@@ -25,6 +26,17 @@ class CitewatchClient(TelegramClient):  # type: ignore[misc]
 
     session_lock: SessionLock
     session_path: Path
+    #: awaited after Telethon's own auto-reconnect (Telethon itself does not catch up: its
+    #: ``_handle_auto_reconnect`` says "TODO Catch-up"), so the Watcher can
+    reconnect_callbacks: list[Callable[[], Awaitable[None]]]
+
+    async def _handle_auto_reconnect(self) -> None:
+        await super()._handle_auto_reconnect()
+        for cb in list(getattr(self, "reconnect_callbacks", [])):
+            try:
+                await cb()
+            except Exception:
+                log.exception("reconnect callback failed")
 
     async def close(self) -> None:
         try:
@@ -79,4 +91,5 @@ def make_client(settings: Settings, *, bot: bool = False) -> CitewatchClient:
         raise
     client.session_lock = lock
     client.session_path = path
+    client.reconnect_callbacks = []
     return client

@@ -9,6 +9,7 @@ channel.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -35,12 +36,27 @@ T = TypeVar("T")
 BATCH = 100
 
 
+def forget_flood(client: TelegramClient | None, exc: errors.FloodWaitError) -> None:
+    """Drop Telethon's memo of a flood wait so other channels may still try that method.
+
+    Telethon remembers a long FLOOD_WAIT per request *type* and refuses every later call of it
+    locally, which would freeze all channels for hours. We postpone the channel that hit it
+    ourselves, so another channel costs at most one request, answered with its own wait.
+    """
+    memo = getattr(client, "_flood_waited_requests", None)
+    request = getattr(exc, "request", None)
+    if isinstance(memo, dict) and request is not None:
+        memo.pop(getattr(request, "CONSTRUCTOR_ID", None), None)
+
+
 @asynccontextmanager
-async def telegram_errors(what: str) -> AsyncIterator[None]:
+async def telegram_errors(what: str, client: TelegramClient | None = None
+                          ) -> AsyncIterator[None]:
     """Telethon's errors as our one-line ones; FloodWait keeps ``retry_after``."""
     try:
         yield
     except errors.FloodWaitError as exc:
+        forget_flood(client, exc)
         raise FloodWait(exc.seconds, what) from exc
     except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError) as exc:
         raise SourceError(f"{what}: no public channel by that name") from exc
@@ -77,10 +93,15 @@ class TelethonSource:
         self._handlers: list[tuple[Callable[[Any], Awaitable[None]], Any]] = []
         self._names: dict[int, str] = {}  # marked peer id -> username, for live events
         self._was_connected = False
+        self._reconnect_pending = False
+        self._locks: dict[str, asyncio.Lock] = {}
         self._foreign: dict[str, types.InputPeerChannel] = {}  # fetch_post of unwatched channels
 
     # ---- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
+        """Connect and check the login; calling it again (service, then Watcher) is harmless."""
+        if self.client is not None and self._was_connected and self.client.is_connected():
+            return
         if self.client is None:
             self.client = make_client(self.settings)
         client = self.client
@@ -96,11 +117,20 @@ class TelethonSource:
             await self._close_own()
             raise SourceError("the Telegram session is not logged in: run `citewatch login`")
         self._was_connected = True
+        callbacks = getattr(client, "reconnect_callbacks", None)
+        if isinstance(callbacks, list) and self._on_reconnect not in callbacks:
+            callbacks.append(self._on_reconnect)
+
+    async def _on_reconnect(self) -> None:
+        self._reconnect_pending = True
 
     async def stop(self) -> None:
         if self.client is not None:
             for cb, ev in self._handlers:
                 self.client.remove_event_handler(cb, ev)
+            callbacks = getattr(self.client, "reconnect_callbacks", None)
+            if isinstance(callbacks, list) and self._on_reconnect in callbacks:
+                callbacks.remove(self._on_reconnect)
         self._handlers.clear()
         await self._close_own()
 
@@ -126,15 +156,16 @@ class TelethonSource:
             with contextlib.suppress(Exception):
                 await client.connect()
                 log.info("telegram: reconnected")
-        if client.is_connected() and not self._was_connected:
+        if client.is_connected() and (not self._was_connected or self._reconnect_pending):
             self._was_connected = True
+            self._reconnect_pending = False
             return True
         return False
 
     # ---- channels -------------------------------------------------------------------
     async def lookup(self, username: str) -> types.Channel:
         """One ``contacts.resolveUsername``: the channel, or a one-line SourceError."""
-        async with telegram_errors(f"@{username}"):
+        async with telegram_errors(f"@{username}", self.client):
             found = await self._c(functions.contacts.ResolveUsernameRequest(username))
         peer = found.peer
         if not isinstance(peer, types.PeerChannel):
@@ -161,7 +192,7 @@ class TelethonSource:
     async def join(self, channel: Channel) -> Channel:
         """Join so Telegram pushes this channel's updates (the caller paces joins)."""
         channel = await self.resolve(channel.username)
-        async with telegram_errors(f"joining @{channel.username}"):
+        async with telegram_errors(f"joining @{channel.username}", self.client):
             await self._c(functions.channels.JoinChannelRequest(
                 types.InputChannel(channel.tg_id, channel.access_hash)))
         await channels_repo.set_joined(self.db, channel.username, True)
@@ -186,7 +217,7 @@ class TelethonSource:
             batch: list[Post] = []
             what = f"catching up @{channel.username}"
             try:
-                async with telegram_errors(what):
+                async with telegram_errors(what, self.client):
                     async for m in self._c.iter_messages(peer, min_id=channel.last_message_id,
                                                          reverse=True, wait_time=0):
                         if is_content(m):
@@ -203,7 +234,7 @@ class TelethonSource:
         s = self.settings
         what = f"backfilling @{channel.username}"
         if s.backfill_limit == 0:  # start from now: remember the newest id, store nothing
-            async with telegram_errors(what):
+            async with telegram_errors(what, self.client):
                 newest = await self._c.get_messages(peer, limit=1)
             if newest:
                 await channels_repo.record_success(self.db, channel.username, newest[0].id)
@@ -214,7 +245,7 @@ class TelethonSource:
         bar = tqdm(total=s.backfill_limit, desc=f"@{channel.username}", unit="post",
                    disable=not sys.stderr.isatty(), leave=False)
         try:
-            async with telegram_errors(what):
+            async with telegram_errors(what, self.client):
                 async for m in self._c.iter_messages(peer, limit=s.backfill_limit):
                     if cutoff is not None and m.date < cutoff:
                         break
@@ -239,7 +270,7 @@ class TelethonSource:
                 chat = await self.lookup(channel)
                 self._foreign[channel.lower()] = types.InputPeerChannel(chat.id, chat.access_hash)
             peer, name = self._foreign[channel.lower()], channel
-        async with telegram_errors(f"@{name}/{message_id}"):
+        async with telegram_errors(f"@{name}/{message_id}", self.client):
             m = await self._c.get_messages(peer, ids=message_id)
         return message_to_post(m, name) if m is not None and is_content(m) else None
 
@@ -266,10 +297,39 @@ class TelethonSource:
         if name is None or not is_content(event.message):
             return
         try:
-            r = await posts_repo.upsert_many(self.db, [message_to_post(event.message, name)])
+            # Telethon runs handlers as concurrent tasks; a FIFO lock keeps one channel in order
+            async with self._locks.setdefault(name, asyncio.Lock()):
+                if isinstance(event, events.NewMessage.Event):
+                    await self._fill_hole(name, event.message.id)
+                r = await posts_repo.upsert_many(self.db, [message_to_post(event.message, name)])
             log.debug("live @%s/%d: %s", name, event.message.id, r)
         except Exception:  # one bad update must not stop the others
             log.exception("storing live post @%s/%d failed", name, event.message.id)
+
+    async def _fill_hole(self, name: str, new_id: int) -> None:
+        """Fetch what lies between the last stored id and a live post before storing it.
+
+        Storing the live post moves ``last_message_id`` past anything Telethon missed (a gap in
+        the first update after a start cannot be seen by pts), and catch-up starts from there;
+        so a jump in ids costs one getHistory over just that range. Ids also skip for deleted
+        posts and service messages, where this finds nothing.
+        """
+        ch = await channels_repo.get(self.db, name)
+        if ch is None or ch.last_message_id == 0 or new_id <= ch.last_message_id + 1:
+            return
+        batch: list[Post] = []
+        try:
+            what = f"filling @{name} {ch.last_message_id + 1}..{new_id - 1}"
+            async with telegram_errors(what, self.client):
+                async for m in self._c.iter_messages(input_peer(ch), min_id=ch.last_message_id,
+                                                     max_id=new_id, reverse=True, wait_time=0):
+                    if is_content(m):
+                        batch.append(message_to_post(m, name))
+        except SourceError as exc:  # stored anyway; only this range waits for a human look
+            log.warning("%s", exc)
+        if batch:
+            await posts_repo.upsert_many(self.db, batch)
+            log.info("@%s: %d posts missed by updates were fetched", name, len(batch))
 
     async def _on_deleted(self, event: Any) -> None:
         if event.chat_id not in self._names:
