@@ -1,0 +1,92 @@
+"""What ``citewatch status`` and the ``/status`` chat command report, gathered once from storage.
+
+Lag is the time since a source last succeeded: a channel or feed whose lag keeps growing is stuck,
+whatever its last error says.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage import alerts as alerts_repo
+from storage import channels as channels_repo
+from storage import feeds as feeds_repo
+from storage import stats as stats_repo
+from storage.db import Database
+from storage.models import utcnow
+
+
+def _lag(now: datetime, last: datetime | None) -> float | None:
+    return round((now - last).total_seconds()) if last else None
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+async def gather(db: Database, now: datetime | None = None) -> dict[str, Any]:
+    """A JSON-ready snapshot: channels, feeds, queue depths, last alert, failed alerts."""
+    now = now or utcnow()
+    summary = await stats_repo.summary(db)
+    posts = {c["channel"].lower(): c["posts"] for c in summary["channels"]}
+    last = await alerts_repo.last_sent(db)
+    tq = summary["translation_queue"]
+    return {
+        "database": str(db.path),
+        "checked_at": now.isoformat(),
+        "channels": [
+            {
+                "channel": c.username,
+                "active": c.active,
+                "posts": posts.get(c.username.lower(), 0),
+                "last_success": _iso(c.last_success_at),
+                "lag_seconds": _lag(now, c.last_success_at),
+                "last_error": c.last_error,
+                "last_error_at": _iso(c.last_error_at),
+                "paused_until": _iso(c.paused_until),
+            }
+            for c in await channels_repo.list_all(db)
+        ],
+        "feeds": [
+            {
+                "feed": f.url,
+                "title": f.title,
+                "last_success": _iso(f.last_success_at),
+                "lag_seconds": _lag(now, f.last_success_at),
+                "last_error": f.last_error,
+                "last_error_at": _iso(f.last_error_at),
+                "next_poll": _iso(f.next_poll_at),
+            }
+            for f in await feeds_repo.list_all(db)
+        ],
+        "queues": {
+            "translations": {"pending": tq.get("pending", 0), "failed": tq.get("failed", 0)},
+            "alerts": await alerts_repo.counts_by_status(db),
+        },
+        "last_alert": None if last is None else {
+            "id": last.alert.id,
+            "chat": last.alert.chat,
+            "sent_at": _iso(last.alert.sent_at),
+            "message_id": last.alert.message_id,
+            "article": last.article_url,
+            "post": last.post_url,
+        },
+        "failed_alerts": [
+            {"id": v.alert.id, "chat": v.alert.chat, "reason": v.alert.last_error,
+             "article": v.article_url, "post": v.post_url}
+            for v in await alerts_repo.failed(db)
+        ],
+    }
+
+
+def fmt_lag(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
