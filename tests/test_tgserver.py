@@ -244,6 +244,22 @@ async def test_pts_gap_is_filled_through_get_channel_difference(
     assert fields["channel"] == "DIUkraine" and fields["pts"] == 2
 
 
+async def test_long_gap_is_paged_with_final_false(srv: FakeTelegram, make_client: ClientFactory) -> None:
+    srv.add_channel("DIUkraine", joined=True)
+    client = await make_client()
+    new = Collector()
+    client.add_event_handler(new, events.NewMessage())
+    srv.post("DIUkraine", "known")
+    await new.wait_for(1)
+
+    srv.skip_push_next(150)
+    missed = [srv.post("DIUkraine", f"missed {i}") for i in range(150)]
+    last = srv.post("DIUkraine", "pushed")
+    items = await new.wait_for(152)
+    assert sorted(e.message.id for e in items[1:]) == [*missed, last]
+    assert srv.count("GetChannelDifferenceRequest") >= 2  # limit=100 per call, then final
+
+
 async def test_flood_wait_surfaces_as_flood_wait_error(srv: FakeTelegram, make_client: ClientFactory) -> None:
     ch = srv.add_channel("DIUkraine")
     srv.add_channel("Other")
@@ -279,6 +295,15 @@ async def test_send_message_records_text_and_entities(srv: FakeTelegram, make_cl
 
     history = await within(client.get_messages("me", limit=10))
     assert [m.raw_text for m in history] == ["alert see"]
+
+
+async def test_long_messages_travel_gzipped(srv: FakeTelegram, make_client: ClientFactory) -> None:
+    client = await make_client()
+    text = ("Звіт розвідки. " * 250).strip()  # > 512 bytes: Telethon gzips the request
+    await within(client.send_message("me", text))
+    assert srv.sent[0].text == text
+    (msg,) = await within(client.get_messages("me", limit=1))  # the answer is gzipped too
+    assert msg.raw_text == text
 
 
 async def test_duplicate_random_id_is_rejected(srv: FakeTelegram, make_client: ClientFactory) -> None:
