@@ -191,6 +191,12 @@ async def test_basic_chat_commands_and_account_pts_gap(srv: FakeTelegram, make_c
     assert [e.raw_text for e in items[1:]] == ["private 1", "private 2"]
     assert srv.count("updates.GetDifferenceRequest") >= 2  # one at login, one for the gap
 
+    group = srv.add_channel("analysts", megagroup=True, joined=True)
+    srv.incoming("analysts", "/status", from_user="analyst")
+    items = await new.wait_for(4)
+    assert items[3].chat_id == group.peer_id and items[3].sender_id == srv.world.user("analyst").id
+    assert items[3].is_group and items[3].chat.megagroup
+
     dialogs = await within(client.get_dialogs())
     assert {d.id for d in dialogs} >= {chat.peer_id}
 

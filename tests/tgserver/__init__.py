@@ -1,12 +1,34 @@
-"""In-process fake Telegram (MTProto over TCP on 127.0.0.1) for driving the real Telethon client.
+"""In-process fake Telegram (MTProto 2.0 over TCP on 127.0.0.1) for the real ``TelegramClient``.
 
-Usage::
+Telegram is unreachable from tests, so this server speaks the wire protocol Telethon 1.45
+speaks, built on Telethon's own TL classes. Usage::
 
-    srv = FakeTelegram()
+    srv = FakeTelegram()                      # require_login=True: code "12345" via auth.signIn
     await srv.start()
     client = TelegramClient(StringSession(), api_id=1, api_hash="x" * 32)
-    srv.configure_client(client)
+    srv.configure_client(client)              # set_dc + rsa.add_key(public key, old=False)
     await client.connect()
+
+World setup (synchronous; call on the server's loop): ``add_channel``, ``add_user``,
+``add_chat``, ``post``/``edit``/``delete`` (pushed to connected clients for joined channels),
+``incoming`` (someone writes to the account). Faults: ``flood_wait``, ``fail``,
+``skip_push_next`` (pts gaps), ``drop_connections``. Introspection: ``calls``, ``count``,
+``sent``, ``connections``.
+
+Telethon behaviours worth knowing when writing tests against it (not server quirks):
+
+* ``RANDOM_ID_DUPLICATE`` maps to a ``ServerError`` subclass, so Telethon retries it
+  (``request_retries`` times, 2 s apart) and then raises ``ValueError`` unless
+  ``raise_last_call_error=True``.
+* A flood wait is remembered per request *type* in ``client._flood_waited_requests``; for
+  the next N seconds (N > 3) that request type fails client-side for every peer.
+* ``iter_messages`` without ``limit`` sleeps ``wait_time=1`` s between pages: pass
+  ``wait_time=0`` in tests.
+* An edit/deletion that falls inside a pts gap comes back in
+  ``channelDifference.other_updates`` and Telethon drops it (its pts is not newer than the
+  difference's final pts); new messages in the gap are delivered.
+* A client knows a channel's pts only after an update from it, so the first push after
+  connecting can never reveal a gap.
 """
 
 from .server import Connection, FakeTelegram, SentMessage
