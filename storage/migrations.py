@@ -217,6 +217,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alerts_status ON alerts(status, next_attempt_at);
     """,
+    # 2: citation candidates: document frequency per FTS term (to query only rare terms, so one
+    # article against 1M posts stays bounded), and citations looked up by post
+    """
+    CREATE VIRTUAL TABLE posts_fts_vocab USING fts5vocab(posts_fts, 'row');
+    CREATE INDEX citations_post ON citations(post_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,118 @@
+"""Feed the pure detector: candidates from the database, linked posts fetched if missing, results stored.
+
+``find_citations`` does everything but storing (``citewatch check-article`` prints its result);
+``check_article`` runs it for a stored article and writes citations plus their alert rows in one
+transaction (``storage.citations.store``), then marks the article checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.cite.candidates import fts_terms
+from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, as_ref, detect, refs_in_text
+from bot.config import Settings
+from bot.errors import CitewatchError, SourceError
+from storage import articles, citations, posts
+from storage.db import Database
+from storage.models import Article, Citation, Post
+
+log = logging.getLogger(__name__)
+
+FetchPost = Callable[[str, int], Awaitable[Post | None]]
+CANDIDATE_LIMIT = 50
+
+
+@dataclass
+class Result:
+    """A citation as found (not necessarily stored): the detector's verdict and the post."""
+
+    found: Found
+    post: Post
+
+
+def to_candidate(p: Post) -> CandidatePost:
+    return CandidatePost(channel=p.channel, message_id=p.message_id, date=p.date, text=p.text or "",
+                         translation=p.translation, post_id=p.id)
+
+
+def article_input(a: Article) -> ArticleInput:
+    return ArticleInput(text=a.text or "", published=a.published, url=a.url, title=a.title or "",
+                        tg_refs=list(a.tg_refs))
+
+
+def aliases(settings: Settings, extra_channels: list[str]) -> dict[str, list[str]]:
+    names = {c.lower() for c in [*settings.channels, *extra_channels]}
+    return {c: settings.aliases_for(c) for c in sorted(names)}
+
+
+async def find_citations(
+    db: Database, article: ArticleInput, settings: Settings, fetch_post: FetchPost | None = None,
+) -> list[Result]:
+    """Detect citations of stored posts; a linked post we do not have is fetched and stored first."""
+    when = article_time(article, None)
+    since = when - timedelta(days=settings.citation_window_days)
+    refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
+    post_refs = [(r.channel, r.message_id) for r in refs if r.message_id is not None]
+    terms = fts_terms(f"{article.title}\n{article.text}")
+    stored = await citations.candidates(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
+    cands = [to_candidate(p) for p in stored]
+    alias_map = aliases(settings, [c.channel for c in cands])
+    found = detect(article, cands, aliases_by_channel=alias_map,
+                   window_days=settings.citation_window_days)
+    missing = [f for f in found if f.post_id is None]
+    if missing and fetch_post is not None:
+        fetched = await _fetch_missing(db, missing, fetch_post)
+        if fetched:
+            stored += fetched
+            cands = [to_candidate(p) for p in stored]
+            found = detect(article, cands, aliases_by_channel=alias_map,
+                           window_days=settings.citation_window_days)
+    by_key = {(p.channel.lower(), p.message_id): p for p in stored}
+    out = []
+    for f in found:
+        post = by_key.get(f.post_key)
+        if post is None:
+            log.info("linked post t.me/%s/%s is not stored and could not be fetched", *f.post_key)
+            continue
+        f.post_id = post.id
+        out.append(Result(f, post))
+    return out
+
+
+async def _fetch_missing(db: Database, missing: list[Found], fetch_post: FetchPost) -> list[Post]:
+    got: list[Post] = []
+    for f in missing:
+        channel, mid = f.post_key
+        try:
+            post = await fetch_post(channel, mid)
+        except SourceError as exc:  # FloodWait included: the next check of the article retries
+            log.warning("cannot fetch linked post t.me/%s/%s: %s", channel, mid, exc)
+            continue
+        if post is not None:
+            got.append(post)
+    if not got:
+        return []
+    await posts.upsert_many(db, got)
+    reread = [await posts.get(db, p.channel, p.message_id) for p in got]
+    return [p for p in reread if p is not None]
+
+
+async def check_article(
+    db: Database, article_id: int, settings: Settings, fetch_post: FetchPost | None = None,
+) -> list[Citation]:
+    """Detect and store the citations of one stored article; alerts are queued in the same
+    transaction for those at or above CITATION_THRESHOLD."""
+    art = await articles.get(db, article_id)
+    if art is None:
+        raise CitewatchError(f"no article with id {article_id}")
+    results = await find_citations(db, article_input(art), settings, fetch_post)
+    rows = [Citation(article_id=article_id, post_id=r.post.id or 0, score=r.found.score,
+                     evidence=r.found.evidence) for r in results]
+    stored = await citations.store(db, article_id, rows, settings.citation_threshold,
+                                   [settings.alert_chat])
+    await articles.mark_checked(db, article_id)
+    return stored

@@ -1,0 +1,135 @@
+"""Commands over citations: check one article now, list what was found."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cite.detect import ArticleInput
+from bot.cite.pipeline import Result, find_citations
+from bot.cli import cli
+from bot.cli.common import WHEN, get_settings, handle_errors, open_db, print_json, run_async
+from bot.config import Settings
+from bot.errors import CitewatchError
+from bot.news.extract import extract_article
+from bot.news.fetch import Fetcher
+from storage import citations as citations_repo
+from storage.models import post_url, to_iso
+
+_HTML_HINT = (b"<html", b"<!doctype", b"<body", b"<article", b"<p>", b"<div", b"<head")
+
+
+async def _load(source: str, settings: Settings) -> tuple[bytes, str]:
+    """(bytes, url) of a URL, a file, or stdin ("-")."""
+    if source == "-":
+        return sys.stdin.buffer.read(), "stdin"
+    if source.lower().startswith(("http://", "https://")):
+        async with Fetcher(settings) as fetcher:
+            res = await fetcher.get(source, accept="html")
+        return res.body, res.final_url
+    path = Path(source)
+    if not path.is_file():
+        raise CitewatchError(f"no such file or URL: {source}")
+    try:
+        return path.read_bytes(), path.resolve().as_uri()
+    except OSError as exc:
+        raise CitewatchError(f"cannot read {source}: {exc.strerror}") from None
+
+
+def _article(body: bytes, url: str, published: datetime | None) -> ArticleInput:
+    """Extract an HTML page; plain text (no markup) is taken as the article text itself."""
+    head = body[:2048].lower()
+    if any(h in head for h in _HTML_HINT):
+        ex = extract_article(body, url)
+        return ArticleInput(text=ex.text, published=published or ex.published, url=url,
+                            title=ex.title or "", tg_refs=list(ex.tg_refs))
+    text = body.decode("utf-8", "replace")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return ArticleInput(text=text, published=published, url=url, title=first[:200])
+
+
+def _row(r: Result) -> dict[str, Any]:
+    return {
+        "channel": r.post.channel,
+        "message_id": r.post.message_id,
+        "post_url": post_url(r.post.channel, r.post.message_id),
+        "post_date": to_iso(r.post.date),
+        "post_id": r.post.id,
+        "score": r.found.score,
+        "evidence": r.found.evidence,
+    }
+
+
+@cli.command("check-article")
+@click.argument("source")
+@click.option("--published", type=WHEN, help="when the article appeared (ISO date); default: "
+              "the page's date, else now")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object")
+@handle_errors
+@run_async
+async def check_article(source: str, published: datetime | None, as_json: bool) -> None:
+    """Find which stored posts one article (URL, file or - for stdin) cites, with the evidence."""
+    settings = get_settings()
+    body, url = await _load(source, settings)
+    if not body.strip():
+        raise CitewatchError(f"{source}: empty article")
+    article = _article(body, url, published)
+    async with open_db(settings) as db:
+        results = await find_citations(db, article, settings)
+    rows = [_row(r) for r in results]
+    if as_json:
+        print_json({
+            "article": {"url": url, "title": article.title or None,
+                        "published": to_iso(article.published)},
+            "threshold": settings.citation_threshold,
+            "citations": rows,
+        })
+        return
+    click.echo(f"{article.title or url}  ({to_iso(article.published) or 'date unknown'})")
+    if not rows:
+        click.echo("no citations of stored posts")
+    for row in rows:
+        mark = "ALERT" if row["score"] >= settings.citation_threshold else "     "
+        click.echo(f"{mark} {row['score']:.2f}  {row['post_url']}  ({row['post_date']})")
+        for e in row["evidence"]:
+            click.echo(f"        - {e['text']} [{e['weight']:.2f}]")
+
+
+@cli.command("citations")
+@click.option("--since", type=WHEN, help="found on or after (ISO date or 7d)")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@handle_errors
+@run_async
+async def citations_cmd(since: datetime | None, limit: int, as_json: bool) -> None:
+    """Citations found, newest first."""
+    settings = get_settings()
+    async with open_db(settings) as db:
+        found = await citations_repo.list_recent(db, since=since, limit=limit)
+    rows = [
+        {
+            "id": c.id,
+            "found_at": to_iso(c.created_at),
+            "article": {"id": c.article_id, "url": c.article_url, "title": c.article_title},
+            "channel": c.channel,
+            "message_id": c.message_id,
+            "post_url": post_url(c.channel or "", c.message_id or 0),
+            "score": c.score,
+            "evidence": c.evidence,
+        }
+        for c in found
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no citations yet")
+    for row in rows:
+        click.echo(f"{row['found_at']}  {row['score']:.2f}  {row['post_url']}  ←  "
+                   f"{row['article']['title'] or row['article']['url']}")
+        for e in row["evidence"]:
+            click.echo(f"        - {e['text']}")

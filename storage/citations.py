@@ -1,0 +1,187 @@
+"""Citations: candidate posts for an article (through FTS5, never a scan), and the citations found.
+
+``candidates`` keeps the full-text query bounded whatever the size of the archive: it looks up each
+term's document frequency in ``posts_fts_vocab`` and ORs only the rarest terms, up to a budget of
+matching rows, so bm25 never ranks hundreds of thousands of rows. ``store`` writes each citation once
+per (article, post) — a re-check keeps the best score — and, in the same transaction, one pending
+``alerts`` row per chat for citations at or above the threshold (the outbox the sender drains).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import Citation, Post, from_iso, to_iso, utcnow
+from storage.posts import _SELECT, _post
+
+#: at most this many posts matched by the OR of terms (bm25 is computed for each of them)
+MATCH_BUDGET = 20_000
+MAX_TERMS = 24
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+async def term_frequencies(db: Database, terms: Sequence[str]) -> dict[str, int]:
+    """Documents per FTS term (terms as FTS5 stores them: lower-case, diacritics removed)."""
+    if not terms:
+        return {}
+    marks = ",".join("?" * len(terms))
+    rows = await db.fetchall(f"SELECT term, doc FROM posts_fts_vocab WHERE term IN ({marks})",
+                             list(terms))
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_BUDGET,
+               max_terms: int = MAX_TERMS) -> list[str]:
+    """The rarest terms that exist, while their documents add up to at most ``budget``."""
+    present = sorted((freqs[t], i, t) for i, t in enumerate(terms) if freqs.get(t))
+    out, total = [], 0
+    for df, _, t in present:
+        if total + df > budget or len(out) >= max_terms:
+            break
+        out.append(t)
+        total += df
+    return out
+
+
+async def candidates(
+    db: Database,
+    fts_terms: Sequence[str],
+    refs: Iterable[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int = 50,
+) -> list[Post]:
+    """Posts an article may cite: the best bm25 matches of its rare terms inside the time window,
+    plus every post it references by (channel, message_id) whatever its date."""
+    ids: list[int] = []
+    terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))
+    chosen = pick_terms(await term_frequencies(db, terms), terms) if terms else []
+    if chosen:
+        where, params = ["posts_fts MATCH ?"], [" OR ".join(_quote(t) for t in chosen)]
+        if since:
+            where.append("p.date >= ?")
+            params.append(to_iso(since) or "")
+        if until:
+            where.append("p.date <= ?")
+            params.append(to_iso(until) or "")
+        rows = await db.fetchall(
+            "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY bm25(posts_fts) LIMIT ?",
+            [*params, max(1, limit)],
+        )
+        ids.extend(r[0] for r in rows)
+    pairs = list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))
+    if pairs:
+        cond = " OR ".join("(c.username = ? AND p.message_id = ?)" for _ in pairs)
+        rows = await db.fetchall(
+            "SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id WHERE " + cond,
+            [x for pair in pairs for x in pair],
+        )
+        ids.extend(r[0] for r in rows)
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await db.fetchall(_SELECT + f" WHERE p.id IN ({marks})", ids)
+    return [_post(r) for r in rows]
+
+
+_UPSERT = """
+INSERT INTO citations (article_id, post_id, score, evidence, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (article_id, post_id) DO UPDATE SET score = excluded.score, evidence = excluded.evidence
+WHERE excluded.score > citations.score
+"""
+
+
+async def store_in(
+    conn: aiosqlite.Connection,
+    article_id: int,
+    found: Sequence[Citation],
+    threshold: float,
+    alert_chats: Sequence[str],
+) -> list[Citation]:
+    """Inside the caller's transaction: upsert citations, then queue alerts for the strong ones."""
+    now = to_iso(utcnow())
+    out: list[Citation] = []
+    for f in found:
+        await conn.execute(_UPSERT, (article_id, f.post_id, float(f.score),
+                                     json.dumps(f.evidence, ensure_ascii=False), now))
+        async with conn.execute(
+            "SELECT id, score, evidence, created_at FROM citations WHERE article_id = ? AND post_id = ?",
+            (article_id, f.post_id),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        cit = Citation(article_id=article_id, post_id=f.post_id, score=float(row[1]),
+                       evidence=json.loads(row[2]), id=int(row[0]), created_at=from_iso(row[3]))
+        if cit.score >= threshold:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO alerts (citation_id, chat, status, created_at)"
+                " VALUES (?, ?, 'pending', ?)",
+                [(cit.id, chat, now) for chat in dict.fromkeys(alert_chats)],
+            )
+        out.append(cit)
+    return out
+
+
+async def store(
+    db: Database,
+    article_id: int,
+    found: Sequence[Citation],
+    threshold: float,
+    alert_chats: Sequence[str],
+) -> list[Citation]:
+    """Store citations once per (article, post); alert rows for those ≥ threshold, atomically."""
+    async with db.transaction() as conn:
+        return await store_in(conn, article_id, found, threshold, alert_chats)
+
+
+_LIST = """
+SELECT ci.id, ci.article_id, ci.post_id, ci.score, ci.evidence, ci.created_at,
+       c.username, p.message_id, a.url, a.title
+FROM citations ci
+JOIN posts p ON p.id = ci.post_id
+JOIN channels c ON c.id = p.channel_id
+JOIN articles a ON a.id = ci.article_id
+"""
+
+
+def _citation(r: Any) -> Citation:
+    return Citation(
+        id=r[0], article_id=r[1], post_id=r[2], score=float(r[3]), evidence=json.loads(r[4]),
+        created_at=from_iso(r[5]), channel=r[6], message_id=r[7], article_url=r[8],
+        article_title=r[9],
+    )
+
+
+async def list_recent(db: Database, since: datetime | None = None, limit: int = 50,
+                      min_score: float = 0.0) -> list[Citation]:
+    """Newest first."""
+    rows = await db.fetchall(
+        _LIST + " WHERE ci.created_at >= ? AND ci.score >= ? ORDER BY ci.created_at DESC, ci.id DESC"
+        " LIMIT ?",
+        (to_iso(since) or "", min_score, max(1, limit)),
+    )
+    return [_citation(r) for r in rows]
+
+
+async def for_post(db: Database, post_id: int) -> list[Citation]:
+    """Every article that cites one post, best first."""
+    rows = await db.fetchall(_LIST + " WHERE ci.post_id = ? ORDER BY ci.score DESC, ci.id",
+                             (post_id,))
+    return [_citation(r) for r in rows]
+
+
+async def for_article(db: Database, article_id: int) -> list[Citation]:
+    rows = await db.fetchall(_LIST + " WHERE ci.article_id = ? ORDER BY ci.score DESC, ci.id",
+                             (article_id,))
+    return [_citation(r) for r in rows]
