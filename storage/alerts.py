@@ -200,6 +200,16 @@ async def failed(db: Database, limit: int = 20) -> list[AlertView]:
     return [_view(r) for r in rows]
 
 
+async def list_all(db: Database, status: str | None = None) -> list[Alert]:
+    """Alerts in id order (all, or those with ``status``)."""
+    rows = await db.fetchall(
+        "SELECT a.*, c.article_id FROM alerts a JOIN citations c ON c.id = a.citation_id"
+        " WHERE ? IS NULL OR a.status = ? ORDER BY a.id",
+        (status, status),
+    )
+    return [_alert(r, r["article_id"]) for r in rows]
+
+
 async def next_due_at(db: Database) -> datetime | None:
     """When the earliest pending alert becomes due (for logs and status)."""
     v = await db.fetchval("SELECT min(next_attempt_at) FROM alerts WHERE status = 'pending'")

@@ -79,9 +79,15 @@ def parse_chat(chat: str) -> str | int:
     return s.lstrip("@")
 
 
+_ERROR_NAMES = {cls: name for name, cls in errors.rpcerrorlist.rpc_errors_dict.items()}
+
+
 def _reason(exc: errors.RPCError) -> str:
+    """``CHAT_WRITE_FORBIDDEN: You can't write in this chat`` — Telethon keeps only the generic
+    ``FORBIDDEN`` in ``.message`` for errors it knows, so the name comes from its own table."""
+    name = _ERROR_NAMES.get(type(exc)) or str(exc.message)
     words = str(exc).split(" (caused by")[0]
-    return f"{exc.message}: {words}" if words and words != exc.message else str(exc.message)
+    return f"{name}: {words}" if words and words != name else name
 
 
 class TelethonTransport:
