@@ -49,7 +49,8 @@ def _channel_opt(value: str | None) -> str | None:
         raise click.BadParameter(str(exc)) from None
 
 
-@cli.command()
+# unknown "options" are query text: `citewatch search -russia` must not be a usage error
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query")
 @click.option("--channel", help="only this channel")
 @click.option("--since", type=WHEN, help="posts on or after (ISO date or 7d)")

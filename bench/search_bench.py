@@ -1,0 +1,246 @@
+"""Search latency over 1M synthetic posts: p50/p95 of 200 mixed queries through
+``storage.search.query``, against the same SQL run raw with ``sqlite3``.
+
+The corpus is made of real sentences (Russian/Ukrainian posts, English translations and articles)
+read at run time from ../shared/data — never copied into the repository. The 1M-post database is
+built once into a cache file (``--db``, default /tmp/citewatch-bench-1m.db); ``--rebuild`` redoes it.
+
+    python bench/search_bench.py [--posts 1000000] [--queries 200] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from storage import search  # noqa: E402
+from storage.db import Database, migrate  # noqa: E402
+from storage.fts_query import to_fts5  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+_SENT = re.compile(r"(?<=[.!?…])\s+|\n+")
+CHANNELS = ["DIUkraine", "rybar", "DeepStateUA", "mod_russia", "milinfolive", "swodki",
+            "SolovievLive", "RKadyrov_95", "operativnoZSU", "ukrpravda_news"]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT.split(text or "") if len(s.strip()) > 15]
+
+
+def load_corpus() -> tuple[list[str], list[str]]:
+    """(original sentences in ru/uk, English sentences) from the real shared data."""
+    csv.field_size_limit(2**31 - 1)
+    orig: list[str] = []
+    en: list[str] = []
+    with (DATA / "telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_2023-05.csv"
+          ).open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            orig += _sentences(row["message_text"])
+    with (DATA / "telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022.csv"
+          ).open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            orig += _sentences(row["text_original"])
+            en += _sentences(row["text_en_google"])
+    with (DATA / "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl"
+          ).open(encoding="utf-8") as fh:
+        for line in fh:
+            en += _sentences(json.loads(line)["text"])
+    if not orig or not en:
+        raise SystemExit(f"no corpus in {DATA}")
+    return orig, en
+
+
+def synthetic_posts(n: int, seed: int = 1) -> list[tuple[str, int, str, str, str]]:
+    """n posts: (channel, message id, ISO date, original text, English translation)."""
+    orig, en = load_corpus()
+    rnd = random.Random(seed)
+    start = datetime(2022, 2, 24, tzinfo=UTC)
+    out = []
+    per_channel: dict[str, int] = {}
+    for i in range(n):
+        ch = CHANNELS[min(int(rnd.expovariate(0.5)), len(CHANNELS) - 1)]
+        mid = per_channel[ch] = per_channel.get(ch, 0) + 1
+        date = (start + timedelta(seconds=i * 80 + rnd.randrange(60))).isoformat(timespec="seconds")
+        k = rnd.randint(1, 4)
+        text = " ".join(rnd.choice(orig) for _ in range(k))
+        tr = " ".join(rnd.choice(en) for _ in range(k))
+        out.append((ch, mid, date, text, tr))
+    return out
+
+
+def build_db(path: Path, n: int) -> None:
+    """Fill the real schema (migrations) with n posts + translations, through raw sqlite3.
+
+    For speed the FTS/queue triggers are dropped during the bulk load and the index is filled in
+    one statement; the triggers are then recreated from their own SQL, so the file ends up exactly
+    as the triggers would have left it (the import benchmark measures the trigger path).
+    """
+    path.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn)
+    conn.execute("PRAGMA synchronous = OFF")
+    t0 = time.perf_counter()
+    conn.execute("BEGIN")
+    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.executemany("INSERT INTO channels (id, username, added_at) VALUES (?, ?, '2024-01-01')",
+                     list(enumerate(CHANNELS, 1)))
+    cid = {c: i for i, c in enumerate(CHANNELS, 1)}
+    posts = synthetic_posts(n)
+    for lo in range(0, n, 100_000):
+        chunk = posts[lo : lo + 100_000]
+        conn.executemany(
+            "INSERT INTO posts (id, channel_id, message_id, date, text, stored_at) "
+            "VALUES (?, ?, ?, ?, ?, '2024-01-01')",
+            [(lo + j + 1, cid[c], m, d, t) for j, (c, m, d, t, _) in enumerate(chunk)],
+        )
+        conn.executemany(
+            "INSERT INTO translations (post_id, lang, provider, text, created_at) "
+            "VALUES (?, 'en', 'bench', ?, '2024-01-01')",
+            [(lo + j + 1, tr) for j, (*_, tr) in enumerate(chunk)],
+        )
+        print(f"  stored {lo + len(chunk):,} posts ({time.perf_counter() - t0:.0f}s)", flush=True)
+    conn.execute(
+        "INSERT INTO posts_fts (rowid, text, translation) SELECT p.id, p.text, t.text "
+        "FROM posts p LEFT JOIN translations t ON t.post_id = p.id ORDER BY p.id"
+    )
+    print(f"  indexed ({time.perf_counter() - t0:.0f}s)", flush=True)
+    for _, sql in triggers:
+        conn.execute(sql)
+    conn.execute("COMMIT")
+    conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def make_queries(n: int, seed: int = 7) -> list[dict[str, object]]:
+    """Mixed queries: common and rare words, two words, phrases, prefixes, Cyrillic, filters."""
+    orig, en = load_corpus()
+    rnd = random.Random(seed)
+    words_ru: dict[str, int] = {}
+    words_en: dict[str, int] = {}
+    for s in orig:
+        for w in re.findall(r"[^\W\d_]{3,}", s.lower()):
+            words_ru[w] = words_ru.get(w, 0) + 1
+    for s in en:
+        for w in re.findall(r"[^\W\d_]{3,}", s.lower()):
+            words_en[w] = words_en.get(w, 0) + 1
+    common_ru = sorted(words_ru, key=words_ru.get, reverse=True)[:300]  # type: ignore[arg-type]
+    rare_ru = [w for w, c in words_ru.items() if c == 1]
+    common_en = sorted(words_en, key=words_en.get, reverse=True)[:300]  # type: ignore[arg-type]
+    rare_en = [w for w, c in words_en.items() if c == 1]
+    kinds = ["common_ru", "rare_ru", "common_en", "rare_en", "two_words", "phrase_ru", "phrase_en",
+             "prefix"]
+    out: list[dict[str, object]] = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        if kind == "common_ru":
+            q = rnd.choice(common_ru)
+        elif kind == "rare_ru":
+            q = rnd.choice(rare_ru)
+        elif kind == "common_en":
+            q = rnd.choice(common_en)
+        elif kind == "rare_en":
+            q = rnd.choice(rare_en)
+        elif kind == "two_words":
+            q = f"{rnd.choice(common_ru + rare_ru[:2000])} {rnd.choice(common_ru)}"
+        elif kind.startswith("phrase"):
+            src = orig if kind == "phrase_ru" else en
+            ws = re.findall(r"[^\W\d_]{3,}", rnd.choice(src))
+            while len(ws) < 3:
+                ws = re.findall(r"[^\W\d_]{3,}", rnd.choice(src))
+            j = rnd.randrange(len(ws) - 1)
+            q = f'"{ws[j]} {ws[j + 1]}"'
+        else:
+            w = rnd.choice([x for x in common_ru[:200] + common_en[:100] if len(x) >= 6])
+            q = w[:5] + "*"
+        opts: dict[str, object] = {"text": q, "kind": kind}
+        r = rnd.random()
+        if r < 0.25:
+            opts["channel"] = rnd.choice(CHANNELS[:4])
+        elif r < 0.45:
+            opts["since"] = datetime(2022, 2, 24, tzinfo=UTC) + timedelta(days=rnd.randrange(2500))
+        out.append(opts)
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
+
+
+async def run(db_path: Path, queries: list[dict[str, object]], limit: int) -> None:
+    raw = sqlite3.connect(db_path)
+    raw.execute("PRAGMA cache_size = -65536")
+    db = await Database.open(db_path)
+    ours: list[float] = []
+    rawt: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    hits = 0
+    # warm both caches the same way
+    for q in queries[:20]:
+        await search.query(db, str(q["text"]), limit=limit)
+    for q in queries:
+        kw = {k: v for k, v in q.items() if k in ("channel", "since")}
+        sql, params = search.build_sql(to_fts5(str(q["text"])), limit=limit, **kw)  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        rows = raw.execute(sql, params).fetchall()
+        t1 = time.perf_counter()
+        res = await search.query(db, str(q["text"]), limit=limit, **kw)  # type: ignore[arg-type]
+        t2 = time.perf_counter()
+        assert len(res) == len(rows), q
+        hits += len(res)
+        rawt.append((t1 - t0) * 1000)
+        ours.append((t2 - t1) * 1000)
+        by_kind.setdefault(str(q["kind"]), []).append((t2 - t1) * 1000)
+    await db.close()
+    n_posts = raw.execute("SELECT count(*) FROM posts").fetchone()[0]
+    raw.close()
+    print(f"posts: {n_posts:,}; queries: {len(queries)}; limit {limit}; results returned: {hits:,}")
+    print(f"storage.search.query  p50 {pct(ours, 50):7.2f} ms   p95 {pct(ours, 95):7.2f} ms   "
+          f"max {max(ours):7.2f} ms")
+    print(f"raw sqlite3           p50 {pct(rawt, 50):7.2f} ms   p95 {pct(rawt, 95):7.2f} ms   "
+          f"max {max(rawt):7.2f} ms")
+    print(f"ratio ours/raw        p50 {pct(ours, 50) / pct(rawt, 50):.2f}x  "
+          f"p95 {pct(ours, 95) / pct(rawt, 95):.2f}x  "
+          f"total {sum(ours) / sum(rawt):.2f}x")
+    for kind, xs in sorted(by_kind.items()):
+        print(f"  {kind:<10} n={len(xs):3}  p50 {statistics.median(xs):7.2f} ms  max {max(xs):7.2f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--posts", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--limit", type=int, default=20)
+    ap.add_argument("--db", type=Path, default=Path("/tmp/citewatch-bench-1m.db"))
+    ap.add_argument("--rebuild", action="store_true")
+    a = ap.parse_args()
+    marker = a.db.with_suffix(".n")
+    if a.rebuild or not a.db.exists() or not marker.exists() or marker.read_text() != str(a.posts):
+        print(f"building {a.posts:,} posts into {a.db} ...", flush=True)
+        t0 = time.perf_counter()
+        build_db(a.db, a.posts)
+        marker.write_text(str(a.posts))
+        print(f"built in {time.perf_counter() - t0:.0f}s, {a.db.stat().st_size / 1e9:.2f} GB")
+    asyncio.run(run(a.db, make_queries(a.queries), a.limit))
+
+
+if __name__ == "__main__":
+    main()

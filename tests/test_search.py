@@ -1,0 +1,209 @@
+"""Search: bm25 order, filters and formats through the real CLI, and safety for any user string."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from storage import posts, search
+from storage.db import Database
+from storage.errors import QueryError
+from storage.fts_query import to_fts5
+from storage.models import Post
+
+CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CITEWATCH, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          input=stdin, timeout=60)
+
+
+# -- the pure query translator -------------------------------------------------------------------
+
+NASTY = ['"', '""', '"""', "'", "AND", "OR", "NOT", "NEAR", "NEAR(a b)", "*", "-", "--", ":", "(",
+         ")", "^", "+", "text:foo", "translation:bar", "{text translation}:x", "a OR", "OR a",
+         "NOT a", "-a", "a -", "a*", "*a", "a:b:c", "🇺🇦", "💥 удар", "\x00", "\\", "%", "_", "'; DROP",
+         "ЗСУ", "контингент", "\u200b", "\t\n", "a\"b", "AND OR NOT", "near", "rowid:1", "rank:2"]
+
+
+def _fts_conn() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(text, translation, "
+                 "tokenize = 'unicode61 remove_diacritics 2')")
+    conn.execute("INSERT INTO f VALUES ('ЗСУ знищили контингенту a b foo', 'Ukraine forces bar')")
+    return conn
+
+
+def _random_queries(n: int, seed: int) -> list[str]:
+    rnd = random.Random(seed)
+    pieces = [*NASTY, "Розвідка", "ukraine", "a", "foo", " ", '"', "-", "*", ":"]
+    return ["".join(rnd.choice(pieces) + rnd.choice(["", " "]) for _ in range(rnd.randint(0, 7)))
+            for _ in range(n)]
+
+
+def test_every_string_becomes_valid_fts5_or_a_query_error() -> None:
+    """Property: for thousands of nasty strings the output is accepted by FTS5 (or QueryError)."""
+    conn = _fts_conn()
+    rnd = random.Random(3)
+    strings = [*NASTY, *_random_queries(3000, 1)]
+    strings += ["".join(chr(rnd.randrange(1, 0x2FFF)) for _ in range(rnd.randint(1, 12)))
+                for _ in range(1000)]
+    errors = 0
+    for s in strings:
+        try:
+            match = to_fts5(s)
+        except QueryError as exc:
+            assert "\n" not in str(exc)
+            errors += 1
+            continue
+        conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", (match,)).fetchone()
+    assert 0 < errors < len(strings)  # both outcomes really happen
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ЗСУ", '"ЗСУ"'),
+        ("контингент", '"контингент"*'),  # auto prefix for words of 4+ letters
+        ('"знищили контингенту"', '"знищили контингенту"'),
+        ("forc*", '"forc"*'),
+        ("ukraine OR russia", '("ukraine"* OR "russia"*)'),
+        ("ukraine -russia", '"ukraine"* NOT ("russia"*)'),
+        ("text:foo", '"text foo"'),  # a column filter is plain text
+        ("AND", None),
+        ("-only", None),
+        ('"', None),
+    ],
+)
+def test_translation_examples(query: str, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(QueryError):
+            to_fts5(query)
+    else:
+        assert to_fts5(query) == expected
+
+
+# -- ranking and filters in storage ---------------------------------------------------------------
+
+def _p(ch: str, mid: int, day: int, text: str) -> Post:
+    return Post(channel=ch, message_id=mid, date=datetime(2023, 1, day, tzinfo=UTC), text=text)
+
+
+async def test_bm25_order(db: Database) -> None:
+    await posts.upsert_many(db, [
+        _p("DIUkraine", 1, 1, "дрон " + "інші слова тут " * 30),
+        _p("DIUkraine", 2, 2, "дрон дрон дрон атакував"),
+        _p("DIUkraine", 3, 3, "дрон атакував склад " + "ще " * 10),
+        _p("DIUkraine", 4, 4, "нічого схожого"),
+    ])
+    hits = await search.query(db, "дрон")
+    assert [h.message_id for h in hits] == [2, 3, 1]
+    assert hits[0].score > hits[1].score > hits[2].score
+    assert hits[0].url == "https://t.me/DIUkraine/2"
+    assert "\x02дрон\x03" in hits[0].text_snippet
+
+
+async def test_rank_window_keeps_filters_and_limit(db: Database) -> None:
+    await posts.upsert_many(db, [_p("DIUkraine" if i % 2 else "rybar", i, 1 + i % 28, f"спільне {i}")
+                                 for i in range(1, 301)])
+    hits = await search.query(db, "спільне", channel="rybar", limit=500)
+    assert len(hits) == 150 and {h.channel for h in hits} == {"rybar"}
+    hits = await search.query(db, "спільне", since=datetime(2023, 1, 20, tzinfo=UTC),
+                              until=datetime(2023, 1, 22, tzinfo=UTC), limit=500)
+    assert hits and {h.date.day for h in hits} == {20, 21}
+    assert len(await search.query(db, "спільне", limit=7)) == 7
+
+
+# -- the real CLI ---------------------------------------------------------------------------------
+
+ROWS = [
+    {"channel": "DIUkraine", "id": 1, "date": "2023-01-10T10:00:00+00:00",
+     "text": "Розвідка: дрони атакували склад у Криму",
+     "translation": "Intelligence: drones hit a depot in Crimea"},
+    {"channel": "DIUkraine", "id": 2, "date": "2023-02-10T10:00:00+00:00",
+     "text": "Дрони, дрони і ще раз дрони над Кримом"},
+    {"channel": "rybar", "id": 7, "date": "2023-03-10T10:00:00+00:00", "text": "Дроны над Крымом, дрони"},
+]
+
+
+@pytest.fixture
+def filled(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    src = tmp_path / "posts.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS))
+    proc = cli(["import", str(src)], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return env
+
+
+def test_cli_search_text_json_csv(filled: dict[str, str], tmp_path: Path) -> None:
+    proc = cli(["search", "дрони"], filled, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("https://")]
+    assert lines[0].startswith("https://t.me/DIUkraine/2")  # three hits beat one
+    assert "[Дрони]" in proc.stdout  # highlighted (brackets when not a terminal)
+
+    proc = cli(["search", "drones", "--json"], filled, tmp_path)
+    out = json.loads(proc.stdout)
+    assert [(r["channel"], r["message_id"]) for r in out] == [("DIUkraine", 1)]
+    assert out[0]["url"] == "https://t.me/DIUkraine/1" and out[0]["date"].startswith("2023-01-10")
+    assert "[drones]" in out[0]["translation_snippet"]
+
+    proc = cli(["search", "дрони", "--csv", "--channel", "@rybar"], filled, tmp_path)
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [(r["channel"], r["message_id"]) for r in rows] == [("rybar", "7")]
+
+
+def test_cli_search_filters_and_limit(filled: dict[str, str], tmp_path: Path) -> None:
+    def ids(*args: str) -> list[int]:
+        proc = cli(["search", "дрони", "--json", *args], filled, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return sorted(r["message_id"] for r in json.loads(proc.stdout))
+
+    assert ids() == [1, 2, 7]
+    assert ids("--channel", "DIUkraine") == [1, 2]
+    assert ids("--since", "2023-02-01") == [2, 7]
+    assert ids("--until", "2023-02-01") == [1]
+    assert ids("--since", "2023-02-01", "--until", "2023-03-01") == [2]
+    assert len(ids("--limit", "1")) == 1
+
+
+def test_cli_search_nothing_found_and_bad_queries(filled: dict[str, str], tmp_path: Path) -> None:
+    proc = cli(["search", "неіснуючеслово"], filled, tmp_path)
+    assert proc.returncode == 0 and proc.stdout == "" and "no matches" in proc.stderr
+    for q in ['"', "AND", "-дрони", ""]:
+        proc = cli(["search", q], filled, tmp_path)
+        assert proc.returncode == 2, (q, proc.stderr)
+        assert proc.stderr.startswith("citewatch: error: ") and proc.stderr.count("\n") == 1
+
+
+async def test_many_nasty_strings_through_storage(tmp_path: Path) -> None:
+    """Every string returns hits or raises QueryError — never sqlite3 errors — on a real file."""
+    db = await Database.open(tmp_path / "cw.db")
+    try:
+        await posts.upsert_many(db, [_p(r["channel"], r["id"], 5, r["text"]) for r in ROWS])
+        for q in [*NASTY, *_random_queries(400, 2)]:
+            with contextlib.suppress(QueryError):
+                await search.query(db, q, channel="DIUkraine", since=datetime(2020, 1, 1, tzinfo=UTC))
+    finally:
+        await db.close()
+
+
+def test_cli_nasty_strings_never_traceback(filled: dict[str, str], tmp_path: Path) -> None:
+    for q in ['"дрони', "text:дрони AND (дрони^", "NEAR(дрони склад)", "💥 OR OR", "-- --"]:
+        proc = cli(["search", q], filled, tmp_path)
+        assert proc.returncode in (0, 2), (q, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        if proc.returncode == 2:
+            assert proc.stderr.count("\n") == 1
