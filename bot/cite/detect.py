@@ -163,6 +163,7 @@ def _weight(stem: str, common: set[str]) -> float:
 _MIN_SENT_STEMS = 4
 _MATCH_AT = 0.55
 _MIN_MASS = 3.0
+_PARTIAL_AT = 0.3
 
 
 def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Evidence | None:
@@ -174,6 +175,7 @@ def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Eviden
         return None
     matched: set[str] = set()
     best = (0.0, "", "")
+    partial_mass = 0.0
     for raw, ss in post_sents:
         uniq = set(ss)
         if len(uniq) < _MIN_SENT_STEMS:
@@ -197,12 +199,30 @@ def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Eviden
             m = 0.65 * c_uni + 0.35 * c_bi
             if m > best_m:
                 best_m, best_i, best_common = m, i, shared
-        if best_m >= _MATCH_AT and sum(_weight(s, common) for s in best_common) >= _MIN_MASS:
+        common_mass = sum(_weight(s, common) for s in best_common)
+        if common_mass < _MIN_MASS:
+            continue
+        if best_m >= _MATCH_AT:
             matched |= best_common
-            if best_m > best[0]:
-                best = (best_m, art.raw_sents[best_i], raw)
+        if best_m > best[0]:
+            best = (best_m, art.raw_sents[best_i], raw)
+            partial_mass = common_mass
     if not matched:
-        return None
+        if best[0] < _PARTIAL_AT:
+            return None
+        # a loose paraphrase of one sentence: weak alone, decisive with a mention or shared facts
+        weight = 0.6 * best[0] * math.sqrt(min(1.0, partial_mass / 10))
+        which = "translated post" if against == "translation" else "original post"
+        return {
+            "kind": "quote",
+            "text": f"partly matches a sentence of the {which} ({round(best[0] * 100)}%)",
+            "weight": round(weight, 3),
+            "containment": round(partial_mass / post_mass, 3),
+            "passage_match": round(best[0], 3),
+            "article_passage": best[1][:300],
+            "post_passage": best[2][:300],
+            "against": against,
+        }
     matched_mass = sum(_weight(s, common) for s in matched)
     coverage = matched_mass / post_mass
     weight = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 10)) + 0.25 * coverage)
