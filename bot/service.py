@@ -107,9 +107,7 @@ class Service:
         from bot.news.poller import FeedPoller
 
         fetcher = Fetcher(self.settings)
-        closer = getattr(fetcher, "aclose", None)
-        if closer is not None:
-            self._closers.append(closer)
+        self._closers.append(fetcher.close)
         self.poller = FeedPoller(self.db, self.settings, fetcher)
         # the poller keeps each feed's own schedule; this tick only asks "is any feed due?"
         self._every(self._poll_feeds, min(30, self.settings.feed_interval), "poll-feeds")

@@ -1,0 +1,5 @@
+"""``python -m bot`` is ``citewatch``."""
+
+from bot.cli import main
+
+main()
