@@ -15,8 +15,8 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
