@@ -101,7 +101,7 @@ async def channels_add(usernames: tuple[str, ...], join: bool) -> None:
         finally:
             await source.stop()
     if failed:
-        raise click.exceptions.Exit(2)
+        raise SystemExit(2)  # each failure was reported on its own line above
 
 
 @channels.command("list")

@@ -84,7 +84,7 @@ def make_client(settings: Settings, *, bot: bool = False) -> CitewatchClient:
         if settings.tg_server is not None:
             host, port, dc = settings.tg_server
             client.session.set_dc(dc, host, port)
-            log.info("telegram: using server %s:%d (dc %d)", host, port, dc)
+            log.debug("telegram: using server %s:%d (dc %d)", host, port, dc)
         tighten(path)
     except BaseException:
         lock.release()

@@ -79,7 +79,7 @@ def pick_source(settings: Settings) -> str:
 def make_source(settings: Settings, db: Database, *, client: object | None = None) -> ChannelSource:
     """The configured source, not started. ``client`` lets a caller share its TelegramClient."""
     kind = pick_source(settings)
-    log.info("channel source: %s", kind)
+    log.debug("channel source: %s", kind)
     if kind == "telethon":
         if not settings.has_telegram_credentials:
             raise ConfigError("SOURCE: 'telethon' needs TG_API_ID and TG_API_HASH")
