@@ -64,4 +64,4 @@ async def test_metrics_are_refreshed_from_the_database_and_served(db: Database) 
     assert "citewatch_citations 2.0" in body
     assert 'citewatch_queue_depth{queue="alerts"} 2.0' in body
     assert 'citewatch_alerts{status="pending"} 2.0' in body
-    assert "# TYPE citewatch_flood_waits counter" in body
+    assert "# TYPE citewatch_flood_waits_total counter" in body
