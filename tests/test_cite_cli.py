@@ -1,0 +1,142 @@
+"""``citewatch check-article`` and ``citewatch citations``, run as the real command on a temp database."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from bot.cite.pipeline import check_article
+from bot.cli import _register, cli
+from bot.config import load_settings
+from storage import articles
+from storage.db import Database
+from storage.models import Article
+from tests.test_cite_detect import MODEL_ARTICLE, POST_TIME, SAME_TOPIC_ARTICLE
+from tests.test_cite_pipeline import seed
+
+
+def cw(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """The real ``citewatch`` process (slow to start: used for the JSON contract)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        env=env, input=stdin.decode() if stdin else None, capture_output=True, text=True, timeout=60,
+    )
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
+    """The same command in-process (click's runner), for speed."""
+    _register()
+    res = CliRunner().invoke(cli, list(args), input=stdin, env=env, catch_exceptions=False)
+    return res
+
+
+def page(body: str, *, published: str = "2023-05-02T16:00:00+00:00", extra: str = "") -> str:
+    paras = "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip())
+    return (
+        "<!doctype html><html lang=en><head><title>Conscripts refuse contracts</title>"
+        f'<meta property="article:published_time" content="{published}">'
+        '<link rel="canonical" href="https://news.example/conscripts"></head>'
+        f"<body><nav>Home | World</nav><article><h1>Conscripts refuse contracts</h1>{paras}{extra}"
+        "</article><footer>© News Example</footer></body></html>"
+    )
+
+
+async def _seed(env: dict[str, str]) -> None:
+    db = await Database.open(env["CITEWATCH_DB"])
+    try:
+        await seed(db)
+    finally:
+        await db.close()
+
+
+async def test_check_article_json_on_a_local_file(env: dict[str, str], tmp_path: Path) -> None:
+    await _seed(env)
+    f = tmp_path / "article.html"
+    f.write_text(page(MODEL_ARTICLE), encoding="utf-8")
+    res = cw(env, "check-article", str(f), "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["article"]["title"] == "Conscripts refuse contracts"
+    assert out["article"]["published"] == "2023-05-02T16:00:00+00:00"
+    assert out["article"]["url"].startswith("file://")
+    [c] = out["citations"]
+    assert (c["channel"], c["message_id"], c["post_url"]) == (
+        "DIUkraine", 1908, "https://t.me/DIUkraine/1908")
+    assert c["score"] >= 0.6
+    assert {e["kind"] for e in c["evidence"]} >= {"quote", "time"}
+    assert all({"kind", "text", "weight"} <= e.keys() for e in c["evidence"])
+
+
+def test_check_article_embed_from_stdin_and_published_override(env: dict[str, str]) -> None:
+    asyncio.run(_seed(env))
+    embed = ('<blockquote class="telegram-post" data-telegram-post="DIUkraine/1908">'
+             '<a href="https://t.me/DIUkraine/1908">post</a></blockquote>')
+    body = page(SAME_TOPIC_ARTICLE, extra=embed).encode()
+    res = run_cli(env, "check-article", "-", "--json", stdin=body)
+    assert res.exit_code == 0, res.output
+    [c] = json.loads(res.stdout)["citations"]
+    assert c["score"] == 1.0 and c["evidence"][0]["kind"] == "embed"
+    # the same page dated before the post: never a citation
+    res = run_cli(env, "check-article", "-", "--json", "--published", "2023-04-30T10:00:00Z",
+                  stdin=body)
+    assert json.loads(res.stdout)["citations"] == []
+
+
+def test_check_article_plain_text_human_output(env: dict[str, str], tmp_path: Path) -> None:
+    asyncio.run(_seed(env))
+    f = tmp_path / "article.txt"
+    f.write_text(MODEL_ARTICLE, encoding="utf-8")
+    res = run_cli(env, "check-article", str(f), "--published", "2023-05-02T16:00:00Z")
+    assert res.exit_code == 0, res.output
+    assert "https://t.me/DIUkraine/1908" in res.stdout and "ALERT" in res.stdout
+    assert "quotes " in res.stdout and "published 31 h after the post" in res.stdout
+
+
+def test_check_article_bad_input_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    res = cw(env, "check-article", str(tmp_path / "missing.html"))
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
+    assert "no such file or URL" in res.stderr
+    empty = tmp_path / "empty.html"
+    empty.write_bytes(b"   ")
+    res = cw(env, "check-article", str(empty))
+    assert res.returncode == 2 and "empty article" in res.stderr
+    res = cw(env, "check-article", str(empty), "--published", "yesterday-ish")
+    assert res.returncode == 2 and "not a date" in res.stderr
+
+
+def test_citations_lists_newest_first(env: dict[str, str], tmp_path: Path) -> None:
+    ids = asyncio.run(_two_checked_articles(env))
+    res = run_cli(env, "citations", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [r["article"]["id"] for r in rows] == [ids[1], ids[0]]
+    assert rows[0]["post_url"] == "https://t.me/DIUkraine/1908" and rows[0]["evidence"]
+    res = run_cli(env, "citations", "--since", "2099-01-01", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == []
+    res = run_cli(env, "citations", "--since", "1d", "--json")
+    assert len(json.loads(res.stdout)) == 2
+    assert "Story 1" in run_cli(env, "citations").stdout
+
+
+async def _two_checked_articles(env: dict[str, str]) -> list[int]:
+    db = await Database.open(env["CITEWATCH_DB"])
+    try:
+        await seed(db)
+        s = load_settings(env, dotenv_path=None)
+        ids = []
+        for i, hours in enumerate((31, 40)):
+            aid, _ = await articles.add(db, Article(
+                url=f"https://news.example/{i}", text=MODEL_ARTICLE, title=f"Story {i}",
+                published=POST_TIME + timedelta(hours=hours)))
+            await check_article(db, aid, s)
+            ids.append(aid)
+    finally:
+        await db.close()
+    return ids

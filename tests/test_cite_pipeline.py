@@ -1,0 +1,167 @@
+"""The citation pipeline against a real SQLite file: FTS candidates, storing once, alerts atomically."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cite.pipeline import check_article
+from bot.config import Settings, load_settings
+from storage import articles, citations, posts, translations
+from storage.db import Database
+from storage.models import Article, Citation, Post, Translation
+from tests.test_cite_detect import (
+    EN_TRANSLATION,
+    MODEL_ARTICLE,
+    POST_TIME,
+    SAME_TOPIC_ARTICLE,
+    UK_POST,
+)
+
+
+def settings(tmp_path: Path, **extra: str) -> Settings:
+    env = {"CITEWATCH_DB": str(tmp_path / "cw.db"), "TG_SESSION": str(tmp_path / "s"),
+           "TG_BOT_SESSION": str(tmp_path / "b"), "TRANSLATOR": "none", "ALERT_CHAT": "@analysts"}
+    env.update(extra)
+    return load_settings(env, dotenv_path=None)
+
+
+async def seed(db: Database) -> int:
+    """The cited post, plus unrelated posts of two channels; returns the cited post's id."""
+    others = [
+        Post("DIUkraine", 1900 + i, POST_TIME - timedelta(hours=3 * i), f"Допис номер {i} про дрони.")
+        for i in range(1, 6)
+    ] + [Post("rybar", 500 + i, POST_TIME - timedelta(hours=i), f"Сводка за день {i}.") for i in range(5)]
+    await posts.upsert_many(db, [Post("DIUkraine", 1908, POST_TIME, UK_POST, lang="uk"), *others])
+    p = await posts.get(db, "DIUkraine", 1908)
+    assert p and p.id
+    await translations.upsert(db, Translation(p.id, "en", "test", EN_TRANSLATION, "uk"), UK_POST)
+    return p.id
+
+
+async def add_article(db: Database, text: str, hours_after: float, **kw: object) -> int:
+    art = Article(url=f"https://news.example/{abs(hash(text)) % 10**8}/{hours_after}", text=text,
+                  title="Conscripts", published=POST_TIME + timedelta(hours=hours_after), **kw)  # type: ignore[arg-type]
+    aid, created = await articles.add(db, art)
+    assert created
+    return aid
+
+
+async def alert_rows(db: Database) -> list[tuple[int, str, str]]:
+    rows = await db.fetchall("SELECT citation_id, chat, status FROM alerts ORDER BY id")
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_translated_quote_is_stored_once_with_one_alert(db: Database, tmp_path: Path) -> None:
+    post_id = await seed(db)
+    aid = await add_article(db, MODEL_ARTICLE, 31)
+    s = settings(tmp_path)
+    first = await check_article(db, aid, s)
+    assert [(c.post_id, c.score >= s.citation_threshold) for c in first] == [(post_id, True)]
+    assert any(e["kind"] == "quote" for e in first[0].evidence)
+    again = await check_article(db, aid, s)
+    assert [c.id for c in again] == [c.id for c in first]
+    assert await db.fetchval("SELECT count(*) FROM citations") == 1
+    assert await alert_rows(db) == [(first[0].id, "@analysts", "pending")]
+    stored = await articles.get(db, aid)
+    assert stored and stored.status == "checked"
+    listed = await citations.list_recent(db)
+    assert [(c.channel, c.message_id, c.article_id) for c in listed] == [("DIUkraine", 1908, aid)]
+    assert [c.article_id for c in await citations.for_post(db, post_id)] == [aid]
+
+
+async def test_below_threshold_is_stored_without_alert(db: Database, tmp_path: Path) -> None:
+    await seed(db)
+    # a loose paraphrase with no attribution: some evidence, not enough
+    aid = await add_article(db, "Reports say that personnel of the 127th motorised division are "
+                            "unwilling to replenish the occupation contingent, and dozens have asked "
+                            "to be dismissed.", 20)
+    found = await check_article(db, aid, settings(tmp_path))
+    assert len(found) == 1 and 0 < found[0].score < 0.6
+    assert await alert_rows(db) == []
+    # the same citation later scored higher (threshold lowered) gets its alert, still one row
+    again = await check_article(db, aid, settings(tmp_path, CITATION_THRESHOLD="0.3"))
+    assert await db.fetchval("SELECT count(*) FROM citations") == 1
+    assert await alert_rows(db) == [(again[0].id, "@analysts", "pending")]
+
+
+async def test_same_topic_and_later_posts_are_not_cited(db: Database, tmp_path: Path) -> None:
+    await seed(db)
+    s = settings(tmp_path)
+    same_topic = await add_article(db, SAME_TOPIC_ARTICLE, 10)
+    assert [c for c in await check_article(db, same_topic, s) if c.score >= s.citation_threshold] == []
+    before = await add_article(db, MODEL_ARTICLE + " (early edition)", -2)
+    assert await check_article(db, before, s) == []
+    assert await alert_rows(db) == []
+
+
+async def test_linked_post_not_stored_is_fetched_then_cited(db: Database, tmp_path: Path) -> None:
+    await seed(db)
+    asked: list[tuple[str, int]] = []
+
+    async def fetch_post(channel: str, message_id: int) -> Post | None:
+        asked.append((channel, message_id))
+        return Post("DIUkraine", message_id, POST_TIME - timedelta(days=2), "Нове відео від ГУР.")
+
+    aid = await add_article(db, "Intelligence released a video.", 5,
+                            tg_refs=[{"kind": "link", "channel": "diukraine", "message_id": 2222,
+                                      "url": "https://t.me/DIUkraine/2222"}])
+    found = await check_article(db, aid, settings(tmp_path), fetch_post=fetch_post)
+    assert asked == [("diukraine", 2222)]
+    fetched = await posts.get(db, "DIUkraine", 2222)
+    assert fetched and [c.post_id for c in found] == [fetched.id]
+    assert found[0].score == 1.0 and found[0].evidence[0]["kind"] == "link"
+    # without a source the link cannot be stored as a citation (no post row), and nothing breaks
+    aid2 = await add_article(db, "Another story.", 6,
+                             tg_refs=[{"kind": "link", "channel": "DIUkraine", "message_id": 3333}])
+    assert await check_article(db, aid2, settings(tmp_path)) == []
+
+
+async def test_store_is_atomic(db: Database) -> None:
+    post_id = await seed(db)
+    aid = await add_article(db, "x", 1)
+    good = Citation(article_id=aid, post_id=post_id, score=0.9, evidence=[])
+    bad = Citation(article_id=aid, post_id=999_999, score=0.9, evidence=[])  # no such post
+    with pytest.raises(sqlite3.IntegrityError):
+        await citations.store(db, aid, [good, bad], 0.6, ["me"])
+    assert await db.fetchval("SELECT count(*) FROM citations") == 0
+    assert await alert_rows(db) == []
+    stored = await citations.store(db, aid, [good], 0.6, ["me", "@b", "me"])
+    assert len(await alert_rows(db)) == 2 and stored[0].score == 0.9
+    # a weaker re-detection never lowers the stored score
+    await citations.store(db, aid, [Citation(aid, post_id, 0.4, [{"kind": "x"}])], 0.6, ["me"])
+    assert [c.score for c in await citations.for_post(db, post_id)] == [0.9]
+
+
+async def test_candidates_come_from_fts_inside_the_window(db: Database) -> None:
+    post_id = await seed(db)
+    window = (POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1))
+    got = await citations.candidates(db, ["contingent", "replenish", "nonexistentword"], [], *window)
+    assert [p.id for p in got] == [post_id] and got[0].translation == EN_TRANSLATION
+    # Cyrillic terms hit originals
+    got = await citations.candidates(db, ["контингенту"], [], *window)
+    assert [p.id for p in got] == [post_id]
+    # outside the window: nothing, unless referenced
+    late = (POST_TIME + timedelta(days=2), POST_TIME + timedelta(days=3))
+    assert await citations.candidates(db, ["contingent"], [], *late) == []
+    got = await citations.candidates(db, ["contingent"], [("diukraine", 1908)], *late)
+    assert [p.id for p in got] == [post_id]
+
+
+def test_pick_terms_keeps_the_rarest_within_budget() -> None:
+    freqs = {"the": 900_000, "forces": 150_000, "contingent": 40, "budanov": 900, "zzz": 0}
+    terms = ["the", "forces", "contingent", "budanov", "zzz", "absent"]
+    assert citations.pick_terms(freqs, terms, budget=20_000) == ["contingent", "budanov"]
+    assert citations.pick_terms(freqs, terms, budget=100) == ["contingent"]
+    assert citations.pick_terms(freqs, terms, budget=10**9, max_terms=3) == [
+        "contingent", "budanov", "forces"]
+
+
+async def test_unknown_article_is_one_clear_error(db: Database, tmp_path: Path) -> None:
+    from bot.errors import CitewatchError
+
+    with pytest.raises(CitewatchError, match="no article with id 42"):
+        await check_article(db, 42, settings(tmp_path))
