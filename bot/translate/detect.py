@@ -76,10 +76,27 @@ def _is_latin(ch: str) -> bool:
 SHORT_CYRILLIC = 40
 
 
-@lru_cache(maxsize=4)
-def _detector(langs: tuple[Language, ...]) -> LanguageDetector:
-    """Built once per language set (lingua loads its models lazily); a model, not a client."""
-    return LanguageDetectorBuilder.from_languages(*langs).build()
+#: Latin-script texts shorter than this get a second, high-accuracy look (see detect_language).
+SHORT_LATIN = 120
+
+
+@lru_cache(maxsize=16)
+def _detector(langs: tuple[Language, ...], low_accuracy: bool = False) -> LanguageDetector:
+    """Built once per language set (lingua loads its models lazily); a model, not a client.
+
+    High-accuracy models for all of LANGUAGES take ~8 s to load, low-accuracy ones ~0.2 s; so the
+    broad pass is low-accuracy and only a short text's verdict is re-checked with two full models.
+    """
+    b = LanguageDetectorBuilder.from_languages(*langs)
+    return (b.with_low_accuracy_mode() if low_accuracy else b).build()
+
+
+def _broad(text: str, letters: int) -> Language | None:
+    lang = _detector(LANGUAGES, True).detect_language_of(text)
+    if lang is not None and lang != Language.ENGLISH and letters < SHORT_LATIN:
+        # short texts are where the low-accuracy mode errs; "English or not" is what matters most
+        lang = _detector((Language.ENGLISH, lang)).detect_language_of(text)
+    return lang
 
 
 def _iso(lang: Language | None) -> str | None:
@@ -116,5 +133,5 @@ def detect_language(text: str) -> str | None:
         return _iso(_detector(langs).detect_language_of(cyr_words))
     if lat and lat > len(letters) / 2:
         latin_words = " ".join(w for w in words.split() if all(_is_latin(c) for c in w))
-        return _iso(_detector(LANGUAGES).detect_language_of(latin_words))
-    return _iso(_detector(LANGUAGES).detect_language_of(words))
+        return _iso(_broad(latin_words, lat))
+    return _iso(_broad(words, len(letters)))
