@@ -89,7 +89,7 @@ async def test_translates_uk_and_ru_and_skips_english_and_empty(db: Database, tm
                                "🔥🔥🔥 https://t.me/DIUkraine/1"])
     tr = Recorder()
     q = TranslationQueue(db, tr, settings(tmp_path), clock=Clock())
-    assert await q.run_batch() == 2
+    assert await q.run_batch() == 4  # rows settled: 2 translated, 2 not needing it
     assert (q.last.taken, q.last.translated, q.last.skipped) == (4, 2, 2)
     assert sorted((c[1], c[2]) for c in tr.calls) == [("ru", "en"), ("uk", "en")]
     langs = [(await posts_repo.get_by_id(db, i)).lang for i in ids]  # type: ignore[union-attr]
@@ -130,7 +130,7 @@ async def test_transient_errors_retry_with_exponential_backoff(db: Database, tmp
     tr = Recorder(plan=[boom, boom])
     q = TranslationQueue(db, tr, settings(tmp_path), clock=clock)
 
-    assert await q.run_batch() == 0 and q.last.retried == 1
+    assert await q.run_batch() == 1 and (q.last.retried, q.last.translated) == (1, 0)
     e = await tr_repo.queue_entry(db, pid)
     assert e is not None and e["status"] == "pending" and e["attempts"] == 1
     assert from_iso(e["next_attempt_at"]) == T0 + timedelta(seconds=BACKOFF_BASE)
@@ -139,7 +139,7 @@ async def test_transient_errors_retry_with_exponential_backoff(db: Database, tmp
     clock.advance(BACKOFF_BASE - 1)  # not due yet: no call
     assert await q.run_batch() == 0 and len(tr.calls) == 1
     clock.advance(1)
-    assert await q.run_batch() == 0
+    assert await q.run_batch() == 1 and q.last.retried == 1
     e = await tr_repo.queue_entry(db, pid)
     assert e is not None and e["attempts"] == 2
     assert from_iso(e["next_attempt_at"]) == clock.now + timedelta(seconds=2 * BACKOFF_BASE)
@@ -168,7 +168,7 @@ async def test_unexpected_exception_is_retried_not_lost(db: Database, tmp_path: 
     [pid] = await add_posts(db, [UK[0]])
     q = TranslationQueue(db, Recorder(plan=[RuntimeError("library bug")]), settings(tmp_path),
                          clock=Clock())
-    assert await q.run_batch() == 0
+    assert await q.run_batch() == 1 and q.last.retried == 1
     e = await tr_repo.queue_entry(db, pid)
     assert e is not None and e["status"] == "pending" and "RuntimeError: library bug" in e["last_error"]
 
@@ -179,8 +179,8 @@ async def test_permanent_failure_is_recorded_and_spares_its_neighbours(
     ids = await add_posts(db, [UK[0], UK[1] + " BAD", UK[2]])
     tr = Recorder(bad_word="BAD")
     q = TranslationQueue(db, tr, settings(tmp_path), clock=Clock())
-    assert await q.run_batch() == 2
-    assert q.last.failed == 1
+    assert await q.run_batch() == 3
+    assert (q.last.translated, q.last.failed) == (2, 1)
     e = await tr_repo.queue_entry(db, ids[1])
     assert e is not None and e["status"] == "failed"
     assert e["last_error"] == "cannot translate text containing BAD"
@@ -385,8 +385,8 @@ async def test_none_translator_detects_languages_and_keeps_posts_waiting(
 ) -> None:
     ids = await add_posts(db, [UK[0], "Good morning from the front line", RU[0]])
     q = TranslationQueue(db, NoneTranslator(), settings(tmp_path), clock=Clock())
-    assert await q.run_batch() == 0
-    assert (q.last.taken, q.last.skipped) == (3, 1)
+    assert await q.run_batch() == 3
+    assert (q.last.taken, q.last.skipped, q.last.waiting, q.last.translated) == (3, 1, 2, 0)
     assert [(await posts_repo.get_by_id(db, i)).lang for i in ids] == ["uk", "en", "ru"]  # type: ignore[union-attr]
     assert (await tr_repo.queue_depth(db)).pending == 2
     # the next run has nothing new to look at
@@ -416,3 +416,20 @@ async def test_empty_queue_is_cheap_to_poll(db: Database, tmp_path: Path) -> Non
         assert await q.run_batch() == 0
     assert time.perf_counter() - start < 2.0
 
+
+
+async def test_drain_loop_terminates_on_every_outcome(db: Database, tmp_path: Path) -> None:
+    """The service drains with ``while await q.run_batch(): pass``; that must always end."""
+    await add_posts(db, [*UK, *RU, "An English post about the strike", "🔥🔥", UK[0] + " BAD"])
+    for tr in (Recorder(bad_word="BAD", plan=[TranslationError("x", transient=True)]),
+               NoneTranslator()):
+        q = TranslationQueue(db, tr, settings(tmp_path, TRANSLATE_BATCH="3"), clock=Clock())
+        rounds = 0
+        while await q.run_batch():
+            rounds += 1
+            assert rounds < 20
+        if isinstance(tr, Recorder):
+            assert rounds >= 4  # 11 rows in batches of 3: it drained them all in one go
+    depth = await tr_repo.queue_depth(db, now=T0)
+    # all settled but the BAD post (failed) and the transient failure's rows (retried later)
+    assert depth.failed == 1 and depth.due == 0 and depth.pending == 3

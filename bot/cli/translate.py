@@ -45,7 +45,7 @@ async def translate(channel: str | None, retry_failed: bool) -> None:
                 skipped += s.skipped
                 failed += s.failed
                 retried += s.retried
-                bar.update(s.settled + s.retried)
+                bar.update(s.handled)
                 if s.taken == 0 or s.paused_until is not None:
                     break
         depth = await tr_repo.queue_depth(db, channel=channel)

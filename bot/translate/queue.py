@@ -47,17 +47,24 @@ class BatchStats:
     taken: int = 0
     translated: int = 0
     skipped: int = 0  # already in the target language, or no words to translate
+    waiting: int = 0  # language detected, no translator configured: left queued
     retried: int = 0
     failed: int = 0
     paused_until: datetime | None = None
 
     @property
     def settled(self) -> int:
-        return self.translated + self.skipped + self.failed
+        return self.translated + self.skipped + self.failed + self.waiting
+
+    @property
+    def handled(self) -> int:
+        """Rows taken off the due set by this run (settled, or postponed for a retry)."""
+        return self.settled + self.retried
 
 
 class TranslationQueue:
-    """``await TranslationQueue(db, translator, settings).run_batch()`` → posts translated."""
+    """``await TranslationQueue(db, translator, settings).run_batch()``; drain a backlog with
+    ``while await queue.run_batch(): ...`` (it returns 0 once nothing due is left to progress on)."""
 
     def __init__(
         self,
@@ -79,7 +86,12 @@ class TranslationQueue:
         self.last = BatchStats()
 
     async def run_batch(self) -> int:
-        """Take up to TRANSLATE_BATCH due posts through detection and translation."""
+        """Take up to TRANSLATE_BATCH due posts through detection and translation.
+
+        Returns how many rows it took off the due set (translated, not needing translation, failed,
+        postponed for a retry, or — with no translator — detected and left waiting), so a drain loop
+        always ends; ``self.last`` has the breakdown.
+        """
         now = self._clock()
         self.last = stats = BatchStats()
         if self.paused_until is not None:
@@ -95,7 +107,8 @@ class TranslationQueue:
         stats.taken = len(items)
         items = await self._detect(items, stats)
         if detect_only:
-            return 0  # languages are stored; the posts wait for a translator
+            stats.waiting = len(items)  # languages are stored; the posts wait for a translator
+            return stats.handled
         by_lang: dict[str, list[QueueItem]] = {}
         for it in items:
             by_lang.setdefault(it.lang or "", []).append(it)
@@ -103,8 +116,8 @@ class TranslationQueue:
         for lang, group in by_lang.items():
             for start in range(0, len(group), size):
                 if not await self._translate(group[start:start + size], lang, now, stats):
-                    return stats.translated  # paused: leave the rest for later
-        return stats.translated
+                    return stats.handled  # paused: leave the rest for later
+        return stats.handled
 
     async def _detect(self, items: list[QueueItem], stats: BatchStats) -> list[QueueItem]:
         """Store languages not yet known; drop posts needing no translation. Returns the rest."""
