@@ -1,0 +1,255 @@
+"""`citewatch import`/`export`/`stats` through the real console script, on real SQLite files."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from bot.importing import detect_format, flatten_export_text
+
+CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CITEWATCH, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+
+
+def q(env: dict[str, str], sql: str) -> list[tuple]:
+    with sqlite3.connect(env["CITEWATCH_DB"]) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def counts(env: dict[str, str]) -> tuple:
+    return tuple(q(env, f"SELECT count(*) FROM {t}")[0][0]
+                 for t in ("posts", "post_versions", "translations", "posts_fts", "channels"))
+
+
+EXPORT = {
+    "name": "Головне управління розвідки МОУ",
+    "type": "public_channel",
+    "id": 1234567890,
+    "messages": [
+        {"id": 1, "type": "service", "date": "2022-02-24T05:00:00", "action": "create_channel"},
+        {"id": 2, "type": "message", "date": "2023-01-24T21:28:11", "date_unixtime": "1674588491",
+         "text": "Простий текст допису", "views": 1500},
+        {"id": 3, "type": "message", "date": "2023-01-25T10:00:00", "date_unixtime": "1674640800",
+         "edited": "2023-01-25T11:00:00", "edited_unixtime": "1674644400",
+         "photo": "photos/photo_1.jpg",
+         "text": ["Заява ", {"type": "bold", "text": "ГУР"}, ": деталі ",
+                  {"type": "text_link", "text": "тут", "href": "https://gur.gov.ua/content/x.html"},
+                  " і ", {"type": "link", "text": "https://t.me/DIUkraine/1"}],
+         "text_entities": []},
+        {"id": "broken", "type": "message", "date": "2023-01-26T10:00:00", "text": "x"},
+    ],
+}
+
+
+def test_flatten_export_text_captures_text_link_hrefs() -> None:
+    text, links = flatten_export_text(EXPORT["messages"][2]["text"])  # type: ignore[index]
+    assert text == "Заява ГУР: деталі тут і https://t.me/DIUkraine/1"
+    assert links == ["https://gur.gov.ua/content/x.html", "https://t.me/DIUkraine/1"]
+
+
+def test_import_telegram_desktop_export(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(EXPORT, ensure_ascii=False, indent=1))
+    assert detect_format(path) == "export"
+    proc = cli(["import", str(path)], env, tmp_path)  # the export names no username
+    assert proc.returncode == 0 and "give --channel" in proc.stderr
+    proc = cli(["import", str(path), "--channel", "https://t.me/DIUkraine"], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "imported 2 new, 0 edited, 0 unchanged; 1 skipped" in proc.stdout
+    assert "message #4" in proc.stderr
+    rows = q(env, "SELECT message_id, text, views, date, media_kind, links, edit_date FROM posts"
+                  " ORDER BY message_id")
+    assert rows[0] == (2, "Простий текст допису", 1500, "2023-01-24T19:28:11+00:00", None, "[]", None)
+    assert rows[1][1] == "Заява ГУР: деталі тут і https://t.me/DIUkraine/1"
+    assert rows[1][4] == "photo"
+    assert json.loads(rows[1][5]) == ["https://t.me/DIUkraine/1", "https://gur.gov.ua/content/x.html"]
+    assert rows[1][6] == "2023-01-25T11:00:00+00:00"
+
+
+JSONL_OK = [
+    {"channel": "DIUkraine", "id": 1908, "date": "2023-01-24T19:28:11+00:00",
+     "text": "Розвідка: знищено склад", "translation": "Intelligence: a depot destroyed",
+     "translation_lang": "en", "views": 123},
+    {"channel": "DIUkraine", "id": 1909, "date": "2023-01-25T08:00:00Z", "text": "Без перекладу"},
+    {"channel": "rybar", "id": 5, "date": "2023-01-26T08:00:00", "text": "Рыбарь пишет",
+     "translation": "Rybar writes"},
+]
+
+
+def _write_jsonl(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_jsonl_import_twice_changes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "posts.jsonl"
+    _write_jsonl(path, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
+    assert detect_format(path) == "jsonl"
+    proc = cli(["import", str(path)], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 0 skipped"
+    first = counts(env)
+    assert first == (3, 0, 2, 3, 2)
+    tr = q(env, "SELECT t.lang, t.provider, t.text FROM translations t JOIN posts p ON p.id = t.post_id"
+                " WHERE p.message_id = 1908")
+    assert tr == [("en", "import", "Intelligence: a depot destroyed")]
+    queue = q(env, "SELECT count(*) FROM translation_queue")[0][0]
+    assert queue == 1  # only the post without a translation waits
+
+    proc = cli(["import", str(path)], env, tmp_path)
+    assert proc.stdout.strip() == "imported 0 new, 0 edited, 3 unchanged; 0 skipped"
+    assert counts(env) == first
+    assert q(env, "SELECT count(*) FROM translation_queue")[0][0] == queue
+
+
+def test_malformed_lines_reported_and_skipped(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = [json.dumps(r, ensure_ascii=False) for r in JSONL_OK]
+    _write_jsonl(path, [
+        good[0],
+        "{not json",                                                        # line 2
+        json.dumps({"channel": "DIUkraine", "id": -1, "date": "2023-01-01"}),  # 3
+        "",                                                                 # 4: blank is fine
+        json.dumps({"channel": "DIUkraine", "id": 5, "date": "yesterday"}),  # 5
+        good[1],
+        json.dumps({"channel": "DIUkraine", "id": 6, "date": "2023-01-01", "media_kind": {"x": 1}}),
+        json.dumps({"channel": "DIUkraine", "id": 2**70, "date": "2023-01-01"}),  # 8
+        json.dumps({"channel": "DIUkraine", "id": 7, "date": 1e30}),         # 9: timestamp overflow
+        json.dumps({"channel": "no spaces allowed", "id": 8, "date": "2023-01-01"}),  # 10
+        "[1, 2, 3]",                                                        # 11
+        good[2],
+    ])
+    proc = cli(["import", str(path)], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 8 skipped"
+    reported = [ln.split(":")[1].strip() for ln in proc.stderr.splitlines()]
+    assert reported == ["line 2", "line 3", "line 5", "line 7", "line 8", "line 9", "line 10",
+                        "line 11"]
+    assert "line 2: not valid JSON" in proc.stderr
+    assert "'media_kind' must be a string" in proc.stderr
+    assert counts(env)[0] == 3
+
+
+def test_long_first_line_is_still_jsonl(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    rec = {"channel": "DIUkraine", "id": 1, "date": "2023-01-01", "text": "слово " * 3000}
+    _write_jsonl(path, [json.dumps(rec, ensure_ascii=False)])
+    assert detect_format(path) == "jsonl"
+    proc = cli(["import", str(path)], env, tmp_path)
+    assert proc.stdout.strip() == "imported 1 new, 0 edited, 0 unchanged; 0 skipped"
+
+
+def test_edit_through_reimport_keeps_history(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    _write_jsonl(path, [json.dumps(JSONL_OK[1], ensure_ascii=False)])
+    cli(["import", str(path)], env, tmp_path)
+    _write_jsonl(path, [json.dumps({**JSONL_OK[1], "text": "Змінений текст"}, ensure_ascii=False)])
+    proc = cli(["import", str(path)], env, tmp_path)
+    assert proc.stdout.strip() == "imported 0 new, 1 edited, 0 unchanged; 0 skipped"
+    assert q(env, "SELECT text FROM post_versions") == [("Без перекладу",)]
+
+
+def test_no_progress_bar_when_piped_but_one_on_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    _write_jsonl(path, [json.dumps({"channel": "DIUkraine", "id": i, "date": "2023-01-01",
+                                    "text": f"допис {i}"}) for i in range(1, 301)])
+    proc = cli(["import", str(path)], env, tmp_path)
+    assert proc.stderr == ""  # piped: no bar, no carriage returns
+    # stderr on a pseudo-terminal: the bar is drawn there
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real window
+    try:
+        p = subprocess.Popen([CITEWATCH, "import", str(path)], env=env, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        chunks = []
+        while True:  # read while it runs: Linux drops unread pty output once the slave closes
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out = p.communicate(timeout=60)[0]
+    finally:
+        os.close(master)
+    tty = b"".join(chunks).decode(errors="replace")
+    assert p.returncode == 0 and b"300 unchanged" in out
+    assert "300/300" in tty and "post" in tty
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fmt: str) -> None:
+    src = tmp_path / "in.jsonl"
+    tricky = {"channel": "DIUkraine", "id": 77, "date": "2023-02-01T00:00:00+00:00",
+              "text": 'Рядок 1\nрядок 2, "лапки", коми; https://gur.gov.ua/x', "views": 9,
+              "forwards": 2, "reply_to": 1908, "grouped_id": 13, "media_kind": "video",
+              "edit_date": "2023-02-02T00:00:00+00:00", "lang": "uk"}
+    _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in [*JSONL_OK, tricky]])
+    cli(["import", str(src)], env, tmp_path)
+    cli(["search", "x"], env, tmp_path)
+    with sqlite3.connect(env["CITEWATCH_DB"]) as conn:  # a deletion travels too
+        conn.execute("UPDATE posts SET deleted_at = '2023-03-01T00:00:00+00:00' WHERE message_id = 5")
+    proc = cli(["export", "--format", fmt], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    dumped = tmp_path / f"out.{fmt}"
+    dumped.write_text(proc.stdout, encoding="utf-8")
+    if fmt == "jsonl":
+        assert len(proc.stdout.splitlines()) == 4
+
+    env2 = {**env, "CITEWATCH_DB": str(tmp_path / "fresh.db")}
+    proc = cli(["import", str(dumped)], env2, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "imported 4 new, 0 edited, 0 unchanged; 0 skipped"
+    cols = ("c.username, p.message_id, p.date, p.text, p.views, p.forwards, p.reply_to, p.grouped_id,"
+            " p.media_kind, p.links, p.edit_date, p.deleted_at, p.lang, t.lang, t.text")
+    sql = (f"SELECT {cols} FROM posts p JOIN channels c ON c.id = p.channel_id"
+           " LEFT JOIN translations t ON t.post_id = p.id ORDER BY c.username, p.message_id")
+    assert q(env2, sql) == q(env, sql)
+    again = cli(["export", "--format", fmt], env2, tmp_path)
+    # and exporting the copy gives the same records (order follows internal channel ids)
+    assert sorted(again.stdout.splitlines()) == sorted(dumped.read_text().splitlines())
+
+
+def test_export_filters(env: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
+    cli(["import", str(src)], env, tmp_path)
+    proc = cli(["export", "--format", "jsonl", "--channel", "rybar"], env, tmp_path)
+    assert [json.loads(ln)["id"] for ln in proc.stdout.splitlines()] == [5]
+    proc = cli(["export", "--format", "jsonl", "--since", "2023-01-25"], env, tmp_path)
+    assert sorted(json.loads(ln)["id"] for ln in proc.stdout.splitlines()) == [5, 1909]
+
+
+def test_stats_numbers(env: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
+    cli(["import", str(src)], env, tmp_path)
+    with sqlite3.connect(env["CITEWATCH_DB"]) as conn:
+        conn.execute("UPDATE posts SET deleted_at = '2024-01-01' WHERE message_id = 1909")
+    proc = cli(["stats", "--json"], env, tmp_path)
+    s = json.loads(proc.stdout)
+    by = {c["channel"]: c for c in s["channels"]}
+    assert by["DIUkraine"]["posts"] == 2 and by["DIUkraine"]["translated"] == 1
+    assert by["DIUkraine"]["translated_share"] == 0.5 and by["DIUkraine"]["deleted"] == 1
+    assert by["rybar"]["posts"] == 1 and by["rybar"]["translated_share"] == 1.0
+    assert s["posts"] == 3 and s["translated"] == 2 and s["translated_share"] == round(2 / 3, 4)
+    assert s["translation_queue"] == {"pending": 1}
+    assert s["citations"] == 0 and s["articles_total"] == 0 and s["alerts"] == {}
+    text = cli(["stats"], env, tmp_path).stdout
+    assert "DIUkraine" in text and "50%" in text and "posts: 3 (67% translated)" in text
