@@ -62,9 +62,11 @@ class Service:
         await self._start_news()
         await self._start_alerts()
         if s.metrics_port:
-            from bot.metrics import start_metrics_server
+            from bot.metrics import refresh, start_metrics_server
 
             start_metrics_server(s.metrics_port)
+            # database-backed gauges (queue depths, totals) are read once a minute, not per event
+            self._every(lambda: refresh(self.db), 60, "refresh-metrics")
             log.info("metrics on :%d/metrics", s.metrics_port)
         self.scheduler.start()
         log.info("citewatch running: source=%s, %d feed(s), alerts via %s",
