@@ -1,8 +1,9 @@
 """Citations: candidate posts for an article (through FTS5, never a scan), and the citations found.
 
-``candidates`` keeps the full-text query bounded whatever the size of the archive: it looks up each
-term's document frequency in ``posts_fts_vocab`` and ORs only the rarest terms, up to a budget of
-matching rows, so bm25 never ranks hundreds of thousands of rows. ``store`` writes each citation once
+``candidates`` keeps the full-text query bounded whatever the size of the archive: it restricts FTS5
+to the rowid range of the time window (ids grow with time), counts each term's posts there (capped),
+and ORs only the rarest terms up to a budget of matching rows, so bm25 never ranks more than a few
+thousand rows. ``store`` writes each citation once
 per (article, post) — a re-check keeps the best score — and, in the same transaction, one pending
 ``alerts`` row per chat for citations at or above the threshold (the outbox the sender drains).
 """
@@ -21,21 +22,41 @@ from storage.models import Citation, Post, from_iso, to_iso, utcnow
 from storage.posts import _SELECT, _post
 
 #: at most this many posts matched by the OR of terms (bm25 is computed for each of them)
-MATCH_BUDGET = 20_000
+MATCH_BUDGET = 4000
 MAX_TERMS = 24
+#: terms whose frequency is looked up (the most distinctive of the article, chosen by the caller)
+MAX_LOOKUPS = 40
 
 
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-async def term_frequencies(db: Database, terms: Sequence[str]) -> dict[str, int]:
-    """Documents per FTS term (terms as FTS5 stores them: lower-case, diacritics removed)."""
+async def _id_range(db: Database, since: datetime | None, until: datetime | None
+                    ) -> tuple[int, int] | None:
+    """Post ids stored inside the window. Ids grow with time, so FTS5 can skip by rowid to this
+    range instead of walking whole doclists (a backfilled channel just widens it)."""
+    row = await db.fetchone(
+        "SELECT min(id), max(id) FROM posts WHERE date >= ? AND date <= ?",
+        (to_iso(since) or "", to_iso(until) or "9999"),
+    )
+    if row is None or row[0] is None:
+        return None
+    return int(row[0]), int(row[1])
+
+
+async def term_frequencies(db: Database, terms: Sequence[str], id_range: tuple[int, int],
+                           cap: int = MATCH_BUDGET) -> dict[str, int]:
+    """Posts per FTS term inside ``id_range``, counted up to ``cap`` (so a common word costs no
+    more than a rare one). Terms as FTS5 stores them: lower-case, Latin diacritics removed."""
     if not terms:
         return {}
-    marks = ",".join("?" * len(terms))
-    rows = await db.fetchall(f"SELECT term, doc FROM posts_fts_vocab WHERE term IN ({marks})",
-                             list(terms))
+    one = ("SELECT ?, (SELECT count(*) FROM (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?"
+           " AND rowid BETWEEN ? AND ? LIMIT ?))")
+    params: list[object] = []
+    for t in terms:
+        params += [t, _quote(t), id_range[0], id_range[1], cap + 1]
+    rows = await db.fetchall(" UNION ALL ".join([one] * len(terms)), params)
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -63,20 +84,16 @@ async def candidates(
     """Posts an article may cite: the best bm25 matches of its rare terms inside the time window,
     plus every post it references by (channel, message_id) whatever its date."""
     ids: list[int] = []
-    terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))
-    chosen = pick_terms(await term_frequencies(db, terms), terms) if terms else []
-    if chosen:
-        where, params = ["posts_fts MATCH ?"], [" OR ".join(_quote(t) for t in chosen)]
-        if since:
-            where.append("p.date >= ?")
-            params.append(to_iso(since) or "")
-        if until:
-            where.append("p.date <= ?")
-            params.append(to_iso(until) or "")
+    terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))[:MAX_LOOKUPS]
+    id_range = await _id_range(db, since, until) if terms else None
+    chosen = pick_terms(await term_frequencies(db, terms, id_range), terms) if id_range else []
+    if id_range and chosen:
         rows = await db.fetchall(
-            "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid "
-            f"WHERE {' AND '.join(where)} ORDER BY bm25(posts_fts) LIMIT ?",
-            [*params, max(1, limit)],
+            "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid"
+            " WHERE posts_fts MATCH ? AND posts_fts.rowid BETWEEN ? AND ?"
+            " AND p.date >= ? AND p.date <= ? ORDER BY bm25(posts_fts) LIMIT ?",
+            [" OR ".join(_quote(t) for t in chosen), *id_range, to_iso(since) or "",
+             to_iso(until) or "9999", max(1, limit)],
         )
         ids.extend(r[0] for r in rows)
     pairs = list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))

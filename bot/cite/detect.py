@@ -345,14 +345,35 @@ def _combine(evidence: Sequence[Evidence]) -> float:
     return round(1.0 - p, 3)
 
 
-def _common_stems(candidates: Sequence[CandidatePost]) -> set[str]:
+def _stem_sets(candidates: Sequence[CandidatePost]) -> list[set[str]]:
+    return [set(tx.content_stems(c.translation or "")) | set(tx.content_stems(c.text))
+            for c in candidates]
+
+
+def _common_stems(stem_sets: Sequence[set[str]]) -> set[str]:
     """Stems most candidates share are topic words, not evidence (a local IDF, no I/O)."""
-    if len(candidates) < 4:
+    if len(stem_sets) < 4:
         return set()
     df: Counter[str] = Counter()
-    for c in candidates:
-        df.update(set(tx.content_stems(c.translation or c.text)))
-    return {s for s, n in df.items() if n > len(candidates) / 2}
+    for ss in stem_sets:
+        df.update(ss)
+    return {s for s, n in df.items() if n > len(stem_sets) / 2}
+
+
+def _shortlist(art: _Side, candidates: Sequence[CandidatePost], stem_sets: Sequence[set[str]],
+               common: set[str], keep: int) -> set[int]:
+    """Indexes of the candidates worth a full comparison: the ``keep`` sharing the most weighted
+    stems with the article (at least two). Bounds the cost whatever the candidate list."""
+    scored = []
+    for i, ss in enumerate(stem_sets):
+        shared = [s for s in ss if s in art.index]
+        if len(shared) >= 2:
+            scored.append((sum(_weight(s, common) for s in shared), i))
+    scored.sort(reverse=True)
+    return {i for _, i in scored[:keep]}
+
+
+MAX_COMPARED = 15
 
 
 def detect(
@@ -378,10 +399,12 @@ def detect(
     mentions = _mentions(article, refs, sorted(channels), aliases)
     art = _prepare(f"{article.title}\n{article.text}")
     art_script = tx.script_of(article.text)
-    common = _common_stems(candidates)
+    stem_sets = _stem_sets(candidates)
+    common = _common_stems(stem_sets)
+    shortlist = _shortlist(art, candidates, stem_sets, common, MAX_COMPARED)
 
     found: dict[PostKey, Found] = {}
-    for c in candidates:
+    for n, c in enumerate(candidates):
         post_time = c.date if c.date.tzinfo else c.date.replace(tzinfo=UTC)
         if post_time > when:
             continue  # a post published after the article is never a citation
@@ -390,6 +413,8 @@ def detect(
         if ref:
             ev.append(_link_evidence(ref))
         elif post_time < since:
+            continue
+        if not ref and n not in shortlist:
             continue
         best_quote: Evidence | None = None
         variants = []

@@ -20,6 +20,7 @@ _FOLD = str.maketrans({
     "ё": "е", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"',
     "„": '"', "–": "-", "—": "-", "\u00a0": " ",
 })
+_SPACES = re.compile(r"[ \t\r\f\v]+")
 _CONTRACTIONS = re.compile(r"\b(\w+)n't\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -76,9 +77,11 @@ _CAPITALISED = re.compile(r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,
 
 def normalize(text: str) -> str:
     """NFKC, fold look-alike punctuation and ё, expand "n't", lower-case, squeeze spaces."""
-    s = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_FOLD)
-    s = _CONTRACTIONS.sub(r"\1 not", s)
-    return re.sub(r"[ \t\r\f\v]+", " ", s).lower()
+    s = text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    s = s.translate(_FOLD)
+    if "n't" in s:
+        s = _CONTRACTIONS.sub(r"\1 not", s)
+    return _SPACES.sub(" ", s).lower()
 
 
 def words(text: str) -> list[str]:

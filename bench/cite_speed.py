@@ -1,0 +1,150 @@
+"""How fast is citation detection for one article against 1M stored posts? Prints p50/p95 and rate.
+
+    python bench/cite_speed.py [--posts 1000000] [--db /tmp/citewatch-cite-bench-1m.db] [--articles 447]
+
+The database is synthetic but shaped like the real thing: 1M posts over two years in 20 channels
+(ids growing with time, as the service stores them),
+each with a Russian/Ukrainian original and an English translation whose words are drawn (Zipf-like)
+from the real texts in ../shared/data, so term frequencies look natural. It is built once with raw
+sqlite3 executemany into a file created by ``storage.db.migrate`` and reused on later runs. The
+articles are the 447 real GDELT news texts, each dated at a random time inside the posts' range, and
+each goes through the same code path as the service (``bot.cite.pipeline.find_citations``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import itertools
+import json
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.cite.detect import ArticleInput  # noqa: E402
+from bot.cite.pipeline import find_citations  # noqa: E402
+from bot.config import load_settings  # noqa: E402
+from storage.db import Database, migrate  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+GDELT = DATA / "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl"
+KKRUGLIK = DATA / "telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_2023-05.csv"
+COON = DATA / "telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022.csv"
+START = datetime(2022, 1, 1, tzinfo=UTC)
+SPAN_DAYS = 730
+_BULK_TRIGGERS = ("posts_fts_insert", "posts_queue_insert", "translations_fts_insert",
+                  "translations_dequeue")
+
+
+def _vocab(texts: list[str]) -> tuple[list[str], list[float]]:
+    counts: dict[str, int] = {}
+    for t in texts:
+        for w in re.findall(r"[^\W\d_]{2,}", t.lower()):
+            counts[w] = counts.get(w, 0) + 1
+    words = sorted(counts, key=lambda w: -counts[w])
+    # Zipf by rank, so a few words are everywhere and most are rare, as in real channels
+    return words, list(itertools.accumulate(1.0 / (r + 1) ** 1.05 for r in range(len(words))))
+
+
+def build(path: Path, n: int, seed: int = 7) -> None:
+    rnd = random.Random(seed)
+    with KKRUGLIK.open(encoding="utf-8") as f:
+        originals = [r["message_text"] for r in csv.DictReader(f) if r["message_text"]]
+    with COON.open(encoding="utf-8") as f:
+        coon = list(csv.DictReader(f))
+    originals += [r["text_original"] for r in coon]
+    english = [r["text_en_google"] for r in coon]
+    english += [json.loads(line)["text"] for line in GDELT.open(encoding="utf-8")]
+    ru_words, ru_cw = _vocab(originals)
+    en_words, en_cw = _vocab(english)
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn)
+    triggers = {name: sql for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'") if name in _BULK_TRIGGERS}
+    for name in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO channels (id, username, added_at) VALUES (?, ?, ?)",
+                     [(i + 1, f"bench_channel_{i:02d}", now) for i in range(20)])
+    batch = 50_000
+    for start in range(0, n, batch):
+        posts, trs, fts = [], [], []
+        for i in range(start + 1, min(n, start + batch) + 1):
+            # ids grow with time, as when the service stores posts as they appear (with jitter)
+            jitter = rnd.randrange(-3600, 3600)
+            date = START + timedelta(seconds=max(0, i * SPAN_DAYS * 86400 // n + jitter))
+            text = " ".join(rnd.choices(ru_words, cum_weights=ru_cw, k=rnd.randint(15, 60)))
+            tr = " ".join(rnd.choices(en_words, cum_weights=en_cw, k=rnd.randint(15, 60)))
+            posts.append((i, i % 20 + 1, i, date.isoformat(timespec="seconds"), text, "ru", now))
+            trs.append((i, "ru", "en", "bench", tr, now))
+            fts.append((i, text, tr))
+        conn.executemany("INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", posts)
+        conn.executemany("INSERT INTO translations (post_id, source_lang, lang, provider, text,"
+                         " created_at) VALUES (?, ?, ?, ?, ?, ?)", trs)
+        conn.executemany("INSERT INTO posts_fts (rowid, text, translation) VALUES (?, ?, ?)", fts)
+        print(f"  {min(n, start + batch):,} posts", file=sys.stderr, end="\r")
+    for sql in triggers.values():
+        conn.execute(sql)
+    conn.execute("COMMIT")
+    conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+async def measure(path: Path, n_articles: int, seed: int = 11) -> list[float]:
+    rnd = random.Random(seed)
+    texts = [json.loads(line)["text"] for line in GDELT.open(encoding="utf-8")][:n_articles]
+    settings = load_settings({"CITEWATCH_DB": str(path), "TG_SESSION": "/tmp/cw-bench.session",
+                              "TG_BOT_SESSION": "/tmp/cw-bench-bot.session"}, dotenv_path=None)
+    db = await Database.open(path)
+    times = []
+    try:
+        for text in texts:
+            published = START + timedelta(days=30 + rnd.random() * (SPAN_DAYS - 30))
+            art = ArticleInput(text=text, published=published, url="https://news.example/x")
+            t0 = time.perf_counter()
+            await find_citations(db, art, settings)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        await db.close()
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--posts", type=int, default=1_000_000)
+    ap.add_argument("--db", type=Path, default=Path("/tmp/citewatch-cite-bench-1m.db"))
+    ap.add_argument("--articles", type=int, default=447)
+    ap.add_argument("--rebuild", action="store_true")
+    a = ap.parse_args()
+    if not GDELT.exists():
+        sys.exit(f"shared data not found: {DATA}")
+    if a.rebuild or not a.db.exists():
+        for p in (a.db, Path(f"{a.db}-wal"), Path(f"{a.db}-shm")):
+            p.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        build(a.db, a.posts)
+        print(f"built {a.posts:,} posts in {time.perf_counter() - t0:.0f} s → {a.db}", file=sys.stderr)
+    times = asyncio.run(measure(a.db, a.articles))
+    times.sort()
+    p50 = statistics.median(times)
+    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    total = sum(times) / 1000
+    posts = sqlite3.connect(a.db).execute("SELECT max(id) FROM posts").fetchone()[0]
+    print(f"posts: {posts:,}  articles: {len(times)}")
+    print(f"per article: p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {times[-1]:.1f} ms")
+    print(f"throughput: {len(times) / total:.0f} articles/s (one process, sequential)")
+
+
+if __name__ == "__main__":
+    main()
