@@ -125,7 +125,7 @@ class Service:
 
             alert_client = make_client(s, bot=True)
             await alert_client.start(bot_token=s.tg_bot_token)
-            self._closers.append(alert_client.disconnect)
+            self._closers.append(alert_client.close)
         transport = TelethonTransport(alert_client) if alert_client is not None else LogTransport()
         self.sender = AlertSender(self.db, transport, s)
         self._every(self.sender.run_once, s.alert_interval, "send-alerts")
