@@ -8,8 +8,9 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
 - quote: passages matching the translation or the original, by stems and skip-bigrams with
   containment (robust to another translation, reordering, paraphrase) ... up to 0.95
 - mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
+  (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count)
-- shared: numbers, dates and names the post and the article have in common ... ≤ 0.3
+- shared: numbers (not years), dates and names the post and the article have in common ... ≤ 0.25
 - time: the post precedes the article within the window (a post after the article is never cited)
 
 Only per-post evidence (link, embed, quote, shared) makes a post a citation; a mention or the timing
@@ -163,7 +164,7 @@ def _weight(stem: str, common: set[str]) -> float:
 _MIN_SENT_STEMS = 4
 _MATCH_AT = 0.55
 _MIN_MASS = 3.0
-_PARTIAL_AT = 0.3
+_PARTIAL_AT = 0.4
 
 
 def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Evidence | None:
@@ -299,14 +300,18 @@ def _mentions(
 # ---------------------------------------------------------------- shared facts
 
 
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 def _shared(art: _Side, post_text: str) -> Evidence | None:
-    nums = sorted(art.numbers & tx.numbers(post_text))
+    # years say little ("2014", "2022" are in half the war coverage)
+    nums = sorted(n for n in art.numbers & tx.numbers(post_text) if not _YEAR.fullmatch(n))
     dts = sorted(art.dates & tx.dates(post_text))
     nms = sorted(art.names & tx.names(post_text))
     count = len(nums) + len(dts) + len(nms)
     if count < 2:
         return None
-    w = min(0.3, 0.08 * len(nums) + 0.08 * len(dts) + 0.05 * len(nms))
+    w = min(0.25, 0.08 * len(nums) + 0.08 * len(dts) + 0.03 * len(nms))
     parts = []
     if nums:
         parts.append(f"{len(nums)} number{'s' * (len(nums) > 1)} ({', '.join(nums[:5])})")
@@ -434,7 +439,11 @@ def detect(
         if not ev:
             continue
         if c.channel.lower() in mentions:
-            ev.append(mentions[c.channel.lower()])
+            m = dict(mentions[c.channel.lower()])
+            if not any(e["kind"] in ("quote", "link", "embed") for e in ev):
+                # without matching text a mention cannot tell this post from the channel's others
+                m["weight"] = round(m["weight"] / 2, 3)
+            ev.append(m)
         ev.append(_time((when - post_time).total_seconds() / 3600))
         found[c.key] = Found(c.key, _combine(ev), ev, c.post_id)
     for key, ref in explicit.items():
