@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -40,9 +39,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cite import text as tx  # noqa: E402
-from bot.cite.detect import ArticleInput, CandidatePost, Ref, detect  # noqa: E402
-from bot.config import DEFAULT_ALIASES  # noqa: E402
+from bot.cite import text as tx
+from bot.cite.detect import ArticleInput, CandidatePost, Ref, detect
+from bot.config import DEFAULT_ALIASES
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"

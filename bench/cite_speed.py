@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cite.detect import ArticleInput  # noqa: E402
-from bot.cite.pipeline import find_citations  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from storage.db import Database, migrate  # noqa: E402
+from bot.cite.detect import ArticleInput
+from bot.cite.pipeline import find_citations
+from bot.config import load_settings
+from storage.db import Database, migrate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GDELT = DATA / "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl"
