@@ -234,3 +234,61 @@ async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
                      "(SELECT id FROM channels WHERE username = 'DIUkraine')") == [(2,)]
     assert chan.id  # the channel record stayed the one we created
     assert os.stat(env["TG_SESSION"]).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.timeout(120)
+async def test_run_without_credentials_reads_the_web_preview_and_alerts_on_stdout(
+    tmp_path: Path, env: dict[str, str], http: TestHTTPServer
+) -> None:
+    """Out of the box: no Telegram account, the t.me/s preview as source, alerts on stdout."""
+    from tests.test_webpreview import WebMsg, text_html
+    from tests.test_webpreview_source import FakePreview
+
+    preview = FakePreview("DIUkraine")
+    preview.add(3, "Старий пост {i} про обстановку.")
+    http.route("/s/DIUkraine", preview)
+    http.route("/translate", libretranslate)
+    http.route("/feed.xml", Response(200, rss([]), {"Content-Type": "application/rss+xml"}))
+    db = tmp_path / "cw.db"
+    out = tmp_path / "run.out"
+    env = {
+        **env,
+        "SOURCE": "auto",
+        "WEB_BASE_URL": http.base,
+        "WEB_INTERVAL": "0.05",
+        "POLL_INTERVAL": "1",
+        "TRANSLATOR": "libretranslate",
+        "LIBRETRANSLATE_URL": http.base,
+        "FEEDS": http.url("/feed.xml"),
+        "FEED_INTERVAL": "1",
+        "TRANSLATE_INTERVAL": "1",
+        "ALERT_INTERVAL": "1",
+        "CITATION_THRESHOLD": "0.5",
+    }
+    proc = await start_run(env, out)
+    try:
+        await wait_for(lambda: query(db, "SELECT count(*) FROM posts")[0][0] == 3
+                       if query(db, "SELECT count(*) FROM posts") else False, 30, "backfill")
+        new_id = max(preview.msgs) + 1
+        preview.msgs[new_id] = WebMsg(new_id, text_html(POST_UK), date=datetime.now(UTC))
+        await wait_for(
+            lambda: query(db, "SELECT 1 FROM translations t JOIN posts p ON p.id = t.post_id"
+                              " WHERE p.message_id = ?", (new_id,)),
+            30, "the new post polled and translated",
+        )
+        await asyncio.sleep(1.1)
+        url = http.url("/news/mobilised-refuse")
+        now = datetime.now(UTC)
+        http.route("/news/mobilised-refuse", Response(200, ARTICLE_HTML.format(
+            title="Mobilised Russians refuse to fight", url=url, published=now.isoformat())))
+        http.route("/feed.xml", Response(200, rss([("Mobilised Russians refuse", url, now)]),
+                                         {"Content-Type": "application/rss+xml"}))
+        await wait_for(lambda: f"t.me/DIUkraine/{new_id}" in out.read_text(errors="replace"),
+                       40, "the alert on stdout")
+    finally:
+        rc, took = await stop_run(proc)
+    text = out.read_text(errors="replace")
+    assert rc == 0 and took < 10, text[-2000:]
+    assert url in text
+    assert query(db, "SELECT status FROM alerts") == [("sent",)]
+    assert not Path(env["TG_SESSION"]).exists()  # no account was touched

@@ -52,6 +52,20 @@ def plain_text(message_html: str) -> str:
     return tg_html.parse(message_html)[0]
 
 
+_LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
+
+
+def readable_text(message_html: str) -> str:
+    """Plain text that keeps each link's address (stdout has no clickable links)."""
+
+    def keep_href(m: re.Match[str]) -> str:
+        href, inner = m.group(1), m.group(2)
+        bare = re.sub(r"^https?://", "", html.unescape(href))
+        return inner if bare in html.unescape(inner) else f"{inner} ({href})"
+
+    return plain_text(_LINK.sub(keep_href, message_html))
+
+
 def shorten(text: str, limit: int) -> str:
     """At most ``limit`` characters, cut at a word boundary when one is near, with an ellipsis."""
     text = " ".join((text or "").split())

@@ -26,7 +26,7 @@ from telethon import errors, utils
 from telethon.tl import functions, types
 
 from bot import metrics
-from bot.alerts.format import format_alert, plain_text
+from bot.alerts.format import format_alert, readable_text
 from bot.config import Settings
 from bot.errors import AlertError
 from storage import alerts as alerts_repo
@@ -173,7 +173,7 @@ class LogTransport:
         self.stream = stream
 
     async def send(self, chat: str, message_html: str, random_id: int) -> Delivery:
-        text = plain_text(message_html)
+        text = readable_text(message_html)
         log.info("alert (no Telegram credentials, not sent to %s): %s", chat, text)
         out = self.stream or sys.stdout
         out.write(text + "\n\n")
