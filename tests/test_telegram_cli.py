@@ -105,10 +105,20 @@ async def test_login_flow_and_second_process_refused(env: dict[str, str], tmp_pa
         from bot.telegram.session import SessionLock
 
         with SessionLock(session):
-            code, _, err = await citewatch(e, "channels", "add", "DIUkraine", cwd=tmp_path)
-        assert code == 2
-        assert err.strip() == (f"citewatch: error: another citewatch process is using session "
-                               f"{session} (pid {os.getpid()})")
+            # --join needs the session itself: refused in one line
+            code, _, err = await citewatch(e, "channels", "add", "DIUkraine", "--join",
+                                           cwd=tmp_path)
+            assert code == 2
+            assert err.strip() == (f"citewatch: error: another citewatch process is using "
+                                   f"session {session} (pid {os.getpid()})")
+            # without --join the name is stored unresolved, for the running service to resolve
+            code, out, err = await citewatch(e, "channels", "add", "DIUkraine", cwd=tmp_path)
+            assert code == 0, err
+            assert "added @DIUkraine unresolved" in out
+            assert srv.count("ResolveUsernameRequest") == 0
+        code, out, _ = await citewatch(e, "channels", "list", "--json", cwd=tmp_path)
+        [row] = json.loads(out)
+        assert (row["username"], row["tg_id"], row["active"]) == ("DIUkraine", None, True)
 
 
 async def test_wrong_login_code_is_one_line(env: dict[str, str], tmp_path: Path) -> None:

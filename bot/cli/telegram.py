@@ -11,6 +11,7 @@ from bot.cli.common import get_settings, handle_errors, open_db, print_json, run
 from bot.config import Settings, normalize_username
 from bot.errors import CitewatchError, SourceError
 from bot.telegram.client import make_client
+from bot.telegram.session import SessionBusy
 from bot.telegram.source import ChannelSource, make_source
 from bot.telegram.telethon_source import TelethonSource
 from storage import channels as channels_repo
@@ -95,7 +96,18 @@ async def channels_add(usernames: tuple[str, ...], join: bool) -> None:
     settings = get_settings()
     async with open_db(settings) as db:
         source = make_source(settings, db)
-        await source.start()
+        try:
+            await source.start()
+        except SessionBusy as exc:
+            if join:
+                raise
+            # the running service owns the session; it resolves new rows on its next poll
+            for name in names:
+                await channels_repo.add(db, name, settings.aliases_for(name))
+                await channels_repo.activate(db, name)
+                click.echo(f"added @{name} unresolved ({exc}); the running citewatch resolves it "
+                           "within POLL_INTERVAL and logs an error if it is not a public channel")
+            return
         try:
             failed = await _add(settings, db, source, names, join)
         finally:

@@ -43,6 +43,10 @@ def tighten(path: str | Path) -> None:
             os.chmod(f, 0o600)
 
 
+class SessionBusy(SourceError):
+    """The session is held by another process (usually the running ``citewatch run``)."""
+
+
 class SessionLock:
     """An exclusive, non-blocking lock on ``<session>.lock`` holding our pid."""
 
@@ -65,7 +69,7 @@ class SessionLock:
         except BlockingIOError:
             pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise SourceError(
+            raise SessionBusy(
                 f"another citewatch process is using session {self.session} (pid {pid})"
             ) from None
         os.ftruncate(fd, 0)
