@@ -30,8 +30,14 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("citewatch: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # one line, like every other error; the command's --help has the rest
+        where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        click.echo(f"citewatch: error: {message}{where}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"citewatch: error: {' '.join(exc.format_message().split())}", err=True)
         sys.exit(exc.exit_code)
     except CitewatchError as exc:
         click.echo(f"citewatch: error: {exc}", err=True)
