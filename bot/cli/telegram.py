@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,12 +11,14 @@ from bot.cli import cli
 from bot.cli.common import get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import Settings, normalize_username
 from bot.errors import CitewatchError, SourceError
-from bot.telegram.client import make_client
-from bot.telegram.session import SessionBusy
-from bot.telegram.source import ChannelSource, make_source
-from bot.telegram.telethon_source import TelethonSource
 from storage import channels as channels_repo
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.telegram.source import ChannelSource
+
+# Telethon is imported inside the commands that use it: loading it costs ~0.2 s, which every
+# other `citewatch` command (search, stats, ...) should not pay.
 
 
 @cli.command()
@@ -23,6 +26,8 @@ from storage.db import Database
 @run_async
 async def login() -> None:
     """Log the Telegram account in (phone, code, 2FA password); the session is kept private."""
+    from bot.telegram.client import make_client
+
     settings = get_settings()
     client = make_client(settings)
     try:
@@ -62,6 +67,8 @@ def _names(values: tuple[str, ...]) -> list[str]:
 
 async def _add(settings: Settings, db: Database, source: ChannelSource, names: list[str],
                join: bool) -> int:
+    from bot.telegram.telethon_source import TelethonSource
+
     failed = 0
     joined_any = False
     for name in names:
@@ -92,6 +99,9 @@ async def _add(settings: Settings, db: Database, source: ChannelSource, names: l
 @run_async
 async def channels_add(usernames: tuple[str, ...], join: bool) -> None:
     """Watch channels given as USERNAME, @USERNAME or a t.me link; resolved once and kept."""
+    from bot.telegram.session import SessionBusy
+    from bot.telegram.source import make_source
+
     names = _names(usernames)
     settings = get_settings()
     async with open_db(settings) as db:
