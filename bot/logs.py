@@ -7,8 +7,6 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_SECRET_NAMES = ("api_hash", "bot_token", "api_key", "auth_key", "password")
-
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -34,30 +32,29 @@ class OneLineFormatter(logging.Formatter):
         return s.replace("\r", "\\r").replace("\n", "\\n")
 
 
-class _RedactFilter(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
+class _Redacting(logging.Formatter):
+    """Masks secrets in the finished line, so messages, arguments and tracebacks are all covered."""
+
+    def __init__(self, inner: logging.Formatter, secrets: list[str]) -> None:
         super().__init__()
+        self.inner = inner
         self.secrets = [s for s in secrets if s and len(s) >= 6]
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            msg = record.getMessage()
-            if any(s in msg for s in self.secrets):
-                for s in self.secrets:
-                    msg = msg.replace(s, "***")
-                record.msg, record.args = msg, ()
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        for secret in self.secrets:
+            line = line.replace(secret, "***")
+        return line
 
 
 def setup_logging(level: str = "info", fmt: str = "text", secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
-        )
-    handler.addFilter(_RedactFilter(secrets or []))
+    inner: logging.Formatter = (
+        JsonFormatter()
+        if fmt == "json"
+        else OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
+    handler.setFormatter(_Redacting(inner, secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
