@@ -199,8 +199,14 @@ class Service:
             if not batch:
                 break
             for article in batch:
-                found += len(await check_article(self.db, article.id, self.settings,
-                                                 fetch_post=self.fetch_post))
+                assert article.id is not None
+                try:
+                    found += len(await check_article(self.db, article.id, self.settings,
+                                                     fetch_post=self.fetch_post))
+                except Exception as exc:  # one bad article must not block the ones after it
+                    log.warning("article %s: detection failed: %s", article.id, exc)
+                    await articles.record_error(self.db, article.id,
+                                                f"detection failed: {exc}")
         if found:
             self.run_now("send-alerts")
 
