@@ -9,6 +9,8 @@ an unbalanced quote — is treated as text, never as FTS5 syntax, so no input ca
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from storage.errors import QueryError
 
@@ -48,18 +50,74 @@ def _tokens(query: str) -> list[tuple[str, str]]:
     return out
 
 
-def to_fts5(query: str) -> str:
-    """Return an FTS5 MATCH expression; ``QueryError`` if nothing searchable remains."""
-    parts: list[str] = []
-    negatives: list[str] = []
+@dataclass(frozen=True)
+class Term:
+    """One word, prefix or phrase. ``auto``: a bare word that is searched as a prefix by default."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+    auto: bool = False
+
+    def fts(self, exact: bool = False) -> str:
+        """The FTS5 form; ``exact`` drops the automatic prefix (never an explicit ``word*``)."""
+        star = self.prefix or (self.auto and not exact)
+        return _quote(" ".join(self.words)) + ("*" if star else "")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A positive part of the query: one term, or terms joined by OR (any one must match)."""
+
+    terms: tuple[Term, ...]
+
+    def fts(self, exact: bool = False) -> str:
+        out = self.terms[0].fts(exact)
+        for t in self.terms[1:]:
+            out = f"({out} OR {t.fts(exact)})"
+        return out
+
+    @property
+    def has_auto(self) -> bool:
+        return any(t.auto for t in self.terms)
+
+
+@dataclass(frozen=True)
+class FtsQuery:
+    """A parsed user query: groups that must all match, and terms that must not.
+
+    Kept structured so search can probe each group's frequency and rank by the informative ones,
+    while ``expression()`` gives the one FTS5 string that decides what matches.
+    """
+
+    positives: tuple[Group, ...]
+    negatives: tuple[Term, ...] = ()
+
+    def expression(self, exact: frozenset[int] = frozenset(),
+                   only: Sequence[int] | None = None, negate: bool = True) -> str:
+        """FTS5 expression. ``exact``: indexes of groups searched without auto prefix;
+        ``only``: just these positive groups; ``negate=False`` leaves the exclusions out."""
+        idx = range(len(self.positives)) if only is None else only
+        parts = [self.positives[i].fts(i in exact) for i in idx]
+        if not parts:
+            raise QueryError("nothing to search for: give at least one word")
+        positive = " AND ".join(parts)
+        if not (negate and self.negatives):
+            return positive
+        neg = " OR ".join(t.fts() for t in self.negatives)
+        return f"({positive}) NOT ({neg})" if len(parts) > 1 else f"{positive} NOT ({neg})"
+
+
+def parse(query: str) -> FtsQuery:
+    """Parse any user string; ``QueryError`` if nothing searchable remains."""
+    groups: list[list[Term]] = []
+    negatives: list[Term] = []
     pending_or = False
     pending_not = False
     for kind, value in _tokens(query):
         negate = False
-        prefix = False
         if kind == "word":
             if value == "OR":
-                pending_or = bool(parts)
+                pending_or = bool(groups)
                 continue
             if value == "NOT":
                 pending_not = True
@@ -69,39 +127,38 @@ def to_fts5(query: str) -> str:
             if value.startswith("-") and len(value) > 1:
                 negate = True
                 value = value[1:]
-            if value.endswith("*"):
-                prefix = True
+            prefix = value.endswith("*")
             words = _words(value)
             if not words:
                 continue
             if len(words) == 1:
                 w = words[0]
-                auto = len(w) >= MIN_AUTO_PREFIX and not w.isdigit()
-                expr = _quote(w) + ("*" if prefix or auto else "")
+                auto = not prefix and len(w) >= MIN_AUTO_PREFIX and not w.isdigit()
+                term = Term((w,), prefix=prefix, auto=auto)
             else:  # "foo:bar", "a-b", "U.S." → a phrase of its words
-                expr = _quote(" ".join(words)) + ("*" if prefix else "")
+                term = Term(tuple(words), prefix=prefix)
         else:
             words = _words(value)
             if not words:
                 continue
-            expr = _quote(" ".join(words))
+            term = Term(tuple(words))
         if pending_not:
             negate, pending_not = True, False
         if negate:
-            negatives.append(expr)
+            negatives.append(term)
             continue
-        if pending_or and parts:
-            parts[-1] = f"({parts[-1]} OR {expr})"
+        if pending_or and groups:
+            groups[-1].append(term)
         else:
-            parts.append(expr)
+            groups.append([term])
         pending_or = False
-    if not parts:
+    if not groups:
         if negatives:
             raise QueryError("a search needs at least one word that is not excluded")
         raise QueryError("nothing to search for: give at least one word")
-    positive = " AND ".join(parts)
-    if negatives:
-        return f"({positive}) NOT ({' OR '.join(negatives)})" if len(parts) > 1 else (
-            f"{positive} NOT ({' OR '.join(negatives)})"
-        )
-    return positive
+    return FtsQuery(tuple(Group(tuple(g)) for g in groups), tuple(negatives))
+
+
+def to_fts5(query: str) -> str:
+    """Return an FTS5 MATCH expression; ``QueryError`` if nothing searchable remains."""
+    return parse(query).expression()

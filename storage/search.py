@@ -1,57 +1,125 @@
-"""Full-text search over posts and translations, best matches first (bm25)."""
+"""Full-text search over posts and translations, best matches first (bm25 of the informative terms).
+
+Why not plain ``ORDER BY rank``: FTS5's bm25 reads the position list of every matching post, and
+for each phrase it scans that phrase's whole posting list to compute its IDF — so a query with one
+common word cost O(posts containing it) (2 s for "the" over 1M posts), even with LIMIT and even
+when ANDed with a rare word. A search therefore runs in three steps:
+
+1. **Probe** each positive part of the query (word, phrase, OR group) with a capped count — reading
+   at most ``PREFIX_CAP`` entries of its posting list, never a whole list.
+2. **Rank by the rare parts.** Parts found in fewer than ``RARE_CAP`` posts are the informative
+   ones; common parts carry little IDF in bm25 anyway. Matches of the full query are ranked by
+   bm25 of the AND of the rare parts only, so ranking touches at most ~``RARE_CAP`` posts.
+3. **Newest first when nothing is rare.** If every part is common (e.g. ``ukraine army``), bm25
+   would barely separate the matches and would cost a pass over all of them, so the results are the
+   most recently stored matches first (score 0.0); FTS5 streams them with ``ORDER BY rowid DESC``.
+
+README: *A search ranks by its rarest words; a search made only of very common words (found in
+more than 2,000 posts each) lists the most recent matches first instead.*
+
+Auto-prefix (a bare word of 4+ letters also finds longer forms) needs FTS5 to merge the posting
+lists of every matching term up front. A word that is itself in more than ``PREFIX_CAP`` posts is
+therefore searched as typed: its other forms would add little and cost a scan of all of them.
+
+Snippets are built with the full expression, so every term is highlighted, and only for the rows
+returned.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from storage.db import Database
-from storage.fts_query import to_fts5
+from storage.fts_query import FtsQuery, parse
 from storage.models import HL_END, HL_START, SearchHit, from_iso, to_iso
 
-# Ranking first, decoration after: the inner query orders only (rowid, rank) — FTS5's rank is bm25
-# with equal weights for the original and the translation — and keeps the best N; snippets and the
-# joins are then computed for those N rows only. Computing snippet() for every match before sorting
-# made common words cost hundreds of milliseconds over 1M posts.
-#
-# bm25 costs about a microsecond per matching post, so a common word over 1M posts took ~1 s.
-# A query is therefore ranked among its newest RANK_WINDOW matches (rowid order = storage order;
-# FTS5 walks a doclist backwards without ranking): rare words are ranked exactly, and for a word
-# found in most posts the best of the newest 10,000 is what an analyst wants anyway.
-RANK_WINDOW = 10_000
+#: A part found in at least this many posts is "common": left out of ranking.
+RARE_CAP = 2_000
+#: A bare word found in at least this many posts is not auto-prefixed (see module docstring).
+PREFIX_CAP = 20_000
 
-_SQL = f"""
-WITH cand AS (
-    SELECT posts_fts.rowid AS id, posts_fts.rank AS score
+_SNIPPETS = (f"snippet(posts_fts, 0, '{HL_START}', '{HL_END}', '…', 16), "
+             f"snippet(posts_fts, 1, '{HL_START}', '{HL_END}', '…', 16)")
+
+# Rare path. `m` (what the whole query matches) is materialised once: an `IN (subquery)` on the
+# virtual table's rowid made SQLite re-run the MATCH per value (seconds). Decoration scans the
+# rowid range of the top rows with one cursor: a `rowid = ?` join re-merged prefix lists per row.
+_RANKED = f"""
+WITH {{m}}top AS MATERIALIZED (
+    SELECT posts_fts.rowid AS id, bm25(posts_fts) AS score
     FROM posts_fts {{join}}
-    WHERE posts_fts MATCH :match {{filters}}
-    ORDER BY posts_fts.rowid DESC
-    LIMIT :window
-), top AS (
-    SELECT id, score FROM cand ORDER BY score LIMIT :limit
+    WHERE posts_fts MATCH :rank {{in_m}} {{filters}}
+    ORDER BY score LIMIT :limit
+), deco AS MATERIALIZED (
+    SELECT posts_fts.rowid AS id, {_SNIPPETS}
+    FROM posts_fts
+    WHERE posts_fts MATCH :match
+      AND posts_fts.rowid BETWEEN (SELECT min(id) FROM top) AND (SELECT max(id) FROM top)
+      AND +posts_fts.rowid IN (SELECT id FROM top)
 )
-SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, top.score,
-       snippet(posts_fts, 0, '{HL_START}', '{HL_END}', '…', 16) AS s_text,
-       snippet(posts_fts, 1, '{HL_START}', '{HL_END}', '…', 16) AS s_tr
+SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, top.score, deco.*
 FROM top
-JOIN posts_fts ON posts_fts.rowid = top.id AND posts_fts MATCH :match
+JOIN deco ON deco.id = top.id
 JOIN posts p ON p.id = top.id
 JOIN channels c ON c.id = p.channel_id
 ORDER BY top.score, p.id
 """
 
+# Common path: FTS5 walks the matches newest first and stops after :limit rows that pass the
+# filters; snippets are computed for the returned rows only.
+_NEWEST = f"""
+SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, 0.0, posts_fts.rowid, {_SNIPPETS}
+FROM posts_fts
+JOIN posts p ON p.id = posts_fts.rowid
+JOIN channels c ON c.id = p.channel_id
+WHERE posts_fts MATCH :match {{filters}}
+ORDER BY posts_fts.rowid DESC
+LIMIT :limit
+"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one query runs: the expression that decides matches and the one that ranks (or None)."""
+
+    match: str
+    rank: str | None
+
+
+def probe_sql(q: FtsQuery) -> tuple[str, dict[str, Any]]:
+    """One statement counting each positive group's posts, up to PREFIX_CAP (auto-prefix words
+    are probed as typed: a capped count of one term reads only the first entries of its list)."""
+    cols = [f"(SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH :g{i} "
+            "LIMIT :cap))" for i in range(len(q.positives))]
+    params: dict[str, Any] = {f"g{i}": g.fts(exact=True) for i, g in enumerate(q.positives)}
+    params["cap"] = PREFIX_CAP
+    return "SELECT " + ", ".join(cols), params
+
+
+def plan(q: FtsQuery, counts: list[int]) -> Plan:
+    """Choose the match and rank expressions from the probe counts (see module docstring)."""
+    exact = frozenset(i for i, (g, n) in enumerate(zip(q.positives, counts, strict=True))
+                      if g.has_auto and n >= PREFIX_CAP)
+    match = q.expression(exact)
+    rare = [i for i, n in enumerate(counts) if n < RARE_CAP]
+    if not rare:
+        return Plan(match, None)
+    return Plan(match, q.expression(exact, only=rare, negate=False))
+
 
 def build_sql(
-    match: str,
+    p: Plan,
     *,
     channel: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 20,
 ) -> tuple[str, dict[str, Any]]:
-    """The SQL and parameters of one search (the benchmark runs them raw to measure our overhead)."""
+    """The SQL and parameters of one planned search (the benchmark runs them raw)."""
     filters: list[str] = []
-    params: dict[str, Any] = {"match": match, "limit": max(1, limit), "window": RANK_WINDOW}
+    params: dict[str, Any] = {"match": p.match, "limit": max(1, limit)}
     if channel:
         filters.append("AND p.channel_id = (SELECT id FROM channels WHERE username = :channel)")
         params["channel"] = channel
@@ -61,8 +129,19 @@ def build_sql(
     if until:
         filters.append("AND p.date < :until")
         params["until"] = to_iso(until)
-    join = "JOIN posts p ON p.id = posts_fts.rowid" if filters else ""
-    return _SQL.format(join=join, filters=" ".join(filters)), params
+    where = " ".join(filters)
+    if p.rank is None:
+        return _NEWEST.format(filters=where), params
+    params["rank"] = p.rank
+    same = p.rank == p.match
+    sql = _RANKED.format(
+        m="" if same else
+        "m AS MATERIALIZED (SELECT rowid AS id FROM posts_fts WHERE posts_fts MATCH :match), ",
+        in_m="" if same else "AND +posts_fts.rowid IN m",
+        join="JOIN posts p ON p.id = posts_fts.rowid" if filters else "",
+        filters=where,
+    )
+    return sql, params
 
 
 async def query(
@@ -75,7 +154,10 @@ async def query(
     limit: int = 20,
 ) -> list[SearchHit]:
     """Search. Raises ``QueryError`` (one line) for a query with nothing to search."""
-    sql, params = build_sql(to_fts5(text), channel=channel, since=since, until=until, limit=limit)
+    q = parse(text)
+    sql, params = probe_sql(q)
+    counts = list(await db.fetchone(sql, params) or ())
+    sql, params = build_sql(plan(q, counts), channel=channel, since=since, until=until, limit=limit)
     rows = await db.fetchall(sql, params)
     return [
         SearchHit(
@@ -84,14 +166,9 @@ async def query(
             message_id=r[2],
             date=from_iso(r[3]),  # type: ignore[arg-type]
             deleted=r[4] is not None,
-            score=-float(r[5]),
-            text_snippet=r[6] or "",
-            translation_snippet=r[7] or "",
+            score=0.0 - float(r[5]),
+            text_snippet=r[7] or "",
+            translation_snippet=r[8] or "",
         )
         for r in rows
     ]
-
-
-def raw_match_sql() -> str:
-    """The query the benchmark times raw, to compare our overhead against."""
-    return build_sql("")[0]
