@@ -18,7 +18,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -29,6 +29,8 @@ from storage.db import Database
 
 log = logging.getLogger("citewatch.service")
 
+RECHECK_HOURS = 6  # articles checked this recently are checked again when new posts settle
+RECHECK_MAX = 100
 STOP_GRACE = 7.0  # seconds running jobs get to finish at shutdown (the whole stop must fit in 10 s)
 
 
@@ -180,8 +182,30 @@ class Service:
 
     async def _translate(self) -> None:
         # drain what is due, batch by batch, so a backlog does not wait an interval per batch
+        settled = 0
         while not self._stopping and await self.translation_queue.run_batch():
-            pass
+            last = self.translation_queue.last
+            settled += last.translated + last.skipped
+        if settled:
+            await self._recheck_recent()
+
+    async def _recheck_recent(self) -> None:
+        """An article can arrive before the post it quotes is stored or translated (a feed polled
+        right after the post): check recent articles again once new texts are settled. Storing
+        citations is idempotent, so nothing is alerted twice."""
+        from bot.cite.pipeline import check_article
+        from storage import articles
+
+        since = datetime.now(UTC) - timedelta(hours=RECHECK_HOURS)
+        found = 0
+        for article in await articles.checked_since(self.db, since, limit=RECHECK_MAX):
+            if self._stopping:
+                break
+            assert article.id is not None
+            found += len(await check_article(self.db, article.id, self.settings,
+                                             fetch_post=self.fetch_post))
+        if found:
+            self.run_now("send-alerts")
 
     async def _poll_feeds(self) -> None:
         new_ids = await self.poller.poll_due()

@@ -171,3 +171,14 @@ async def recent(db: Database, limit: int = 50, *, feed_id: int | None = None) -
             "SELECT * FROM articles WHERE feed_id = ? ORDER BY id DESC LIMIT ?", (feed_id, limit)
         )
     return [_row(r) for r in rows]
+
+
+async def checked_since(db: Database, since: datetime, limit: int = 100) -> list[Article]:
+    """Checked articles fetched after ``since``, newest first: the ones worth checking again when
+    posts they may quote were stored or translated after them."""
+    rows = await db.fetchall(
+        "SELECT * FROM articles WHERE status = 'checked' AND fetched_at >= ?"
+        " ORDER BY id DESC LIMIT ?",
+        (to_iso(since), limit),
+    )
+    return [_row(r) for r in rows]
