@@ -2,8 +2,8 @@
 
 ``candidates`` keeps the full-text query bounded whatever the size of the archive: it restricts FTS5
 to the rowid range of the time window (ids grow with time), counts each term's posts there (capped),
-and ORs only the rarest terms up to a budget of matching rows, so bm25 never ranks more than a few
-thousand rows. ``store`` writes each citation once
+and ORs only the rarest terms up to a budget of matching rows, so ranking never sees more than a few
+thousand rows, ranked by the IDF of the terms they match. ``store`` writes each citation once
 per (article, post) — a re-check keeps the best score — and, in the same transaction, one pending
 ``alerts`` row per chat for citations at or above the threshold (the outbox the sender drains).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -121,6 +122,44 @@ def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_
     return out
 
 
+async def _rank(db: Database, chosen: Sequence[str], freqs: dict[str, int],
+                id_range: tuple[int, int]) -> list[int]:
+    """Post ids matching any chosen term, most matched IDF first (ties: newest first).
+
+    Why not ``ORDER BY bm25()`` over the OR query: bm25 loads every term's position lists for every
+    matching row (14 ms for 4000 rows at 1M posts); the rowids alone come back in ~3 ms and the sum
+    of the matched terms' IDF ranks the same posts first (a post quoting the article's rare names
+    and numbers)."""
+    n = id_range[1] - id_range[0] + 1
+    weights = [math.log(1.0 + n / max(1, freqs[t])) for t in chosen]
+    one = "SELECT ?, rowid FROM posts_fts WHERE posts_fts MATCH ? AND rowid BETWEEN ? AND ?"
+    params: list[object] = []
+    for i, t in enumerate(chosen):
+        params += [i, _quote(t), *id_range]
+    score: dict[int, float] = {}
+    for i, rowid in await db.fetchall(" UNION ALL ".join([one] * len(chosen)), params):
+        score[rowid] = score.get(rowid, 0.0) + weights[i]
+    return sorted(score, key=lambda r: (-score[r], -r))
+
+
+async def _in_window(db: Database, ranked: Sequence[int], since: datetime | None,
+                     until: datetime | None, limit: int) -> list[int]:
+    """The first ``limit`` of ``ranked`` dated inside the window (the id range is a superset)."""
+    out: list[int] = []
+    lo, hi = to_iso(since) or "", to_iso(until) or "9999"
+    step = 2 * limit
+    for start in range(0, len(ranked), step):
+        chunk = list(ranked[start:start + step])
+        rows = await db.fetchall(
+            f"SELECT id FROM posts WHERE id IN ({','.join('?' * len(chunk))})"
+            " AND date >= ? AND date <= ?", [*chunk, lo, hi])
+        inside = {r[0] for r in rows}
+        out.extend(i for i in chunk if i in inside)
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
 async def candidates(
     db: Database,
     fts_terms: Sequence[str],
@@ -129,21 +168,16 @@ async def candidates(
     until: datetime | None,
     limit: int = 50,
 ) -> list[Post]:
-    """Posts an article may cite: the best bm25 matches of its rare terms inside the time window,
+    """Posts an article may cite: the best matches of its rare terms inside the time window,
     plus every post it references by (channel, message_id) whatever its date."""
     ids: list[int] = []
     terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))[:MAX_LOOKUPS]
     id_range = await _id_range(db, since, until) if terms else None
-    chosen = pick_terms(await term_frequencies(db, terms, id_range), terms) if id_range else []
+    freqs = await term_frequencies(db, terms, id_range) if id_range else {}
+    chosen = pick_terms(freqs, terms)
     if id_range and chosen:
-        rows = await db.fetchall(
-            "SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid"
-            " WHERE posts_fts MATCH ? AND posts_fts.rowid BETWEEN ? AND ?"
-            " AND p.date >= ? AND p.date <= ? ORDER BY bm25(posts_fts) LIMIT ?",
-            [" OR ".join(_quote(t) for t in chosen), *id_range, to_iso(since) or "",
-             to_iso(until) or "9999", max(1, limit)],
-        )
-        ids.extend(r[0] for r in rows)
+        ranked = await _rank(db, chosen, freqs, id_range)
+        ids.extend(await _in_window(db, ranked, since, until, max(1, limit)))
     pairs = list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))
     if pairs:
         cond = " OR ".join("(c.username = ? AND p.message_id = ?)" for _ in pairs)
