@@ -129,6 +129,15 @@ def build_db(path: Path, n: int) -> None:
     conn.close()
 
 
+ANALYST = ["Бахмут", "Авдіївка", "Авдеевка", "Херсон", "Kherson", "Bakhmut", "HIMARS", "Leopard",
+           "Storm Shadow", "ЗСУ", "ВСУ", "Wagner", "Вагнер", "Пригожин", "Prigozhin", "Zelensky",
+           "Зеленский", "Шойгу", "Shoigu", "Crimea", "Крым", "Запорожье", "Zaporizhzhia", "Lancet",
+           "Ланцет", "Bayraktar", "93 бригада", "бригада", "brigade", "ПВО", "air defense",
+           "\"Black Sea Fleet\"", "Черноморский флот", "Mariupol", "Мариуполь", "Азовсталь", "drone",
+           "дрон", "беспилотник", "Kinzhal", "Кинжал", "Belgorod", "Белгород", "mobilization",
+           "мобилизация", "counteroffensive", "контрнаступление", "Soledar", "Соледар", "Kupiansk"]
+
+
 def make_queries(n: int, seed: int = 7) -> list[dict[str, object]]:
     """Mixed queries: common and rare words, two words, phrases, prefixes, Cyrillic, filters."""
     orig, en = load_corpus()
@@ -146,7 +155,7 @@ def make_queries(n: int, seed: int = 7) -> list[dict[str, object]]:
     common_en = sorted(words_en, key=words_en.get, reverse=True)[:300]  # type: ignore[arg-type]
     rare_en = [w for w, c in words_en.items() if c == 1]
     kinds = ["common_ru", "rare_ru", "common_en", "rare_en", "two_words", "phrase_ru", "phrase_en",
-             "prefix"]
+             "prefix", "analyst"]
     out: list[dict[str, object]] = []
     for i in range(n):
         kind = kinds[i % len(kinds)]
@@ -167,15 +176,21 @@ def make_queries(n: int, seed: int = 7) -> list[dict[str, object]]:
                 ws = re.findall(r"[^\W\d_]{3,}", rnd.choice(src))
             j = rnd.randrange(len(ws) - 1)
             q = f'"{ws[j]} {ws[j + 1]}"'
-        else:
+        elif kind == "prefix":
             w = rnd.choice([x for x in common_ru[:200] + common_en[:100] if len(x) >= 6])
             q = w[:5] + "*"
+        else:  # what an analyst types: names, places, units, weapons, with a context word or two
+            q = rnd.choice(ANALYST)
+            if rnd.random() < 0.4:
+                q += " " + rnd.choice(common_ru[:50] + common_en[:50])
         opts: dict[str, object] = {"text": q, "kind": kind}
         r = rnd.random()
         if r < 0.25:
             opts["channel"] = rnd.choice(CHANNELS[:4])
-        elif r < 0.45:
-            opts["since"] = datetime(2022, 2, 24, tzinfo=UTC) + timedelta(days=rnd.randrange(2500))
+        elif r < 0.45:  # a date inside the corpus span (1M posts x 80 s = ~925 days)
+            opts["since"] = datetime(2022, 2, 24, tzinfo=UTC) + timedelta(days=rnd.randrange(900))
+            if rnd.random() < 0.5:
+                opts["until"] = opts["since"] + timedelta(days=rnd.choice([1, 7, 30, 90]))
         out.append(opts)
     return out
 
@@ -201,15 +216,12 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
     # warm both caches the same way
     for q in queries[:20]:
         await search.query(db, str(q["text"]), limit=limit)
+        search.run(raw, str(q["text"]), limit=limit)
     for q in queries:
-        kw = {k: v for k, v in q.items() if k in ("channel", "since")}
+        kw = {k: v for k, v in q.items() if k in ("channel", "since", "until")}
         # raw side: the identical statements ours runs — the probe, then the planned search
         t0 = time.perf_counter()
-        parsed = parse(str(q["text"]))
-        psql, pparams = search.probe_sql(parsed)
-        counts = list(raw.execute(psql, pparams).fetchone())
-        sql, params = search.build_sql(search.plan(parsed, counts), limit=limit, **kw)  # type: ignore[arg-type]
-        rows = raw.execute(sql, params).fetchall()
+        rows = search.run(raw, str(q["text"]), limit=limit, **kw)  # type: ignore[arg-type]
         t1 = time.perf_counter()
         res = await search.query(db, str(q["text"]), limit=limit, **kw)  # type: ignore[arg-type]
         t2 = time.perf_counter()
@@ -218,9 +230,11 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
         rawt.append((t1 - t0) * 1000)
         ours.append((t2 - t1) * 1000)
         by_kind.setdefault(str(q["kind"]), []).append((t2 - t1) * 1000)
+        by_kind.setdefault("(filtered)" if kw else "(no filter)", []).append((t2 - t1) * 1000)
         if bm25_ref:
             t3 = time.perf_counter()
-            raw.execute(BM25_SQL, {"match": parsed.expression(), "limit": limit}).fetchall()
+            raw.execute(BM25_SQL, {"match": parse(str(q["text"])).expression(), "limit": limit}
+                        ).fetchall()
             ref.append((time.perf_counter() - t3) * 1000)
             ref_kind.setdefault(str(q["kind"]), []).append(ref[-1])
     await db.close()

@@ -18,7 +18,7 @@ import pytest
 from storage import posts, search
 from storage.db import Database
 from storage.errors import QueryError
-from storage.fts_query import to_fts5
+from storage.fts_query import parse, to_fts5
 from storage.models import Post
 
 CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
@@ -115,7 +115,7 @@ async def test_bm25_order(db: Database) -> None:
     assert "\x02дрон\x03" in hits[0].text_snippet
 
 
-async def test_rank_window_keeps_filters_and_limit(db: Database) -> None:
+async def test_filters_and_limit_on_a_common_word(db: Database) -> None:
     await posts.upsert_many(db, [_p("DIUkraine" if i % 2 else "rybar", i, 1 + i % 28, f"спільне {i}")
                                  for i in range(1, 301)])
     hits = await search.query(db, "спільне", channel="rybar", limit=500)
@@ -124,6 +124,63 @@ async def test_rank_window_keeps_filters_and_limit(db: Database) -> None:
                               until=datetime(2023, 1, 22, tzinfo=UTC), limit=500)
     assert hits and {h.date.day for h in hits} == {20, 21}
     assert len(await search.query(db, "спільне", limit=7)) == 7
+
+
+async def _corpus(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small caps so a few posts make a word "common": 'загальне' is in all 12 posts."""
+    monkeypatch.setattr(search, "RARE_CAP", 5)
+    monkeypatch.setattr(search, "PREFIX_CAP", 8)
+    rows = [_p("rybar" if i % 3 == 0 else "DIUkraine", i, i, f"загальне слово номер {i}")
+            for i in range(1, 11)]
+    rows += [
+        _p("DIUkraine", 11, 11, "загальне Авдіївка " + "інші слова тут " * 20),
+        _p("rybar", 12, 12, "загальне Авдіївка Авдіївка штурм"),
+    ]
+    await posts.upsert_many(db, rows)
+
+
+async def test_ranked_by_the_rare_term(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _corpus(db, monkeypatch)
+    plan = search.plan(parse("загальне Авдіївка"), [12, 2])
+    assert plan.rank == '"Авдіївка"*' and plan.match == '"загальне" AND "Авдіївка"*'
+    hits = await search.query(db, "загальне Авдіївка")
+    assert [h.message_id for h in hits] == [12, 11]  # the rare term's best bm25 first
+    assert hits[0].score > hits[1].score > 0
+    # every term is highlighted, the common one too
+    assert "\x02загальне\x03" in hits[0].text_snippet and "\x02Авдіївка\x03" in hits[0].text_snippet
+    # a common negative still filters
+    assert [h.message_id for h in await search.query(db, "Авдіївка -штурм")] == [11]
+    assert [h.message_id for h in await search.query(db, "Авдіївка", channel="rybar")] == [12]
+
+
+async def test_all_common_query_lists_newest_first(db: Database, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    await _corpus(db, monkeypatch)
+    hits = await search.query(db, "загальне слово", limit=5)
+    assert [h.message_id for h in hits] == [10, 9, 8, 7, 6]
+    assert all(h.score == 0.0 for h in hits)
+    assert "\x02загальне\x03" in hits[0].text_snippet and "\x02слово\x03" in hits[0].text_snippet
+    # filters stay exact, with and without the rowid bound taken from the date index
+    for cap in (1, 1000):
+        monkeypatch.setattr(search, "DATE_CAP", cap)
+        hits = await search.query(db, "загальне", channel="rybar",
+                                  since=datetime(2023, 1, 3, tzinfo=UTC),
+                                  until=datetime(2023, 1, 10, tzinfo=UTC))
+        assert [h.message_id for h in hits] == [9, 6, 3]
+        assert await search.query(db, "загальне", since=datetime(2030, 1, 1, tzinfo=UTC)) == []
+        hits = await search.query(db, "загальне", until=datetime(2023, 1, 3, tzinfo=UTC))
+        assert [h.message_id for h in hits] == [2, 1]
+
+
+async def test_prefix_finds_inflected_forms(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _corpus(db, monkeypatch)
+    await posts.upsert_many(db, [_p("DIUkraine", 20, 20, "контингенту НАТО"),
+                                 _p("DIUkraine", 21, 21, "загальнення і номери")])
+    assert [h.message_id for h in await search.query(db, "контингент")] == [20]
+    assert [h.message_id for h in await search.query(db, "контин*")] == [20]
+    # a word in PREFIX_CAP posts or more is searched as typed: "загальнення" is not a hit
+    assert 21 not in {h.message_id for h in await search.query(db, "загальне", limit=50)}
+    assert (await search.query(db, "загал*", limit=50))[0].message_id == 21
 
 
 # -- the real CLI ---------------------------------------------------------------------------------
