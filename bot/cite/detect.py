@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,6 +132,17 @@ class _Side:
     dates: set[tuple[int, int]]
     names: set[str]
     raw_sents: list[str]
+    _windows: dict[int, tuple[set[str], set[tuple[str, ...]]]] = field(default_factory=dict)
+
+    def window(self, i: int) -> tuple[set[str], set[tuple[str, ...]]]:
+        """Stems and shingles of sentences i-1..i+1, built once per article (every post sentence
+        that lands on sentence i reuses them)."""
+        got = self._windows.get(i)
+        if got is None:
+            lo, hi = max(0, i - 1), min(len(self.sents), i + 2)
+            got = ({s for j in range(lo, hi) for s in self.sents[j]}, set().union(*self.bigrams[lo:hi]))
+            self._windows[i] = got
+        return got
 
 
 def _prepare(text: str) -> _Side:
@@ -167,35 +179,68 @@ _MIN_MASS = 3.0
 _PARTIAL_AT = 0.4
 
 
+@dataclass(frozen=True)
+class _PostSent:
+    raw: str
+    uniq: frozenset[str]
+    shingles: frozenset[tuple[str, ...]]
+
+
+@lru_cache(maxsize=8192)
+def _post_stems(text: str) -> frozenset[str]:
+    """All stems of a post text. Cached by text: the same posts are candidates for article after
+    article (a memo of a pure function; no I/O)."""
+    return frozenset(tx.content_stems(text))
+
+
+@lru_cache(maxsize=4096)
+def _post_sents(text: str) -> tuple[_PostSent, ...]:
+    """A post text's sentences as stem sets and shingles (only for shortlisted posts; cached)."""
+    out = []
+    for raw in tx.sentences(text):
+        ss = tx.content_stems(raw)
+        out.append(_PostSent(raw, frozenset(ss), frozenset(tx.shingles(ss))))
+    return tuple(out)
+
+
+@lru_cache(maxsize=8192)
+def _post_facts(text: str) -> tuple[frozenset[str], frozenset[tuple[int, int]], frozenset[str]]:
+    """Numbers, dates and names of a post text (cached like ``_post_sents``)."""
+    return frozenset(tx.numbers(text)), frozenset(tx.dates(text)), frozenset(tx.names(text))
+
+
 def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Evidence | None:
     """Best passage and coverage of one post text (translation or original) in the article."""
-    post_sents = [(s, tx.content_stems(s)) for s in tx.sentences(post_text)]
-    post_stems = {s for _, ss in post_sents for s in ss}
+    post_stems = _post_stems(post_text)
     post_mass = sum(_weight(s, common) for s in post_stems)
     if post_mass <= 0:
+        return None
+    # an upper bound first: a passage needs _MIN_MASS of stems the article has at all
+    if sum(_weight(s, common) for s in post_stems if s in art.index) < _MIN_MASS:
         return None
     matched: set[str] = set()
     best = (0.0, "", "")
     partial_mass = 0.0
-    for raw, ss in post_sents:
-        uniq = set(ss)
+    for ps in _post_sents(post_text):
+        uniq = ps.uniq
         if len(uniq) < _MIN_SENT_STEMS:
             continue
         hits: Counter[int] = Counter()
+        found_mass = 0.0
         for s in uniq:
-            for i in art.index.get(s, ()):
-                hits[i] += 1
-        if not hits:
-            continue
+            where = art.index.get(s)
+            if where:
+                hits.update(where)
+                found_mass += _weight(s, common)
+        if found_mass < _MIN_MASS:
+            continue  # no window can share more than the whole article does
         mass = sum(_weight(s, common) for s in uniq)
-        pb = tx.shingles(ss)
-        best_m, best_i, best_common = 0.0, -1, set()
+        pb = ps.shingles
+        best_m, best_i, best_common = 0.0, -1, frozenset[str]()
         for i, _ in hits.most_common(4):
-            lo, hi = max(0, i - 1), min(len(art.sents), i + 2)
-            window = {s for j in range(lo, hi) for s in art.sents[j]}
+            window, wb = art.window(i)
             shared = uniq & window
             c_uni = sum(_weight(s, common) for s in shared) / mass
-            wb = set().union(*art.bigrams[lo:hi])
             c_bi = len(pb & wb) / len(pb) if pb else 0.0
             m = 0.65 * c_uni + 0.35 * c_bi
             if m > best_m:
@@ -206,7 +251,7 @@ def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Eviden
         if best_m >= _MATCH_AT:
             matched |= best_common
         if best_m > best[0]:
-            best = (best_m, art.raw_sents[best_i], raw)
+            best = (best_m, art.raw_sents[best_i], ps.raw)
             partial_mass = common_mass
     if not matched:
         if best[0] < _PARTIAL_AT:
@@ -243,6 +288,12 @@ def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Eviden
 # ---------------------------------------------------------------- channel mentions
 
 
+@lru_cache(maxsize=1024)
+def _username_pattern(channel: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w])@?" + re.escape(channel) + r"(?!\w)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
 def _alias_pattern(alias: str) -> re.Pattern[str]:
     # short all-caps aliases (HUR, GUR) only as written; longer names in any case
     flags = 0 if (alias.isupper() and len(alias) <= 5) else re.IGNORECASE
@@ -264,13 +315,15 @@ def _mentions(
 ) -> dict[str, Evidence]:
     """Channel-level evidence: the strongest attributed mention per channel (lower-cased key)."""
     text = f"{article.title}\n{article.text}"
+    lowered = text.lower()
     out: dict[str, Evidence] = {}
     for ch in channels:
         names = [ch, *aliases_by_channel.get(ch, ())]
         best: Evidence | None = None
         for name in names:
-            pat = _alias_pattern(name) if name != ch else re.compile(
-                r"(?<![\w])@?" + re.escape(ch) + r"(?!\w)", re.IGNORECASE)
+            if name.lower() not in lowered:
+                continue  # a substring test first: most channels are not named in most articles
+            pat = _alias_pattern(name) if name != ch else _username_pattern(ch)
             for m in pat.finditer(text):
                 lo, hi = max(0, m.start() - _CUE_SPAN), min(len(text), m.end() + _CUE_SPAN)
                 ctx = text[lo:hi]
@@ -304,10 +357,11 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def _shared(art: _Side, post_text: str) -> Evidence | None:
+    numbers, dates, names = _post_facts(post_text)
     # years say little ("2014", "2022" are in half the war coverage)
-    nums = sorted(n for n in art.numbers & tx.numbers(post_text) if not _YEAR.fullmatch(n))
-    dts = sorted(art.dates & tx.dates(post_text))
-    nms = sorted(art.names & tx.names(post_text))
+    nums = sorted(n for n in art.numbers & numbers if not _YEAR.fullmatch(n))
+    dts = sorted(art.dates & dates)
+    nms = sorted(art.names & names)
     count = len(nums) + len(dts) + len(nms)
     if count < 2:
         return None
@@ -350,12 +404,12 @@ def _combine(evidence: Sequence[Evidence]) -> float:
     return round(1.0 - p, 3)
 
 
-def _stem_sets(candidates: Sequence[CandidatePost]) -> list[set[str]]:
-    return [set(tx.content_stems(c.translation or "")) | set(tx.content_stems(c.text))
-            for c in candidates]
+def _stem_sets(candidates: Sequence[CandidatePost]) -> list[frozenset[str]]:
+    """All stems of each candidate (translation and original), from the per-text cache."""
+    return [_post_stems(c.translation or "") | _post_stems(c.text) for c in candidates]
 
 
-def _common_stems(stem_sets: Sequence[set[str]]) -> set[str]:
+def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
     """Stems most candidates share are topic words, not evidence (a local IDF, no I/O)."""
     if len(stem_sets) < 4:
         return set()
@@ -365,7 +419,7 @@ def _common_stems(stem_sets: Sequence[set[str]]) -> set[str]:
     return {s for s, n in df.items() if n > len(stem_sets) / 2}
 
 
-def _shortlist(art: _Side, candidates: Sequence[CandidatePost], stem_sets: Sequence[set[str]],
+def _shortlist(art: _Side, candidates: Sequence[CandidatePost], stem_sets: Sequence[frozenset[str]],
                common: set[str], keep: int) -> set[int]:
     """Indexes of the candidates worth a full comparison: the ``keep`` sharing the most weighted
     stems with the article (at least two). Bounds the cost whatever the candidate list."""

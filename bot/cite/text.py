@@ -20,6 +20,8 @@ _FOLD = str.maketrans({
     "ё": "е", "Ё": "Е", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"',
     "„": '"', "–": "-", "—": "-", "\u00a0": " ",
 })
+_HAS_ZERO_WIDTH = re.compile("[" + "".join(chr(c) for c in _ZERO_WIDTH) + "]")
+_NEEDS_FOLD = re.compile("[" + re.escape("".join(chr(c) for c in _FOLD)) + "]")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _CONTRACTIONS = re.compile(r"\b(\w+)n't\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
@@ -98,14 +100,28 @@ def stem(word: str) -> str:
 
 
 def content_stems(text: str) -> list[str]:
-    """Stems of the words that carry meaning, in order (stop words and 1-letter tokens dropped)."""
+    """Stems of the words that carry meaning, in order (stop words and 1-letter tokens dropped).
+
+    Same result as ``stem`` over ``words(normalize(text))``, in one pass: this runs for every
+    candidate post of every article, so it skips the space squeezing words do not need."""
+    s = text
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+        if _HAS_ZERO_WIDTH.search(s):
+            s = s.translate(_ZERO_WIDTH)
+    if _NEEDS_FOLD.search(s):
+        s = s.translate(_FOLD)
+    if "n't" in s:
+        s = _CONTRACTIONS.sub(r"\1 not", s)
     out = []
-    for w in words(normalize(text)):
+    for w in _WORD.findall(s.lower()):
         if len(w) < 2 and not w.isdigit():
             continue
         if w in STOPWORDS:
             continue
-        out.append(stem(w))
+        if "'" in w:
+            w = w.replace("'", "")
+        out.append(w if w.isdigit() else w[:STEM_LEN])
     return out
 
 
