@@ -162,6 +162,10 @@ class Service:
             self._running.add(task)
             try:
                 await fn()
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                log.warning("%s: cancelled at shutdown (its open transaction rolled back)", name)
             except CitewatchError as exc:
                 log.warning("%s: %s", name, exc)
             except Exception:
@@ -240,14 +244,18 @@ class Service:
             return
         self._stopping = True
         log.info("stopping: finishing current work")
+        # pause, not shutdown: APScheduler's shutdown cancels running coroutine jobs at once,
+        # and the point is to let them finish their current writes
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         if self._running:
             _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE)
             for t in pending:
                 t.cancel()
             if pending:
                 log.warning("%d job(s) cancelled at shutdown", len(pending))
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for close in self._closers:
             try:
                 await asyncio.wait_for(close(), timeout=2)

@@ -45,9 +45,10 @@ DH_PRIME = int(
     16,
 )
 DH_G = 3
-# Small primes keep Telethon's Pollard-rho factorisation instant (real Telegram uses ~2^63).
-# Telethon reads pq as a *signed* big-endian int, so its top bit must be clear (39 bits here).
-PQ_P, PQ_Q = 500_009, 1_000_003
+# The pq of Telegram's own documentation example (61 bits; Telethon reads pq as a *signed*
+# big-endian int, so its top bit must be clear). Smaller products made Telethon's Pollard-rho
+# return the trivial factorisation (1, pq) about once in 2,000 handshakes: a flaky test.
+PQ_P, PQ_Q = 1_229_739_323, 1_402_015_859
 assert (PQ_P * PQ_Q).bit_length() % 8 != 0
 _SAFETY = 2 ** (2048 - 64)
 
