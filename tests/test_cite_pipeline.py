@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cite.pipeline import check_article
+from bot.cite.pipeline import aliases, check_article, check_articles
 from bot.config import Settings, load_settings
+from bot.errors import CitewatchError
 from storage import articles, citations, posts, translations
 from storage.db import Database
 from storage.models import Article, Citation, Post, Translation
@@ -161,7 +162,63 @@ def test_pick_terms_keeps_the_rarest_within_budget() -> None:
 
 
 async def test_unknown_article_is_one_clear_error(db: Database, tmp_path: Path) -> None:
-    from bot.errors import CitewatchError
-
     with pytest.raises(CitewatchError, match="no article with id 42"):
         await check_article(db, 42, settings(tmp_path))
+
+
+async def test_window_sees_posts_stored_after_a_check_including_backfill(db: Database) -> None:
+    """The window's id range is cached per database; posts stored later (new or backfilled with an
+    old date, so a high id for an old day) must still be candidates."""
+    await seed(db)
+    window = (POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1))
+    assert await citations.candidates(db, ["kherson"], [], *window) == []
+    await posts.upsert_many(db, [Post("rybar", 9001, POST_TIME - timedelta(hours=5),
+                                      "Kherson bridge report, backfilled.")])
+    got = await citations.candidates(db, ["kherson"], [], *window)
+    assert [(p.channel, p.message_id) for p in got] == [("rybar", 9001)]
+    old = (POST_TIME - timedelta(days=400), POST_TIME - timedelta(days=399))
+    assert await citations.candidates(db, ["kherson"], [], *old) == []
+
+
+async def test_candidates_rank_posts_with_more_rare_terms_first(db: Database) -> None:
+    when = POST_TIME - timedelta(hours=1)
+    await posts.upsert_many(db, [
+        Post("rybar", 1, when, "Kherson report."),
+        Post("rybar", 2, when, "Kherson Antonivsky bridge Chornobaivka report."),
+        Post("rybar", 3, when, "Chornobaivka airfield."),
+    ])
+    window = (POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1))
+    got = await citations.candidates(db, ["kherson", "antonivsky", "chornobaivka"], [], *window,
+                                     limit=2)
+    assert [p.message_id for p in got][:1] == [2] and len(got) == 2
+
+
+async def test_aliases_stored_with_the_channel_are_used(db: Database, tmp_path: Path) -> None:
+    from storage import channels
+
+    await posts.upsert_many(db, [Post("mychan", 7, POST_TIME, "Повідомлення про дрони над містом.")])
+    await channels.set_aliases(db, "mychan", ["Night Watch Unit"])
+    assert await citations.channel_aliases(db) == {"mychan": ["Night Watch Unit"]}
+    s = settings(tmp_path)
+    got = aliases(s, ["MyChan"], await citations.channel_aliases(db))
+    assert got["mychan"] == ["Night Watch Unit"]
+    assert "Budanov" in aliases(s, [], {"diukraine": ["Spy Chief"]})["diukraine"]
+    assert "Spy Chief" in aliases(s, [], {"diukraine": ["Spy Chief"]})["diukraine"]
+
+
+async def test_a_batch_checks_each_article_and_reports_failures(db: Database, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    post_id = await seed(db)
+    quoting = await add_article(db, MODEL_ARTICLE, 31)
+    other = await add_article(db, SAME_TOPIC_ARTICLE, 31)
+    s = settings(tmp_path)
+    with ThreadPoolExecutor(2) as pool:  # any Executor; the service would pass a process pool
+        out = await check_articles(db, [quoting, other, 4242, quoting], s, concurrency=3,
+                                   executor=pool)
+    assert list(out) == [quoting, other, 4242]
+    assert isinstance(out[4242], CitewatchError)
+    first = out[quoting]
+    assert not isinstance(first, Exception) and [c.post_id for c in first] == [post_id]
+    assert not isinstance(out[other], Exception)
+    assert [c for c in out[other] if c.score >= s.citation_threshold] == []

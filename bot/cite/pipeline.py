@@ -7,8 +7,11 @@ transaction (``storage.citations.store``), then marks the article checked.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,15 +47,34 @@ def article_input(a: Article) -> ArticleInput:
                         tg_refs=list(a.tg_refs))
 
 
-def aliases(settings: Settings, extra_channels: list[str]) -> dict[str, list[str]]:
-    names = {c.lower() for c in [*settings.channels, *extra_channels]}
-    return {c: settings.aliases_for(c) for c in sorted(names)}
+def aliases(settings: Settings, extra_channels: list[str],
+            stored: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
+    """Aliases per channel: the settings' (CHANNEL_ALIASES or the built-in ones) plus those stored
+    with the channel (``citewatch channels add --alias``), so either way of naming one works."""
+    stored = {k.lower(): v for k, v in (stored or {}).items()}
+    names = {c.lower() for c in [*settings.channels, *extra_channels, *stored]}
+    return {c: list(dict.fromkeys([*settings.aliases_for(c), *stored.get(c, ())]))
+            for c in sorted(names)}
+
+
+async def _detect(article: ArticleInput, cands: list[CandidatePost], alias_map: dict[str, list[str]],
+                  window_days: int, executor: Executor | None) -> list[Found]:
+    call = functools.partial(detect, article, cands, aliases_by_channel=alias_map,
+                             window_days=window_days)
+    if executor is None:
+        return call()
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 async def find_citations(
     db: Database, article: ArticleInput, settings: Settings, fetch_post: FetchPost | None = None,
+    *, executor: Executor | None = None,
 ) -> list[Result]:
-    """Detect citations of stored posts; a linked post we do not have is fetched and stored first."""
+    """Detect citations of stored posts; a linked post we do not have is fetched and stored first.
+
+    ``executor`` (a process pool) runs the pure detector off the event loop, so that while one
+    article is being compared the next one's candidates are read: only pays with several articles
+    in flight (``check_articles``) and a spare core."""
     when = article_time(article, None)
     since = when - timedelta(days=settings.citation_window_days)
     refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
@@ -60,17 +82,16 @@ async def find_citations(
     terms = fts_terms(f"{article.title}\n{article.text}")
     stored = await citations.candidates(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
     cands = [to_candidate(p) for p in stored]
-    alias_map = aliases(settings, [c.channel for c in cands])
-    found = detect(article, cands, aliases_by_channel=alias_map,
-                   window_days=settings.citation_window_days)
+    alias_map = aliases(settings, [c.channel for c in cands], await citations.channel_aliases(db))
+    found = await _detect(article, cands, alias_map, settings.citation_window_days, executor)
     missing = [f for f in found if f.post_id is None]
     if missing and fetch_post is not None:
         fetched = await _fetch_missing(db, missing, fetch_post)
         if fetched:
             stored += fetched
             cands = [to_candidate(p) for p in stored]
-            found = detect(article, cands, aliases_by_channel=alias_map,
-                           window_days=settings.citation_window_days)
+            found = await _detect(article, cands, alias_map, settings.citation_window_days,
+                                  executor)
     by_key = {(p.channel.lower(), p.message_id): p for p in stored}
     out = []
     for f in found:
@@ -103,16 +124,38 @@ async def _fetch_missing(db: Database, missing: list[Found], fetch_post: FetchPo
 
 async def check_article(
     db: Database, article_id: int, settings: Settings, fetch_post: FetchPost | None = None,
+    *, executor: Executor | None = None,
 ) -> list[Citation]:
     """Detect and store the citations of one stored article; alerts are queued in the same
     transaction for those at or above CITATION_THRESHOLD."""
     art = await articles.get(db, article_id)
     if art is None:
         raise CitewatchError(f"no article with id {article_id}")
-    results = await find_citations(db, article_input(art), settings, fetch_post)
+    results = await find_citations(db, article_input(art), settings, fetch_post, executor=executor)
     rows = [Citation(article_id=article_id, post_id=r.post.id or 0, score=r.found.score,
                      evidence=r.found.evidence) for r in results]
     stored = await citations.store(db, article_id, rows, settings.citation_threshold,
                                    [settings.alert_chat])
     await articles.mark_checked(db, article_id)
     return stored
+
+
+async def check_articles(
+    db: Database, article_ids: Sequence[int], settings: Settings,
+    fetch_post: FetchPost | None = None, *, concurrency: int = 4, executor: Executor | None = None,
+) -> dict[int, list[Citation] | Exception]:
+    """``check_article`` for a batch, ``concurrency`` at a time: one article's database reads
+    (released GIL, the reader thread) overlap another's detector. Each article's outcome is its
+    citations or the exception it raised, so one bad article does not stop the others."""
+    sem = asyncio.Semaphore(max(1, concurrency))
+    out: dict[int, list[Citation] | Exception] = {}
+
+    async def one(aid: int) -> None:
+        async with sem:
+            try:
+                out[aid] = await check_article(db, aid, settings, fetch_post, executor=executor)
+            except Exception as exc:  # reported per article; the caller records it
+                out[aid] = exc
+
+    await asyncio.gather(*(one(a) for a in dict.fromkeys(article_ids)))
+    return {a: out[a] for a in dict.fromkeys(article_ids)}
