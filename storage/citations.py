@@ -28,6 +28,9 @@ from storage.posts import _post
 
 #: at most this many posts matched by the OR of terms (bm25 is computed for each of them)
 MATCH_BUDGET = 4000
+#: a term in more posts of the window than this cannot single a post out: it is not counted further
+#: (counting stops there, which halves the cost of the counts) and never chosen
+TERM_CAP = 1000
 MAX_TERMS = 24
 #: terms whose frequency is looked up (the most distinctive of the article, chosen by the caller)
 MAX_LOOKUPS = 40
@@ -95,7 +98,7 @@ async def _id_range(db: Database, since: datetime | None, until: datetime | None
 
 
 async def term_frequencies(db: Database, terms: Sequence[str], id_range: tuple[int, int],
-                           cap: int = MATCH_BUDGET) -> dict[str, int]:
+                           cap: int = TERM_CAP) -> dict[str, int]:
     """Posts per FTS term inside ``id_range``, counted up to ``cap`` (so a common word costs no
     more than a rare one). Terms as FTS5 stores them: lower-case, Latin diacritics removed."""
     if not terms:
@@ -110,9 +113,11 @@ async def term_frequencies(db: Database, terms: Sequence[str], id_range: tuple[i
 
 
 def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_BUDGET,
-               max_terms: int = MAX_TERMS) -> list[str]:
-    """The rarest terms that exist, while their documents add up to at most ``budget``."""
-    present = sorted((freqs[t], i, t) for i, t in enumerate(terms) if freqs.get(t))
+               max_terms: int = MAX_TERMS, cap: int | None = None) -> list[str]:
+    """The rarest terms that exist, while their documents add up to at most ``budget``; a term
+    counted past ``cap`` is left out."""
+    present = sorted((freqs[t], i, t) for i, t in enumerate(terms)
+                     if freqs.get(t) and (cap is None or freqs[t] <= cap))
     out, total = [], 0
     for df, _, t in present:
         if total + df > budget or len(out) >= max_terms:
@@ -168,7 +173,7 @@ async def candidates(
     terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))[:MAX_LOOKUPS]
     id_range = await _id_range(db, since, until) if terms else None
     freqs = await term_frequencies(db, terms, id_range) if id_range else {}
-    chosen = pick_terms(freqs, terms)
+    chosen = pick_terms(freqs, terms, cap=TERM_CAP)
     if id_range and chosen:
         ids.extend(await _rank(db, chosen, freqs, id_range, since, until, max(1, limit)))
     pairs = list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))

@@ -159,6 +159,9 @@ def test_pick_terms_keeps_the_rarest_within_budget() -> None:
     assert citations.pick_terms(freqs, terms, budget=100) == ["contingent"]
     assert citations.pick_terms(freqs, terms, budget=10**9, max_terms=3) == [
         "contingent", "budanov", "forces"]
+    # a term counted past the cap is too common to single a post out, whatever the budget
+    assert citations.pick_terms({"budanov": 901, "contingent": 40}, terms, budget=10**9,
+                                cap=900) == ["contingent"]
 
 
 async def test_unknown_article_is_one_clear_error(db: Database, tmp_path: Path) -> None:
