@@ -224,3 +224,15 @@ def test_untrusted_text_is_harmless() -> None:
     art = ArticleInput(nasty, published=POST_TIME + timedelta(hours=1))
     assert run(art, [post(text=nasty, translation=nasty)]) is not None
     assert run(ArticleInput("", published=None), [post()]) == {}
+
+
+def test_time_gap_is_worded_in_minutes_hours_or_days() -> None:
+    from bot.cite.detect import _time
+
+    assert _time(0.2)["text"] == "published 12 min after the post"
+    assert _time(0.001)["text"] == "published less than a minute after the post"
+    assert _time(1.0)["text"] == "published 1 h after the post"
+    assert _time(31.2)["text"] == "published 31 h after the post"
+    assert _time(47.6)["text"] == "published 48 h after the post"
+    assert _time(50)["text"] == "published 2 days after the post"
+    assert _time(24 * 9.4)["text"] == "published 9 days after the post"

@@ -377,9 +377,20 @@ def _shared(art: _Side, post_text: str) -> Evidence | None:
             "numbers": nums, "dates": [f"{m:02d}-{d:02d}" for m, d in dts], "names": nms}
 
 
+def _gap(hours: float) -> str:
+    """A gap as people say it: minutes under an hour, hours under two days, days beyond."""
+    if hours < 1:
+        minutes = round(hours * 60)
+        return "less than a minute" if minutes < 1 else f"{minutes} min"
+    if hours < 48:
+        return f"{round(hours)} h"
+    days = round(hours / 24)
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
 def _time(hours: float) -> Evidence:
     w = 0.1 if hours <= 48 else 0.05 if hours <= 24 * 7 else 0.0
-    shown = f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.0f} days"
+    shown = _gap(hours)
     return {"kind": "time", "text": f"published {shown} after the post", "weight": w,
             "hours": round(hours, 1)}
 
