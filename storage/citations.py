@@ -193,9 +193,12 @@ async def candidates(
 
 
 #: posts with their latest translation, joined once (not two correlated subqueries per row);
-#: ``max(t.id)`` makes SQLite take the other columns from that same row
+#: ``max(t.id)`` makes SQLite take the other columns from that same row. Not ``raw``: the whole
+#: Telegram message as JSON, parsed for nothing on every candidate
 _LOAD = """
-SELECT p.*, c.username, t.text AS translation, t.lang AS translation_lang
+SELECT p.id, p.message_id, p.date, p.text, p.lang, p.views, p.forwards, p.reply_to, p.grouped_id,
+       p.fwd_from, p.media_kind, p.media, p.links, p.edit_date, p.deleted_at, p.source,
+       c.username, t.text AS translation, t.lang AS translation_lang
 FROM posts p JOIN channels c ON c.id = p.channel_id
 LEFT JOIN (SELECT post_id, text, lang, max(id) FROM translations WHERE post_id IN ({marks})
            GROUP BY post_id) t ON t.post_id = p.id
