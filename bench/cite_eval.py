@@ -1,6 +1,6 @@
 """Precision and recall of the citation detector on labelled article/post cases built from real texts.
 
-    python bench/cite_eval.py [--threshold 0.6] [--verbose]
+    python bench/cite_eval.py [--threshold 0.6] [--verbose] [--db /tmp/citewatch-cite-bench-100k.db]
 
 ``bench/citation_eval.jsonl`` holds only *references and rules* (no third-party text): which real post
 (CoonAndFriends rowid with its Google translation, or a kkruglik post URL with its RU/UA original),
@@ -21,6 +21,10 @@ at run time. Texts are read from ../shared/data each run. Rules:
   case with the post dated after the article), ``mention-only`` (an attributed alias mention about
   something else).
 
+With ``--db`` (a database built by ``bench/cite_speed.py``) the cases go through the whole pipeline
+instead: each labelled post is stored among those synthetic posts (in a copy of the file) and the
+article is checked with ``find_citations``, so candidate retrieval from FTS5 is measured too.
+
 Every case also gets 10 distractor candidates (the following CoonAndFriends rows, dated within the
 window), as the pipeline would give the detector. A case counts as predicted positive when the
 labelled post scores at or above the threshold; distractors reaching it are reported separately.
@@ -29,9 +33,13 @@ labelled post scores at or above the threshold; distractors reaching it are repo
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
+import dataclasses
 import json
+import shutil
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,13 +175,75 @@ def build(case: dict[str, Any], coon: dict[str, dict[str, str]], kk: dict[str, d
     return ArticleInput(text, published, url="https://news.example/x", tg_refs=refs), post
 
 
+async def through_pipeline(db_file: Path, threshold: float, verbose: bool) -> None:
+    """Each case against a big database: the labelled post stored among the synthetic ones, the
+    article checked by ``find_citations`` (FTS5 candidates + detector), as the service does."""
+    from bot.cite.pipeline import find_citations
+    from bot.config import load_settings
+    from storage import posts, translations
+    from storage.db import Database
+    from storage.models import Post, Translation
+
+    coon, kk, gdelt = load()
+    cases = [json.loads(line) for line in CASES.open(encoding="utf-8") if line.strip()]
+    with tempfile.TemporaryDirectory(dir=db_file.parent) as tmp:
+        copy = Path(tmp) / "eval.db"
+        shutil.copyfile(db_file, copy)
+        settings = load_settings({"CITEWATCH_DB": str(copy), "TG_SESSION": f"{tmp}/s",
+                                  "TG_BOT_SESSION": f"{tmp}/b"}, dotenv_path=None)
+        db = await Database.open(copy)
+        tally: Counter[str] = Counter()
+        alarms = 0
+        try:
+            total = await db.fetchval("SELECT count(*) FROM posts")
+            synthetic = await db.fetchval("SELECT max(id) FROM posts")
+            for n, case in enumerate(cases):
+                article, post = build(case, coon, kk, gdelt)
+                if case["kind"] not in ("link", "embed"):  # cases share posts: one row per case
+                    post = dataclasses.replace(post, message_id=9_000_000 + n)
+                await posts.upsert_many(db, [Post(post.channel, post.message_id, post.date,
+                                                  post.text)])
+                stored = await posts.get(db, post.channel, post.message_id)
+                assert stored is not None and stored.id is not None
+                if post.translation:
+                    await translations.upsert(db, Translation(stored.id, "en", "eval",
+                                                              post.translation), post.text)
+                found = await find_citations(db, article, settings)
+                score = next((r.found.score for r in found if r.post.id == stored.id), 0.0)
+                # posts stored for earlier cases are real citations too (cases share texts):
+                # only the synthetic posts count as false alarms
+                others = [r for r in found if (r.post.id or 0) <= synthetic
+                          and r.found.score >= threshold]
+                alarms += len(others)
+                for r in others if verbose else ():
+                    print(f"   other post {r.post.channel}/{r.post.message_id} {r.found.score:.3f}: "
+                          + "; ".join(e["text"] for e in r.found.evidence))
+                label, predicted = bool(case["label"]), score >= threshold
+                outcome = ("tp" if predicted else "fn") if label else ("fp" if predicted else "tn")
+                tally[outcome] += 1
+                if verbose or outcome in ("fp", "fn"):
+                    print(f"{outcome.upper()} {case['id']:<18} {score:.3f}")
+        finally:
+            await db.close()
+    precision = tally["tp"] / (tally["tp"] + tally["fp"]) if tally["tp"] + tally["fp"] else 1.0
+    recall = tally["tp"] / (tally["tp"] + tally["fn"]) if tally["tp"] + tally["fn"] else 1.0
+    print(f"\nthrough the pipeline among {total:,} stored posts: {len(cases)} cases, "
+          f"threshold {threshold}")
+    print(f"precision {precision:.3f}  recall {recall:.3f}  "
+          f"synthetic posts at/above threshold: {alarms}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threshold", type=float, default=0.6, help="CITATION_THRESHOLD (default 0.6)")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--db", type=Path, help="run through the pipeline against this bench database")
     a = ap.parse_args()
     if not GDELT.exists():
         sys.exit(f"shared data not found: {DATA}")
+    if a.db:
+        asyncio.run(through_pipeline(a.db, a.threshold, a.verbose))
+        return
     coon, kk, gdelt = load()
     keys = sorted(coon)
     cases = [json.loads(line) for line in CASES.open(encoding="utf-8") if line.strip()]

@@ -49,3 +49,16 @@ def test_fts_terms_match_how_fts5_stores_tokens() -> None:
     assert {"naive", "контингенту", "hur", "2023"} <= set(terms)
     assert "the" not in terms and "said" not in terms
     assert len(fts_terms(" ".join(f"word{i}" for i in range(500)))) == 80
+
+
+def test_fts_terms_put_the_words_attributed_to_telegram_first() -> None:
+    from bot.cite.candidates import fts_terms
+
+    article = ("Chancellor Olaf Scholz met President Emmanuel Macron in Paris on Thursday. "
+               "They discussed Stoltenberg, Brussels and the Bundeswehr budget at length. "
+               "Markets were calm. "
+               "In a post on Telegram, the channel wrote that conscripts refuse replenishment. "
+               "Nothing else happened. Washington declined to comment.")
+    terms = fts_terms(article, max_terms=6)
+    assert {"conscripts", "refuse", "replenishment"} <= set(terms)
+    assert "stoltenberg" in fts_terms(article)
