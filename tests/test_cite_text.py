@@ -59,6 +59,6 @@ def test_fts_terms_put_the_words_attributed_to_telegram_first() -> None:
                "Markets were calm. "
                "In a post on Telegram, the channel wrote that conscripts refuse replenishment. "
                "Nothing else happened. Washington declined to comment.")
-    terms = fts_terms(article, max_terms=6)
-    assert {"conscripts", "refuse", "replenishment"} <= set(terms)
-    assert "stoltenberg" in fts_terms(article)
+    terms = fts_terms(article)
+    quoted = max(terms.index(t) for t in ("conscripts", "refuse", "replenishment"))
+    assert quoted < min(terms.index(t) for t in ("stoltenberg", "bundeswehr", "washington"))
