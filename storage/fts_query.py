@@ -58,10 +58,15 @@ class Term:
     prefix: bool = False
     auto: bool = False
 
-    def fts(self, exact: bool = False) -> str:
-        """The FTS5 form; ``exact`` drops the automatic prefix (never an explicit ``word*``)."""
-        star = self.prefix or (self.auto and not exact)
+    def fts(self, exact: frozenset[str] = frozenset()) -> str:
+        """The FTS5 form; a word in ``exact`` loses its automatic prefix (never an explicit one)."""
+        star = self.prefix or (self.auto and self.words[0] not in exact)
         return _quote(" ".join(self.words)) + ("*" if star else "")
+
+    def probes(self) -> list[str]:
+        """What to count to bound this term's posts cheaply: each word as typed (a phrase is no
+        more frequent than its rarest word), or an explicit prefix itself."""
+        return [self.fts()] if self.prefix else [_quote(w) for w in self.words]
 
 
 @dataclass(frozen=True)
@@ -70,34 +75,30 @@ class Group:
 
     terms: tuple[Term, ...]
 
-    def fts(self, exact: bool = False) -> str:
+    def fts(self, exact: frozenset[str] = frozenset()) -> str:
         out = self.terms[0].fts(exact)
         for t in self.terms[1:]:
             out = f"({out} OR {t.fts(exact)})"
         return out
-
-    @property
-    def has_auto(self) -> bool:
-        return any(t.auto for t in self.terms)
 
 
 @dataclass(frozen=True)
 class FtsQuery:
     """A parsed user query: groups that must all match, and terms that must not.
 
-    Kept structured so search can probe each group's frequency and rank by the informative ones,
+    Kept structured so search can probe each part's frequency and rank by the informative ones,
     while ``expression()`` gives the one FTS5 string that decides what matches.
     """
 
     positives: tuple[Group, ...]
     negatives: tuple[Term, ...] = ()
 
-    def expression(self, exact: frozenset[int] = frozenset(),
+    def expression(self, exact: frozenset[str] = frozenset(),
                    only: Sequence[int] | None = None, negate: bool = True) -> str:
-        """FTS5 expression. ``exact``: indexes of groups searched without auto prefix;
+        """FTS5 expression. ``exact``: words searched without their auto prefix;
         ``only``: just these positive groups; ``negate=False`` leaves the exclusions out."""
         idx = range(len(self.positives)) if only is None else only
-        parts = [self.positives[i].fts(i in exact) for i in idx]
+        parts = [self.positives[i].fts(exact) for i in idx]
         if not parts:
             raise QueryError("nothing to search for: give at least one word")
         positive = " AND ".join(parts)
@@ -105,6 +106,10 @@ class FtsQuery:
             return positive
         neg = " OR ".join(t.fts() for t in self.negatives)
         return f"({positive}) NOT ({neg})" if len(parts) > 1 else f"{positive} NOT ({neg})"
+
+    def probes(self) -> list[str]:
+        """Distinct FTS5 expressions whose capped counts ``search.plan`` needs."""
+        return list(dict.fromkeys(p for g in self.positives for t in g.terms for p in t.probes()))
 
 
 def parse(query: str) -> FtsQuery:

@@ -5,8 +5,8 @@ for each phrase it scans that phrase's whole posting list to compute its IDF —
 common word cost O(posts containing it) (2 s for "the" over 1M posts), even with LIMIT and even
 when ANDed with a rare word. A search therefore runs in three steps:
 
-1. **Probe** each positive part of the query (word, phrase, OR group) with a capped count — reading
-   at most ``PREFIX_CAP`` entries of its posting list, never a whole list.
+1. **Probe** each word of the query with a capped count — reading at most ``PREFIX_CAP`` entries
+   of its posting list, never a whole list; a phrase is as rare as its rarest word at most.
 2. **Rank by the rare parts.** Parts found in fewer than ``RARE_CAP`` posts are the informative
    ones; common parts carry little IDF in bm25 anyway. Matches of the full query are ranked by
    bm25 of the AND of the rare parts only, so ranking touches at most ~``RARE_CAP`` posts.
@@ -48,8 +48,17 @@ _SNIPPETS = (f"snippet(posts_fts, 0, '{HL_START}', '{HL_END}', '…', 16), "
              f"snippet(posts_fts, 1, '{HL_START}', '{HL_END}', '…', 16)")
 
 # Rare path. `m` (what the whole query matches) is materialised once: an `IN (subquery)` on the
-# virtual table's rowid made SQLite re-run the MATCH per value (seconds). Decoration scans the
-# rowid range of the top rows with one cursor: a `rowid = ?` join re-merged prefix lists per row.
+# virtual table's rowid made SQLite re-run the MATCH per value (seconds). Decoration looks the top
+# rows up one by one (`rowid = ?`), except for prefix queries: each lookup would re-merge the
+# prefix's posting lists (430 ms for 20 rows of a common prefix), so those scan the top rows'
+# rowid range with one cursor instead (a full pass for phrases of common words, hence not always).
+_DECO_ROWS = """
+    FROM top JOIN posts_fts ON posts_fts.rowid = top.id AND posts_fts MATCH :match"""
+_DECO_RANGE = """
+    FROM posts_fts
+    WHERE posts_fts MATCH :match
+      AND posts_fts.rowid BETWEEN (SELECT min(id) FROM top) AND (SELECT max(id) FROM top)
+      AND +posts_fts.rowid IN (SELECT id FROM top)"""
 _RANKED = f"""
 WITH {{m}}top AS MATERIALIZED (
     SELECT posts_fts.rowid AS id, bm25(posts_fts) AS score
@@ -58,10 +67,7 @@ WITH {{m}}top AS MATERIALIZED (
     ORDER BY score LIMIT :limit
 ), deco AS MATERIALIZED (
     SELECT posts_fts.rowid AS id, {_SNIPPETS}
-    FROM posts_fts
-    WHERE posts_fts MATCH :match
-      AND posts_fts.rowid BETWEEN (SELECT min(id) FROM top) AND (SELECT max(id) FROM top)
-      AND +posts_fts.rowid IN (SELECT id FROM top)
+    {{deco}}
 )
 SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, top.score, deco.*
 FROM top
@@ -96,21 +102,29 @@ class Plan:
 
 
 def probe_sql(q: FtsQuery) -> tuple[str, dict[str, Any]]:
-    """One statement counting each positive group's posts, up to PREFIX_CAP (auto-prefix words
-    are probed as typed: a capped count of one term reads only the first entries of its list)."""
-    cols = [f"(SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH :g{i} "
-            "LIMIT :cap))" for i in range(len(q.positives))]
-    params: dict[str, Any] = {f"g{i}": g.fts(exact=True) for i, g in enumerate(q.positives)}
+    """One statement counting, up to PREFIX_CAP, the posts of each word of the query as typed
+    (and of each explicit prefix): a capped count of one term reads only the head of its list,
+    where counting a phrase or an OR group would evaluate it in full."""
+    probes = q.probes()
+    cols = [f"(SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH :p{i} "
+            "LIMIT :cap))" for i in range(len(probes))]
+    params: dict[str, Any] = {f"p{i}": e for i, e in enumerate(probes)}
     params["cap"] = PREFIX_CAP
     return "SELECT " + ", ".join(cols), params
 
 
 def plan(q: FtsQuery, counts: list[int]) -> Plan:
-    """Choose the match and rank expressions from the probe counts (see module docstring)."""
-    exact = frozenset(i for i, (g, n) in enumerate(zip(q.positives, counts, strict=True))
-                      if g.has_auto and n >= PREFIX_CAP)
+    """Choose the match and rank expressions from the probe counts (see module docstring).
+
+    A part's frequency is bounded from above — a phrase by its rarest word, an OR group by the
+    sum of its terms — so a phrase made only of common words counts as common (listed newest
+    first when nothing else is rare: ranking it would cost evaluating the phrase everywhere)."""
+    n = dict(zip(q.probes(), counts, strict=True))
+    exact = frozenset(t.words[0] for g in q.positives for t in g.terms
+                      if t.auto and n[t.probes()[0]] >= PREFIX_CAP)
     match = q.expression(exact)
-    rare = [i for i, n in enumerate(counts) if n < RARE_CAP]
+    rare = [i for i, g in enumerate(q.positives)
+            if sum(min(n[p] for p in t.probes()) for t in g.terms) < RARE_CAP]
     if not rare:
         return Plan(match, None)
     return Plan(match, q.expression(exact, only=rare, negate=False))
@@ -156,6 +170,7 @@ def build_sql(
         m="" if same else
         "m AS MATERIALIZED (SELECT rowid AS id FROM posts_fts WHERE posts_fts MATCH :match), ",
         in_m="" if same else "AND +posts_fts.rowid IN m",
+        deco=_DECO_RANGE if "*" in p.match else _DECO_ROWS,
         join="JOIN posts p ON p.id = posts_fts.rowid" if filters else "",
         filters=where,
     )

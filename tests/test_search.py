@@ -159,6 +159,8 @@ async def test_all_common_query_lists_newest_first(db: Database, monkeypatch: py
     hits = await search.query(db, "загальне слово", limit=5)
     assert [h.message_id for h in hits] == [10, 9, 8, 7, 6]
     assert all(h.score == 0.0 for h in hits)
+    # a phrase of common words is as common as its rarest word: newest first too
+    assert [h.message_id for h in await search.query(db, '"загальне слово"', limit=3)] == [10, 9, 8]
     assert "\x02загальне\x03" in hits[0].text_snippet and "\x02слово\x03" in hits[0].text_snippet
     # filters stay exact, with and without the rowid bound taken from the date index
     for cap in (1, 1000):
