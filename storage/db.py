@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -21,6 +21,7 @@ from storage.errors import StorageError
 from storage.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -128,6 +129,12 @@ class Database:
                 raise
             else:
                 await self._writer.execute("COMMIT")
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` on the reader connection in its own thread: several
+        statements for one thread hop (each awaited statement costs a hop on a busy loop)."""
+        conn = self._reader._conn  # type: ignore[attr-defined]
+        return await self._reader._execute(fn, conn, *args, **kwargs)  # type: ignore[attr-defined]
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         async with self._reader.execute(sql, params) as cur:

@@ -27,7 +27,6 @@ returned.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,12 +204,8 @@ async def query(
     limit: int = 20,
 ) -> list[SearchHit]:
     """Search. Raises ``QueryError`` (one line) for a query with nothing to search."""
-    # one hop to the reader's thread for probe + search (two awaited statements cost ~2 ms more
-    # on 2 cores than the SQL itself); same private entry point storage/db.py uses for pragmas
-    reader = db._reader
-    rows = await reader._execute(  # type: ignore[attr-defined]
-        functools.partial(run, reader._conn, text, channel=channel, since=since, until=until,  # type: ignore[attr-defined]
-                          limit=limit))
+    # probe + search in one hop to the reader's thread (two awaited statements cost ~2 ms more)
+    rows = await db.read(run, text, channel=channel, since=since, until=until, limit=limit)
     return [
         SearchHit(
             post_id=r[0],
