@@ -8,11 +8,19 @@ import threading
 import time
 from pathlib import Path
 
+import httpcore
+import httpx
 import pytest
 
 from bot.config import Settings, load_settings
 from bot.errors import FetchError
-from bot.news.fetch import Fetcher, HTTPStatusError, check_address, looks_binary
+from bot.news.fetch import (
+    Fetcher,
+    HTTPStatusError,
+    PublicOnlyBackend,
+    check_address,
+    looks_binary,
+)
 from tests.httpserver import Response, TestHTTPServer
 
 PAGE = "<!DOCTYPE html><html><head><title>t</title></head><body><p>hello</p></body></html>"
@@ -64,6 +72,25 @@ async def test_private_addresses_refused_without_request(http: TestHTTPServer, t
         with pytest.raises(FetchError, match="loopback"):
             await f.get(f"http://localhost:{http.port}/x")
     assert http.requests == []
+
+
+async def test_connections_themselves_refuse_private_addresses(http: TestHTTPServer,
+                                                                tmp_path: Path) -> None:
+    """The guard sits where the socket is opened, not only in the URL check before a request: a
+    name that resolved to a public address at check time and to 127.0.0.1 at connect time (DNS
+    rebinding) is refused there. Shown by sending through the fetcher's HTTP client directly."""
+    http.route("/x", Response(200, PAGE))
+    async with Fetcher(make_settings(tmp_path, ALLOW_PRIVATE_URLS="false")) as f:
+        for url in (http.url("/x"), f"http://localhost:{http.port}/x"):
+            with pytest.raises(httpx.ConnectError, match="loopback"):
+                await f._client.get(url)
+    backend = PublicOnlyBackend(timeout=5)
+    with pytest.raises(httpcore.ConnectError, match="private"):
+        await backend.connect_tcp("10.1.2.3", 80)
+    assert http.requests == []
+    # allowed (as in these tests): the same client setup reaches the local server
+    async with Fetcher(make_settings(tmp_path)) as f:
+        assert (await f.get(http.url("/x"))).status == 200
 
 
 def test_check_address() -> None:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from bot.config import Settings
@@ -123,6 +124,68 @@ def check_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     return None
 
 
+async def public_address(host: str, port: int, timeout: float) -> str:
+    """Resolve ``host`` and return an address to connect to; FetchError when ANY of its addresses
+    is loopback, private, link-local or otherwise non-public."""
+    try:
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            async with asyncio.timeout(timeout):
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+        except (OSError, TimeoutError) as exc:
+            raise FetchError(f"cannot resolve {host}: {_one_line(exc)}") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    for ip in addresses:
+        if why := check_address(ip):
+            raise FetchError(
+                f"refused {host}: {ip} is a {why} address (set ALLOW_PRIVATE_URLS=true to allow)"
+            )
+    return str(addresses[0])
+
+
+class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to an address that passed ``public_address``, resolved at connect time.
+
+    The URL check before a request resolves the name once; the HTTP library would resolve it
+    again to connect, and a hostile DNS server can answer differently the second time (DNS
+    rebinding) to reach 127.0.0.1 or the LAN. Connecting to the checked address closes that gap;
+    TLS still verifies the certificate against the host name (httpcore passes it as SNI).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self.timeout = timeout
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        try:
+            address = await public_address(host, port, timeout or self.timeout)
+        except FetchError as exc:  # surfaces from httpx as a ConnectError with our reason
+            raise httpcore.ConnectError(str(exc)) from exc
+        return await self._inner.connect_tcp(address, port, timeout=timeout,
+                                             local_address=local_address,
+                                             socket_options=socket_options)
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _guarded_transport(timeout: float) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    # httpx does not expose httpcore's network_backend; the pool reads it on every new connection
+    transport._pool._network_backend = PublicOnlyBackend(timeout)
+    return transport
+
+
 class Fetcher:
     """``async with Fetcher(settings) as f: result = await f.get(url, accept="html")``."""
 
@@ -133,6 +196,7 @@ class Fetcher:
         self.allow_private = settings.allow_private_urls
         # trust_env=False: a proxy from the environment would bypass the address checks
         self._client = client or httpx.AsyncClient(
+            transport=None if self.allow_private else _guarded_transport(settings.fetch_timeout),
             follow_redirects=False,
             timeout=httpx.Timeout(settings.fetch_timeout),
             trust_env=False,
@@ -186,22 +250,7 @@ class Fetcher:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise FetchError(f"bad port in URL: {url[:200]}") from None
-        try:
-            addresses = [ipaddress.ip_address(host)]
-        except ValueError:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    infos = await asyncio.get_running_loop().getaddrinfo(
-                        host, port, type=socket.SOCK_STREAM
-                    )
-            except (OSError, TimeoutError) as exc:
-                raise FetchError(f"cannot resolve {host}: {_one_line(exc)}") from exc
-            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-        for ip in addresses:
-            if why := check_address(ip):
-                raise FetchError(
-                    f"refused {host}: {ip} is a {why} address (set ALLOW_PRIVATE_URLS=true to allow)"
-                )
+        await public_address(host, port, self.timeout)
 
     def _lock(self, url: str) -> asyncio.Lock:
         host = (urlsplit(url).hostname or "").lower()
