@@ -26,7 +26,7 @@ from storage.db import Database
 from storage.models import Citation, Post, from_iso, to_iso, utcnow
 from storage.posts import _post
 
-#: at most this many posts matched by the OR of terms (bm25 is computed for each of them)
+#: at most this many posts matched by the chosen terms (each is ranked)
 MATCH_BUDGET = 4000
 #: a term in more posts of the window than this cannot single a post out: it is not counted further
 #: (counting stops there, which halves the cost of the counts) and never chosen

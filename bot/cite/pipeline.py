@@ -50,7 +50,8 @@ def article_input(a: Article) -> ArticleInput:
 def aliases(settings: Settings, extra_channels: list[str],
             stored: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
     """Aliases per channel: the settings' (CHANNEL_ALIASES or the built-in ones) plus those stored
-    with the channel (``citewatch channels add --alias``), so either way of naming one works."""
+    with the channel (``channels.aliases``: copied when it was added, or set later), so a change
+    to either is used."""
     stored = {k.lower(): v for k, v in (stored or {}).items()}
     names = {c.lower() for c in [*settings.channels, *extra_channels, *stored]}
     return {c: list(dict.fromkeys([*settings.aliases_for(c), *stored.get(c, ())]))
