@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import sqlite3
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -55,22 +56,23 @@ _SPANS: weakref.WeakKeyDictionary[Database, _DaySpans] = weakref.WeakKeyDictiona
 SPANS_TTL = 3600.0
 
 
-async def _day_spans(db: Database) -> _DaySpans:
+def _day_spans(conn: sqlite3.Connection, db: Database) -> _DaySpans:
     """Why not ``SELECT min(id), max(id) ... WHERE date BETWEEN``: the date index is ordered by date,
     so min/max of id visits every post of the window (8 ms at 1M posts). Day spans are built once
     from the covering date index, then extended with the posts stored since (``id > upto``, a rowid
     range), so a window costs one ``max(id)`` lookup and a dict walk."""
     spans = _SPANS.get(db)
-    top = await db.fetchval("SELECT max(id) FROM posts") or 0
+    top = conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0
     if spans is None or top < spans.upto or time.monotonic() - spans.built > SPANS_TTL:
         spans = _DaySpans(built=time.monotonic())
-        rows = await db.fetchall(
-            "SELECT substr(date, 1, 10), min(id), max(id) FROM posts INDEXED BY posts_date GROUP BY 1")
+        rows = conn.execute(
+            "SELECT substr(date, 1, 10), min(id), max(id) FROM posts INDEXED BY posts_date GROUP BY 1"
+        ).fetchall()
         _SPANS[db] = spans
     elif top > spans.upto:
-        rows = await db.fetchall(
+        rows = conn.execute(
             "SELECT substr(date, 1, 10), min(id), max(id) FROM posts WHERE id > ? GROUP BY 1",
-            (spans.upto,))
+            (spans.upto,)).fetchall()
     else:
         return spans
     for day, lo, hi in rows:
@@ -81,12 +83,12 @@ async def _day_spans(db: Database) -> _DaySpans:
     return spans
 
 
-async def _id_range(db: Database, since: datetime | None, until: datetime | None
-                    ) -> tuple[int, int] | None:
+def _id_range(conn: sqlite3.Connection, db: Database, since: datetime | None,
+              until: datetime | None) -> tuple[int, int] | None:
     """Post ids stored inside the window (a superset: whole UTC days). Ids grow with time, so FTS5
     can skip by rowid to this range instead of walking whole doclists (a backfilled channel just
     widens it); callers still filter on the exact dates."""
-    spans = await _day_spans(db)
+    spans = _day_spans(conn, db)
     lo_day = (to_iso(since) or "")[:10]
     hi_day = (to_iso(until) or "9999")[:10]
     a = bisect.bisect_left(spans.order, lo_day)
@@ -97,8 +99,8 @@ async def _id_range(db: Database, since: datetime | None, until: datetime | None
     return min(p[0] for p in picked), max(p[1] for p in picked)
 
 
-async def term_frequencies(db: Database, terms: Sequence[str], id_range: tuple[int, int],
-                           cap: int = TERM_CAP) -> dict[str, int]:
+def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: tuple[int, int],
+                     cap: int = TERM_CAP) -> dict[str, int]:
     """Posts per FTS term inside ``id_range``, counted up to ``cap`` (so a common word costs no
     more than a rare one). Terms as FTS5 stores them: lower-case, Latin diacritics removed."""
     if not terms:
@@ -108,7 +110,7 @@ async def term_frequencies(db: Database, terms: Sequence[str], id_range: tuple[i
     params: list[object] = []
     for t in terms:
         params += [t, _quote(t), id_range[0], id_range[1], cap + 1]
-    rows = await db.fetchall(" UNION ALL ".join([one] * len(terms)), params)
+    rows = conn.execute(" UNION ALL ".join([one] * len(terms)), params).fetchall()
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -127,7 +129,7 @@ def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_
     return out
 
 
-async def _rank(db: Database, chosen: Sequence[str], freqs: dict[str, int],
+def _rank(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str, int],
                 id_range: tuple[int, int], since: datetime | None, until: datetime | None,
                 limit: int) -> list[int]:
     """The ``limit`` posts dated in the window matching the most IDF of the chosen terms (ties:
@@ -147,13 +149,13 @@ async def _rank(db: Database, chosen: Sequence[str], freqs: dict[str, int],
               " GROUP BY id ORDER BY s DESC, id DESC")
     window = [to_iso(since) or "", to_iso(until) or "9999", limit]
     for head in (4 * limit, -1):
-        rows = await db.fetchall(
+        rows = conn.execute(
             f"SELECT g.id FROM ({ranked} LIMIT {head}) g JOIN posts p ON p.id = g.id"
             " WHERE p.date >= ? AND p.date <= ? ORDER BY g.s DESC, g.id DESC LIMIT ?",
-            params + window)
+            params + window).fetchall()
         if len(rows) >= limit or head < 0:
             break
-        total = await db.fetchval(f"SELECT count(*) FROM ({ranked})", params)
+        total = conn.execute(f"SELECT count(*) FROM ({ranked})", params).fetchone()[0]
         if total <= head:
             break
     return [r[0] for r in rows]
@@ -168,28 +170,34 @@ async def candidates(
     limit: int = 50,
 ) -> list[Post]:
     """Posts an article may cite: the best matches of its rare terms inside the time window,
-    plus every post it references by (channel, message_id) whatever its date."""
-    ids: list[int] = []
+    plus every post it references by (channel, message_id) whatever its date. All statements run
+    in one hop to the reader thread (each awaited statement costs a hop)."""
     terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))[:MAX_LOOKUPS]
-    id_range = await _id_range(db, since, until) if terms else None
-    freqs = await term_frequencies(db, terms, id_range) if id_range else {}
+    pairs = list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))
+    return await db.read(_candidates, db, terms, pairs, since, until, max(1, limit))
+
+
+def _candidates(conn: sqlite3.Connection, db: Database, terms: list[str],
+                pairs: list[tuple[str, int]], since: datetime | None, until: datetime | None,
+                limit: int) -> list[Post]:
+    ids: list[int] = []
+    id_range = _id_range(conn, db, since, until) if terms else None
+    freqs = term_frequencies(conn, terms, id_range) if id_range else {}
     chosen = pick_terms(freqs, terms, cap=TERM_CAP)
     if id_range and chosen:
-        ids.extend(await _rank(db, chosen, freqs, id_range, since, until, max(1, limit)))
-    pairs = list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))
+        ids.extend(_rank(conn, chosen, freqs, id_range, since, until, limit))
     if pairs:
         cond = " OR ".join("(c.username = ? AND p.message_id = ?)" for _ in pairs)
-        rows = await db.fetchall(
+        rows = conn.execute(
             "SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id WHERE " + cond,
             [x for pair in pairs for x in pair],
-        )
+        ).fetchall()
         ids.extend(r[0] for r in rows)
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    rows = await db.fetchall(_LOAD.format(marks=marks), ids + ids)
-    return [_post(r) for r in rows]
+    return [_post(r) for r in conn.execute(_LOAD.format(marks=marks), ids + ids).fetchall()]
 
 
 #: posts with their latest translation, joined once (not two correlated subqueries per row);
