@@ -199,6 +199,7 @@ MIGRATIONS: list[str] = [
         UNIQUE (article_id, post_id)
     );
     CREATE INDEX citations_created ON citations(created_at);
+    CREATE INDEX citations_post ON citations(post_id);
 
     -- an outbox: a row per (citation, chat); the sender delivers and marks it
     CREATE TABLE alerts (
@@ -216,12 +217,6 @@ MIGRATIONS: list[str] = [
         UNIQUE (citation_id, chat)
     );
     CREATE INDEX alerts_status ON alerts(status, next_attempt_at);
-    """,
-    # 2: citation candidates: document frequency per FTS term (to query only rare terms, so one
-    # article against 1M posts stays bounded), and citations looked up by post
-    """
-    CREATE VIRTUAL TABLE posts_fts_vocab USING fts5vocab(posts_fts, 'row');
-    CREATE INDEX citations_post ON citations(post_id);
     """,
 ]
 
