@@ -5,20 +5,22 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cite.detect import ArticleInput
-from bot.cite.pipeline import Result, find_citations
 from bot.cli import cli
 from bot.cli.common import WHEN, get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import Settings
 from bot.errors import CitewatchError
-from bot.news.extract import extract_article
-from bot.news.fetch import Fetcher
 from storage import citations as citations_repo
 from storage.models import post_url, to_iso
+
+if TYPE_CHECKING:
+    from bot.cite.detect import ArticleInput
+    from bot.cite.pipeline import Result
+
+# extraction (trafilatura) and the detector load in ~0.25 s: only check-article pays for them
 
 _HTML_HINT = (b"<html", b"<!doctype", b"<body", b"<article", b"<p>", b"<div", b"<head")
 
@@ -28,6 +30,8 @@ async def _load(source: str, settings: Settings) -> tuple[bytes, str]:
     if source == "-":
         return sys.stdin.buffer.read(), "stdin"
     if source.lower().startswith(("http://", "https://")):
+        from bot.news.fetch import Fetcher
+
         async with Fetcher(settings) as fetcher:
             res = await fetcher.get(source, accept="html")
         return res.body, res.final_url
@@ -42,6 +46,9 @@ async def _load(source: str, settings: Settings) -> tuple[bytes, str]:
 
 def _article(body: bytes, url: str, published: datetime | None) -> ArticleInput:
     """Extract an HTML page; plain text (no markup) is taken as the article text itself."""
+    from bot.cite.detect import ArticleInput
+    from bot.news.extract import extract_article
+
     head = body[:2048].lower()
     if any(h in head for h in _HTML_HINT):
         ex = extract_article(body, url)
@@ -78,6 +85,8 @@ async def check_article(source: str, published: datetime | None, as_json: bool) 
     if not body.strip():
         raise CitewatchError(f"{source}: empty article")
     article = _article(body, url, published)
+    from bot.cite.pipeline import find_citations
+
     async with open_db(settings) as db:
         results = await find_citations(db, article, settings)
     rows = [_row(r) for r in results]

@@ -10,9 +10,6 @@ import click
 from bot.cli import cli
 from bot.cli.common import get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import _urls
-from bot.news.fetch import Fetcher
-from bot.news.opml import parse_opml
-from bot.news.poller import FeedPoller, seed_feeds
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
 from storage.models import Feed
@@ -59,6 +56,8 @@ def _feed_dict(f: Feed) -> dict[str, object]:
 async def list_cmd(as_json: bool) -> None:
     """Followed feeds with their last success and last error."""
     async with open_db(get_settings()) as db:
+        from bot.news.poller import seed_feeds  # loads trafilatura: only where needed
+
         await seed_feeds(get_settings(), db)
         all_feeds = await feeds_repo.list_all(db)
     if as_json:
@@ -94,6 +93,8 @@ async def remove_cmd(url: str) -> None:
 async def import_cmd(file: Path) -> None:
     """Follow every feed of an OPML file (as exported by feed readers); '-' reads stdin."""
     data = sys.stdin.buffer.read() if str(file) == "-" else _read(file)
+    from bot.news.opml import parse_opml
+
     found = parse_opml(data)
     new = 0
     async with open_db(get_settings()) as db:
@@ -118,6 +119,9 @@ def _read(path: Path) -> bytes:
 async def poll_cmd(poll_all: bool, as_json: bool) -> None:
     """Poll due feeds once and fetch their new articles; prints what was fetched."""
     settings = get_settings()
+    from bot.news.fetch import Fetcher
+    from bot.news.poller import FeedPoller, seed_feeds
+
     async with open_db(settings) as db, Fetcher(settings) as fetcher:
         await seed_feeds(settings, db)
         poller = FeedPoller(db, settings, fetcher)
