@@ -225,3 +225,38 @@ async def test_a_batch_checks_each_article_and_reports_failures(db: Database, tm
     assert not isinstance(first, Exception) and [c.post_id for c in first] == [post_id]
     assert not isinstance(out[other], Exception)
     assert [c for c in out[other] if c.score >= s.citation_threshold] == []
+
+
+async def test_a_process_pool_finds_the_same_citations_as_one_process(
+        db: Database, tmp_path: Path) -> None:
+    """With a process pool each worker reads through its own connection, and sees what the main
+    process stored after the worker opened it (a post stored later, a linked post fetched)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from bot.cite.pipeline import article_input, find_citations
+    from storage.citations import open_worker
+
+    post_id = await seed(db)
+    quoting = await add_article(db, MODEL_ARTICLE, 31)
+    other = await add_article(db, SAME_TOPIC_ARTICLE, 31)
+    s = settings(tmp_path)
+    alone = await check_articles(db, [quoting, other], s)
+    linking = Article(url="https://news.example/link", text="As the channel posted at "
+                      "https://t.me/DIUkraine/2222, nothing else.", published=POST_TIME + timedelta(hours=5))
+
+    async def fetch_post(channel: str, message_id: int) -> Post | None:
+        return Post(channel, message_id, POST_TIME, "Окремий допис про щось інше.")
+
+    with ProcessPoolExecutor(2, initializer=open_worker, initargs=(str(db.path),)) as pool:
+        pooled = await check_articles(db, [quoting, other], s, concurrency=2, executor=pool)
+        later = Post("DIUkraine", 3000, POST_TIME, EN_TRANSLATION, lang="en")
+        await posts.upsert_many(db, [later])
+        again = await find_citations(db, article_input(await articles.get(db, quoting)), s,
+                                     executor=pool)  # type: ignore[arg-type]
+        linked = await find_citations(db, article_input(linking), s, fetch_post, executor=pool)
+    assert {a: [(c.post_id, c.score) for c in v] for a, v in alone.items()  # type: ignore[union-attr]
+            } == {a: [(c.post_id, c.score) for c in v] for a, v in pooled.items()}  # type: ignore[union-attr]
+    assert post_id in {r.post.id for r in again}
+    assert (await posts.get(db, "DIUkraine", 3000)).id in {r.post.id for r in again}  # type: ignore[union-attr]
+    stored = await posts.get(db, "DIUkraine", 2222)
+    assert stored and [r.post.id for r in linked] == [stored.id]

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.cite.candidates import fts_terms
 from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, as_ref, detect, refs_in_text
@@ -67,28 +67,72 @@ async def _detect(article: ArticleInput, cands: list[CandidatePost], alias_map: 
     return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
+def _query(article: ArticleInput, settings: Settings,
+           ) -> tuple[list[str], list[tuple[str, int]], datetime, datetime]:
+    """What to look up for an article: FTS terms, linked (channel, id) pairs, and the time window."""
+    when = article_time(article, None)
+    since = when - timedelta(days=settings.citation_window_days)
+    refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
+    post_refs = [(r.channel, r.message_id) for r in refs if r.message_id is not None]
+    return fts_terms(f"{article.title}\n{article.text}"), post_refs, since, when
+
+
+def _find_at(path: str, article: ArticleInput, settings: Settings) -> tuple[list[Found], list[Post]]:
+    """Retrieval and detection of one article in a pool worker, on the worker's own read-only
+    connection (``citations.candidates_at``): term extraction, FTS5 and the detector all run off
+    the event loop's core. Returns the verdicts and the candidate posts they name."""
+    terms, post_refs, since, when = _query(article, settings)
+    stored, stored_aliases = citations.candidates_at(path, terms, post_refs, since, when,
+                                                     CANDIDATE_LIMIT)
+    cands = [to_candidate(p) for p in stored]
+    alias_map = aliases(settings, [c.channel for c in cands], stored_aliases)
+    found = detect(article, cands, aliases_by_channel=alias_map,
+                   window_days=settings.citation_window_days)
+    keys = {f.post_key for f in found}
+    return found, [p for p in stored if (p.channel.lower(), p.message_id) in keys]
+
+
+def _file_of(db: Database) -> str | None:
+    """The database file a worker can open itself (not an in-memory database)."""
+    return str(db.path) if str(db.path) != ":memory:" and db.path.is_file() else None
+
+
+async def _find_here(db: Database, article: ArticleInput, settings: Settings,
+                     executor: Executor | None) -> tuple[list[Found], list[Post], list[CandidatePost],
+                                                         dict[str, list[str]]]:
+    terms, post_refs, since, when = _query(article, settings)
+    stored = await citations.candidates(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
+    cands = [to_candidate(p) for p in stored]
+    alias_map = aliases(settings, [c.channel for c in cands], await citations.channel_aliases(db))
+    found = await _detect(article, cands, alias_map, settings.citation_window_days, executor)
+    return found, stored, cands, alias_map
+
+
 async def find_citations(
     db: Database, article: ArticleInput, settings: Settings, fetch_post: FetchPost | None = None,
     *, executor: Executor | None = None,
 ) -> list[Result]:
     """Detect citations of stored posts; a linked post we do not have is fetched and stored first.
 
-    ``executor`` (a process pool) runs the pure detector off the event loop, so that while one
-    article is being compared the next one's candidates are read: only pays with several articles
-    in flight (``check_articles``) and a spare core."""
-    when = article_time(article, None)
-    since = when - timedelta(days=settings.citation_window_days)
-    refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
-    post_refs = [(r.channel, r.message_id) for r in refs if r.message_id is not None]
-    terms = fts_terms(f"{article.title}\n{article.text}")
-    stored = await citations.candidates(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
-    cands = [to_candidate(p) for p in stored]
-    alias_map = aliases(settings, [c.channel for c in cands], await citations.channel_aliases(db))
-    found = await _detect(article, cands, alias_map, settings.citation_window_days, executor)
+    ``executor`` (a process pool) runs the whole retrieval and detection of the article in a
+    worker that reads the database file through its own read-only connection, so with several
+    articles in flight (``check_articles``) every core works on one; only fetching a missing linked
+    post and storing stay here (the single writer). An in-memory database cannot be opened by a
+    worker: then only the pure detector runs in the executor."""
+    path = _file_of(db) if executor is not None else None
+    loop = asyncio.get_running_loop()
+    cands: list[CandidatePost] = []
+    alias_map: dict[str, list[str]] = {}
+    if path is not None:
+        found, stored = await loop.run_in_executor(executor, _find_at, path, article, settings)
+    else:
+        found, stored, cands, alias_map = await _find_here(db, article, settings, executor)
     missing = [f for f in found if f.post_id is None]
     if missing and fetch_post is not None:
         fetched = await _fetch_missing(db, missing, fetch_post)
-        if fetched:
+        if fetched and path is not None:  # now stored: the worker finds them by their links
+            found, stored = await loop.run_in_executor(executor, _find_at, path, article, settings)
+        elif fetched:
             stored += fetched
             cands = [to_candidate(p) for p in stored]
             found = await _detect(article, cands, alias_map, settings.citation_window_days,
@@ -145,9 +189,12 @@ async def check_articles(
     db: Database, article_ids: Sequence[int], settings: Settings,
     fetch_post: FetchPost | None = None, *, concurrency: int = 4, executor: Executor | None = None,
 ) -> dict[int, list[Citation] | Exception]:
-    """``check_article`` for a batch, ``concurrency`` at a time: one article's database reads
-    (released GIL, the reader thread) overlap another's detector. Each article's outcome is its
-    citations or the exception it raised, so one bad article does not stop the others."""
+    """``check_article`` for a batch, ``concurrency`` at a time. With a process pool as
+    ``executor`` each worker retrieves and compares a whole article on its own read-only
+    connection (see ``find_citations``; ``storage.citations.open_worker`` as the pool's initializer
+    opens it up front) while this process only stores results: keep ``concurrency`` about twice the
+    pool size so no worker waits. Each article's outcome is its citations or the exception it
+    raised, so one bad article does not stop the others."""
     sem = asyncio.Semaphore(max(1, concurrency))
     out: dict[int, list[Citation] | Exception] = {}
 
