@@ -127,3 +127,35 @@ async def test_wrong_login_code_is_one_line(env: dict[str, str], tmp_path: Path)
                                          stdin="+15550001234\n1\n2\n3\n", cwd=tmp_path)
         assert code == 2
         assert err.strip().splitlines()[-1].startswith("citewatch: error: ")
+
+
+async def test_login_with_two_step_password(env: dict[str, str], tmp_path: Path) -> None:
+    async with FakeTelegram(require_login=True, password="hunter2") as srv:
+        e = tg_env(env, srv, tmp_path)
+        code, out, err = await citewatch(e, "login", stdin="+15550001234\n12345\nhunter2\n",
+                                         cwd=tmp_path)
+        assert code == 0, err
+        assert "logged in as @citewatch_me" in out
+        assert "hunter2" not in out + err  # the password is neither echoed nor logged
+        assert srv.count("GetPasswordRequest") == 1 and srv.count("CheckPasswordRequest") == 1
+        session = tmp_path / "cw.session"
+        assert stat.S_IMODE(session.stat().st_mode) == 0o600
+        # the key is authorised now: a second login asks for nothing
+        code, out, err = await citewatch(e, "login", cwd=tmp_path)
+        assert code == 0 and "logged in as @citewatch_me" in out, err
+        assert srv.count("SendCodeRequest") == 1 and srv.count("CheckPasswordRequest") == 1
+
+
+async def test_wrong_two_step_password_is_one_error_line(env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    async with FakeTelegram(require_login=True, password="hunter2") as srv:
+        code, out, err = await citewatch(tg_env(env, srv, tmp_path), "login",
+                                         stdin="+15550001234\n12345\nnope1\nnope2\nnope3\n",
+                                         cwd=tmp_path)
+        assert code == 2, err
+        errors = [line for line in err.splitlines() if line.startswith("citewatch:")]
+        assert errors == [err.strip().splitlines()[-1]]
+        assert errors[0].startswith("citewatch: error: login failed: ")
+        assert "nope" not in out + err
+        assert srv.count("CheckPasswordRequest") == 3  # click's three tries, each a fresh SRP
+        assert "logged in" not in out

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 @run_async
 async def login() -> None:
     """Log the Telegram account in (phone, code, 2FA password); the session is kept private."""
+    from telethon.errors import RPCError
+
     from bot.telegram.client import make_client
 
     settings = get_settings()
@@ -46,6 +48,8 @@ async def login() -> None:
         raise
     except (ValueError, RuntimeError) as exc:  # Telethon's own wording for bad input
         raise SourceError(f"login failed: {exc}") from None
+    except RPCError as exc:  # e.g. a wrong 2FA password after max_attempts tries
+        raise SourceError(f"login failed: {str(exc).split(' (caused by')[0]}") from None
     finally:
         await client.close()
 

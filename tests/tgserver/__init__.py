@@ -4,6 +4,7 @@ Telegram is unreachable from tests, so this server speaks the wire protocol Tele
 speaks, built on Telethon's own TL classes. Usage::
 
     srv = FakeTelegram()                      # require_login=True: code "12345" via auth.signIn
+                                              # password="…": then 2FA (SRP) via auth.checkPassword
     await srv.start()
     client = TelegramClient(StringSession(), api_id=1, api_hash="x" * 32)
     srv.configure_client(client)              # set_dc + rsa.add_key(public key, old=False)

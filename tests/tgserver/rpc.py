@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 LOGIN_CODE = "12345"
 PHONE_CODE_HASH = "fakehash0123456789"
 
-# Methods a connection may call before it is logged in.
-_PUBLIC_NAMESPACES = ("help.", "auth.", "langpack.")
+# Methods a connection may call before it is logged in (prefixes of qualified names).
+_PUBLIC_NAMESPACES = ("help.", "auth.", "langpack.", "account.GetPasswordRequest")
 
 
 class RpcFail(Exception):
@@ -211,6 +211,37 @@ def sign_in(ctx: Ctx, req: functions.auth.SignInRequest) -> auth.Authorization:
     if req.phone_code != LOGIN_CODE:
         raise RpcFail(400, "PHONE_CODE_INVALID")
     ctx.world.me.phone = req.phone_number
+    if ctx.server.srp is not None and ctx.conn.auth is not None:
+        ctx.conn.auth.password_pending = True
+        raise RpcFail(401, "SESSION_PASSWORD_NEEDED")
+    ctx.conn.authorize()
+    return auth.Authorization(user=ctx.world.me.to_tl(is_self=True))
+
+
+@handles(functions.account.GetPasswordRequest)
+def get_password(ctx: Ctx, req: functions.account.GetPasswordRequest) -> types.account.Password:
+    """The SRP challenge for the account password (a fresh ``srp_id``/``srp_B`` each call).
+
+    Without ``FakeTelegram(password=...)`` the method stays unimplemented: 2FA setup
+    (``edit_2fa``) is not modelled, and tests rely on this being an unknown method.
+    """
+    if ctx.server.srp is None:
+        raise RpcFail(400, "METHOD_NOT_IMPLEMENTED_account.GetPasswordRequest")
+    return ctx.server.srp.challenge()
+
+
+@handles(functions.auth.CheckPasswordRequest)
+def check_password(ctx: Ctx, req: functions.auth.CheckPasswordRequest) -> auth.Authorization:
+    """Verify the client's SRP proof ``M1``; only after signIn answered SESSION_PASSWORD_NEEDED."""
+    state = ctx.conn.auth
+    if ctx.server.srp is None or state is None or not state.password_pending:
+        raise RpcFail(400, "PASSWORD_HASH_INVALID")
+    if not isinstance(req.password, types.InputCheckPasswordSRP):
+        raise RpcFail(400, "PASSWORD_HASH_INVALID")
+    error = ctx.server.srp.check(req.password.srp_id, req.password.A, req.password.M1)
+    if error is not None:
+        raise RpcFail(400, error)
+    state.password_pending = False
     ctx.conn.authorize()
     return auth.Authorization(user=ctx.world.me.to_tl(is_self=True))
 

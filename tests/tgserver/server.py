@@ -27,6 +27,7 @@ from telethon.tl.tlobject import TLObject, TLRequest
 
 from . import mtproto, rpc
 from .handshake import Handshake, HandshakeError, ServerKey
+from .srp import SrpAccount
 from .state import ChannelRec, ChatRec, Peer, PtsEvent, StoredMessage, UserRec, World, as_ts, now_ts, to_dt
 from .transport import Codec, TransportError, negotiate
 
@@ -71,6 +72,7 @@ class _AuthKeyState:
     key: AuthKey
     user_id: int | None
     sessions: set[int] = field(default_factory=set)
+    password_pending: bool = False  # signIn took the code; auth.checkPassword must follow
 
 
 class Connection:
@@ -232,8 +234,13 @@ class Connection:
 class FakeTelegram:
     """A single-DC fake Telegram with one account, driven by the tests' world setup."""
 
-    def __init__(self, *, require_login: bool = False, key_path: Path | None = None) -> None:
+    def __init__(
+        self, *, require_login: bool = False, key_path: Path | None = None, password: str | None = None
+    ) -> None:
+        """``password`` turns on two-step verification: signIn then asks for it (SRP)."""
         self.require_login = require_login
+        self.password = password
+        self.srp = SrpAccount(password) if password is not None else None
         self.key = ServerKey(key_path) if key_path else ServerKey()
         self.world = World()
         self.clock = mtproto.MsgIdClock()
