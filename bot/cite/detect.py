@@ -127,12 +127,19 @@ class _Side:
 
     sents: list[list[str]]
     index: dict[str, set[int]]
-    bigrams: list[set[tuple[str, ...]]]
     numbers: set[str]
     dates: set[tuple[int, int]]
     names: set[str]
     raw_sents: list[str]
     _windows: dict[int, tuple[set[str], set[tuple[str, ...]]]] = field(default_factory=dict)
+    _shingles: dict[int, set[tuple[str, ...]]] = field(default_factory=dict)
+
+    def _bigrams(self, j: int) -> set[tuple[str, ...]]:
+        """Shingles of sentence j, made only for sentences a post lands near (most never are)."""
+        got = self._shingles.get(j)
+        if got is None:
+            got = self._shingles[j] = tx.shingles(self.sents[j])
+        return got
 
     def window(self, i: int) -> tuple[set[str], set[tuple[str, ...]]]:
         """Stems and shingles of sentences i-1..i+1, built once per article (every post sentence
@@ -140,7 +147,8 @@ class _Side:
         got = self._windows.get(i)
         if got is None:
             lo, hi = max(0, i - 1), min(len(self.sents), i + 2)
-            got = ({s for j in range(lo, hi) for s in self.sents[j]}, set().union(*self.bigrams[lo:hi]))
+            got = ({s for j in range(lo, hi) for s in self.sents[j]},
+                   set().union(*(self._bigrams(j) for j in range(lo, hi))))
             self._windows[i] = got
         return got
 
@@ -155,7 +163,6 @@ def _prepare(text: str) -> _Side:
     return _Side(
         sents=sents,
         index=index,
-        bigrams=[tx.shingles(ss) for ss in sents],
         numbers=tx.numbers(text),
         dates=tx.dates(text),
         names=tx.names(text),

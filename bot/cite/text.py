@@ -103,7 +103,8 @@ def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning, in order (stop words and 1-letter tokens dropped).
 
     Same result as ``stem`` over ``words(normalize(text))``, in one pass: this runs for every
-    candidate post of every article, so it skips the space squeezing words do not need."""
+    candidate post of every article, so it skips the space squeezing words do not need, and looks
+    each word's stem up in a memo (posts share most of their words) instead of re-deriving it."""
     s = text
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
@@ -113,16 +114,31 @@ def content_stems(text: str) -> list[str]:
         s = s.translate(_FOLD)
     if "n't" in s:
         s = _CONTRACTIONS.sub(r"\1 not", s)
+    memo = _STEM_OF
     out = []
     for w in _WORD.findall(s.lower()):
-        if len(w) < 2 and not w.isdigit():
-            continue
-        if w in STOPWORDS:
-            continue
-        if "'" in w:
-            w = w.replace("'", "")
-        out.append(w if w.isdigit() else w[:STEM_LEN])
+        st = memo.get(w)
+        if st is None:
+            st = _word_stem(w)
+            if len(memo) >= _STEM_MEMO_MAX:  # bounded: a long-running service sees new words
+                memo.clear()
+            memo[w] = st
+        if st:
+            out.append(st)
     return out
+
+
+#: word → its stem, or "" for a word that is dropped (a stop word, a single letter)
+_STEM_OF: dict[str, str] = {}
+_STEM_MEMO_MAX = 200_000
+
+
+def _word_stem(w: str) -> str:
+    if (len(w) < 2 and not w.isdigit()) or w in STOPWORDS:
+        return ""
+    if "'" in w:
+        w = w.replace("'", "")
+    return w if w.isdigit() else w[:STEM_LEN]
 
 
 def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[str, ...]]:
