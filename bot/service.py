@@ -24,7 +24,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Settings
-from bot.errors import CitewatchError
+from bot.errors import CitewatchError, ConfigError
 from storage.db import Database
 
 log = logging.getLogger("citewatch.service")
@@ -118,7 +118,9 @@ class Service:
         self._every(self._detect, 60, "detect-citations")
 
     async def _start_alerts(self) -> None:
-        from bot.alerts.sender import AlertSender, LogTransport, TelethonTransport
+        from telethon.errors import RPCError
+
+        from bot.alerts.sender import AlertSender, LogTransport, TelethonTransport, _reason
 
         s = self.settings
         alert_client = self.client
@@ -126,8 +128,11 @@ class Service:
             from bot.telegram.client import make_client
 
             alert_client = make_client(s, bot=True)
-            await alert_client.start(bot_token=s.tg_bot_token)
-            self._closers.append(alert_client.close)
+            self._closers.append(alert_client.close)  # also when the login fails: frees the lock
+            try:
+                await alert_client.start(bot_token=s.tg_bot_token)
+            except RPCError as exc:  # ACCESS_TOKEN_INVALID and kin: a setting, not a bug
+                raise ConfigError(f"TG_BOT_TOKEN: the bot cannot log in: {_reason(exc)}") from None
         transport = TelethonTransport(alert_client) if alert_client is not None else LogTransport()
         self.sender = AlertSender(self.db, transport, s)
         self._every(self.sender.run_once, s.alert_interval, "send-alerts")

@@ -11,10 +11,11 @@ speaks, built on Telethon's own TL classes. Usage::
     await client.connect()
 
 World setup (synchronous; call on the server's loop): ``add_channel``, ``add_user``,
-``add_chat``, ``post``/``edit``/``delete`` (pushed to connected clients for joined channels),
-``incoming`` (someone writes to the account). Faults: ``flood_wait``, ``fail``,
-``skip_push_next`` (pts gaps), ``drop_connections``. Introspection: ``calls``, ``count``,
-``sent``, ``connections``.
+``add_bot`` (log in with ``client.start(bot_token=bot.bot_token)`` on a ``require_login=True``
+server; ``srv.sent[i].sender`` names the bot), ``add_chat``, ``post``/``edit``/``delete``
+(pushed to connected clients for joined channels), ``incoming`` (someone writes to the
+account). Faults: ``flood_wait``, ``fail``, ``skip_push_next`` (pts gaps),
+``drop_connections``. Introspection: ``calls``, ``count``, ``sent``, ``connections``.
 
 Telethon behaviours worth knowing when writing tests against it (not server quirks):
 

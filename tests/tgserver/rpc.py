@@ -106,11 +106,22 @@ def dispatch(ctx: Ctx, request: TLObject) -> object:
     ctx.server._check_injected(request, qual)
     if not qual.startswith(_PUBLIC_NAMESPACES) and not ctx.conn.authorized:
         raise RpcFail(401, "AUTH_KEY_UNREGISTERED")
+    if isinstance(request, _USER_ONLY) and ctx.conn.is_bot:
+        raise RpcFail(400, "BOT_METHOD_INVALID")
     handler = HANDLERS.get(type(request))
     if handler is None:
         log.warning("tgserver: no handler for %s", qual)
         raise RpcFail(400, f"METHOD_NOT_IMPLEMENTED_{qual}")
     return handler(ctx, request)
+
+
+# Methods Telegram refuses to bots (so code that needs them for a bot fails here too).
+_USER_ONLY = (
+    functions.messages.GetDialogsRequest,
+    functions.messages.GetHistoryRequest,
+    functions.channels.JoinChannelRequest,
+    functions.contacts.GetContactsRequest,
+)
 
 
 # ---- peer resolution ---------------------------------------------------------------
@@ -130,10 +141,10 @@ def resolve_peer(ctx: Ctx, ref: Any) -> Peer:
     """Any ``InputPeer`` -> ``Peer``; wrong access hashes fail like on Telegram."""
     w = ctx.world
     if isinstance(ref, types.InputPeerSelf):
-        return types.PeerUser(w.me.id)
+        return types.PeerUser(ctx.conn.self_id)
     if isinstance(ref, types.InputPeerUser):
         user = w.users.get(ref.user_id)
-        if user is None or user.access_hash != ref.access_hash:
+        if user is None or not _hash_ok(ctx, user.id, user.access_hash, ref.access_hash):
             raise RpcFail(400, "PEER_ID_INVALID")
         return types.PeerUser(user.id)
     if isinstance(ref, types.InputPeerChat):
@@ -145,14 +156,21 @@ def resolve_peer(ctx: Ctx, ref: Any) -> Peer:
     raise RpcFail(400, "PEER_ID_INVALID")
 
 
+def _hash_ok(ctx: Ctx, user_id: int, expected: int, given: int | None) -> bool:
+    """Bots may pass ``access_hash=0`` for users who wrote to them (here: the account)."""
+    if given == expected:
+        return True
+    return given == 0 and ctx.conn.is_bot and user_id == ctx.world.me.id
+
+
 def resolve_user(ctx: Ctx, ref: Any) -> types.User | types.UserEmpty:
     w = ctx.world
     if isinstance(ref, types.InputUserSelf):
-        return w.me.to_tl(is_self=True)
+        return w.users[ctx.conn.self_id].to_tl(is_self=True)
     user = w.users.get(getattr(ref, "user_id", None))
-    if user is None or user.access_hash != getattr(ref, "access_hash", None):
+    if user is None or not _hash_ok(ctx, user.id, user.access_hash, getattr(ref, "access_hash", None)):
         return types.UserEmpty(getattr(ref, "user_id", 0))
-    return user.to_tl(is_self=user.id == w.me.id)
+    return user.to_tl(is_self=user.id == ctx.conn.self_id)
 
 
 # ---- help / auth / users -------------------------------------------------------------
@@ -246,6 +264,19 @@ def check_password(ctx: Ctx, req: functions.auth.CheckPasswordRequest) -> auth.A
     return auth.Authorization(user=ctx.world.me.to_tl(is_self=True))
 
 
+@handles(functions.auth.ImportBotAuthorizationRequest)
+def import_bot_authorization(
+    ctx: Ctx, req: functions.auth.ImportBotAuthorizationRequest
+) -> auth.Authorization:
+    """A token of a bot made with ``add_bot`` logs this auth key in as that bot."""
+    token = req.bot_auth_token
+    bot = next((u for u in ctx.world.users.values() if u.bot and u.bot_token == token), None)
+    if bot is None:  # malformed or unknown: Telegram does not tell the two apart
+        raise RpcFail(400, "ACCESS_TOKEN_INVALID")
+    ctx.conn.authorize(bot.id)
+    return auth.Authorization(user=bot.to_tl(is_self=True))
+
+
 @handles(functions.auth.LogOutRequest)
 def log_out(ctx: Ctx, req: functions.auth.LogOutRequest) -> auth.LoggedOut:
     ctx.conn.deauthorize()
@@ -279,7 +310,7 @@ def resolve_username(ctx: Ctx, req: functions.contacts.ResolveUsernameRequest) -
     if isinstance(rec, ChannelRec):
         return contacts.ResolvedPeer(peer=rec.peer, chats=[rec.to_tl()], users=[])
     return contacts.ResolvedPeer(
-        peer=types.PeerUser(rec.id), chats=[], users=[rec.to_tl(is_self=rec.id == ctx.world.me.id)]
+        peer=types.PeerUser(rec.id), chats=[], users=[rec.to_tl(is_self=rec.id == ctx.conn.self_id)]
     )
 
 
@@ -299,6 +330,13 @@ def get_difference(ctx: Ctx, req: functions.updates.GetDifferenceRequest) -> Any
     w = ctx.world
     since = as_ts(req.date)
     events = [e for e in w.account_log if e.pts > req.pts]
+    if ctx.conn.is_bot:  # the bot shares the account's pts, not its dialogs: just catch up
+        state = updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq,
+                              unread_count=0)
+        if not events:
+            return updates.DifferenceEmpty(date=state.date, seq=w.seq)
+        return updates.Difference(new_messages=[], new_encrypted_messages=[], other_updates=[],
+                                  chats=[], users=[], state=state)
     new_messages = [
         w.account_messages[e.ids[0]] for e in events if e.kind == "new" and e.ids[0] in w.account_messages
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import struct
@@ -54,6 +55,7 @@ class SentMessage:
     reply_to: int | None = None
     no_webpage: bool = False
     silent: bool = False
+    sender: str | int = "me"  # who sent it: "me" (the account) or the bot's username/id
 
 
 @dataclass
@@ -96,9 +98,21 @@ class Connection:
     def authorized(self) -> bool:
         return self.auth is not None and self.auth.user_id is not None
 
-    def authorize(self) -> None:
+    @property
+    def self_id(self) -> int:
+        """Who this connection is logged in as (``me`` until then, for rendering only)."""
+        user_id = self.auth.user_id if self.auth is not None else None
+        return self.server.world.me.id if user_id is None else user_id
+
+    @property
+    def is_bot(self) -> bool:
+        user = self.server.world.users.get(self.self_id)
+        return user is not None and user.bot
+
+    def authorize(self, user_id: int | None = None) -> None:
+        """Log this auth key in as ``user_id`` (default: the account ``me``)."""
         if self.auth is not None:
-            self.auth.user_id = self.server.world.me.id
+            self.auth.user_id = self.server.world.me.id if user_id is None else user_id
 
     def deauthorize(self) -> None:
         if self.auth is not None:
@@ -226,8 +240,12 @@ class Connection:
         self.codec.send(mtproto.encrypt(self.auth.key, self.salt, self.session_id, message))
 
     def push(self, updates: TLObject) -> None:
-        """Unsolicited ``Updates`` (msg_id % 4 == 3), written synchronously."""
-        if self.authorized and not self.no_updates:
+        """Unsolicited ``Updates`` (msg_id % 4 == 3), written synchronously.
+
+        Only the account's connections get pushes: the world is seen from ``me``'s side
+        (dialogs, pts), which a bot does not share.
+        """
+        if self.authorized and not self.no_updates and not self.is_bot:
             self._send([(bytes(updates), True)], answer=False)
 
 
@@ -353,6 +371,15 @@ class FakeTelegram:
         """A basic group containing ``me`` and the given (auto-created) usernames."""
         ids = [self._user_or_create(m).id for m in members or []]
         return self.world.add_chat(title, ids)
+
+    def add_bot(self, username: str, first_name: str | None = None) -> UserRec:
+        """A bot that ``auth.importBotAuthorization`` logs in with ``.bot_token``.
+
+        Add it to basic groups with ``add_chat(title, members=[username])``; it can write
+        there and to ``me``, not to channels. Use ``require_login=True`` for bot clients:
+        otherwise a new auth key is already the account and Telethon skips the bot login.
+        """
+        return self.world.add_bot(username, first_name)
 
     def _user_or_create(self, username: str) -> UserRec:
         try:
@@ -585,6 +612,8 @@ class FakeTelegram:
         self._random_ids.add(key)
         reply_to = getattr(req.reply_to, "reply_to_msg_id", None)
         me = types.PeerUser(self.world.me.id)
+        if conn.is_bot:
+            return self._send_from_bot(conn, req, peer, reply_to)
         if isinstance(peer, types.PeerChannel):
             ch = self.world.channels[peer.channel_id]
             if not ch.joined and not ch.creator:
@@ -633,6 +662,65 @@ class FakeTelegram:
             )
         )
         users, chats = self.world.render_peers([peer, me])
+        return types.Updates(
+            updates=[types.UpdateMessageID(id=msg.id, random_id=req.random_id), update],
+            users=users,
+            chats=chats,
+            date=to_dt(msg.date),
+            seq=0,
+        )
+
+    def _send_from_bot(
+        self,
+        conn: Connection,
+        req: functions.messages.SendMessageRequest,
+        peer: Peer,
+        reply_to: int | None,
+    ) -> types.Updates:
+        """A bot writes to a basic group it is in, or to ``me``; ``me`` receives it live.
+
+        The message is stored as the account sees it (incoming, in the account's id space
+        and pts, which the bot shares here); the bot's answer shows it as its own.
+        """
+        w = self.world
+        bot = w.users[conn.self_id]
+        bot_peer = types.PeerUser(bot.id)
+        if isinstance(peer, types.PeerChat):
+            if bot.id not in w.chats[peer.chat_id].members:
+                raise rpc.RpcFail(403, "CHAT_WRITE_FORBIDDEN")
+            stored_peer: Peer = peer
+        elif isinstance(peer, types.PeerUser) and peer.user_id == w.me.id:
+            stored_peer = bot_peer  # the account's dialog with the bot
+        else:  # channels it is not in, itself, users who never started it
+            raise rpc.RpcFail(400, "PEER_ID_INVALID")
+        msg = StoredMessage(
+            id=0,
+            peer=stored_peer,
+            date=now_ts(),
+            text=req.message,
+            entities=req.entities,
+            reply_to=reply_to,
+            from_id=bot_peer,
+        )
+        event = w.add_account_message(msg)
+        self._account_event(event, True, exclude=conn)
+        self.sent.append(
+            SentMessage(
+                peer=w.label(peer),
+                text=req.message,
+                entities=list(req.entities or []),
+                random_id=req.random_id,
+                id=msg.id,
+                date=msg.date,
+                reply_to=reply_to,
+                no_webpage=bool(req.no_webpage),
+                silent=bool(req.silent),
+                sender=bot.username or bot.id,
+            )
+        )
+        own = dataclasses.replace(msg, peer=peer, out=True)
+        update = types.UpdateNewMessage(message=own.to_tl(), pts=event.pts, pts_count=event.pts_count)
+        users, chats = w.render_peers([peer, bot_peer], self_id=bot.id)
         return types.Updates(
             updates=[types.UpdateMessageID(id=msg.id, random_id=req.random_id), update],
             users=users,

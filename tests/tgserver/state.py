@@ -58,11 +58,15 @@ class UserRec:
     first_name: str
     last_name: str | None = None
     phone: str | None = None
+    bot: bool = False
+    bot_token: str | None = None  # what auth.importBotAuthorization accepts (bots only)
 
     def to_tl(self, *, is_self: bool = False) -> types.User:
         return types.User(
             id=self.id,
             is_self=is_self or None,
+            bot=self.bot or None,
+            bot_info_version=1 if self.bot else None,
             access_hash=self.access_hash,
             first_name=self.first_name,
             last_name=self.last_name,
@@ -248,6 +252,13 @@ class World:
         self.users[user.id] = user
         return user
 
+    def add_bot(self, username: str, first_name: str | None = None) -> UserRec:
+        """A bot account; its token is ``<id>:<secret>`` like BotFather's."""
+        bot = self.add_user(username, first_name or username)
+        bot.bot = True
+        bot.bot_token = f"{bot.id}:AA{secrets.token_urlsafe(24)}"
+        return bot
+
     def add_channel(
         self, username: str | None, title: str, joined: bool, megagroup: bool = False, creator: bool = False
     ) -> ChannelRec:
@@ -316,7 +327,7 @@ class World:
 
     # ---- entity collection ------------------------------------------------------------
     def entities_for(
-        self, messages: list[StoredMessage], extra: list[Peer] | None = None
+        self, messages: list[StoredMessage], extra: list[Peer] | None = None, self_id: int | None = None
     ) -> tuple[list[types.User], list[Any]]:
         """Users and chats referenced by ``messages``, as Telegram attaches to answers."""
         peers: list[Peer] = list(extra or [])
@@ -326,14 +337,18 @@ class World:
                 peers.append(m.from_id)
             if m.fwd_from is not None:
                 peers.append(types.PeerChannel(m.fwd_from[0]))
-        return self.render_peers(peers)
+        return self.render_peers(peers, self_id)
 
-    def render_peers(self, peers: list[Peer]) -> tuple[list[types.User], list[Any]]:
+    def render_peers(
+        self, peers: list[Peer], self_id: int | None = None
+    ) -> tuple[list[types.User], list[Any]]:
+        """TL users/chats for ``peers``; ``self_id`` (default ``me``) is rendered ``is_self``."""
+        self_id = self.me.id if self_id is None else self_id
         users: dict[int, types.User] = {}
         chats: dict[int, Any] = {}
         for p in peers:
             if isinstance(p, types.PeerUser) and p.user_id in self.users:
-                users[p.user_id] = self.users[p.user_id].to_tl(is_self=p.user_id == self.me.id)
+                users[p.user_id] = self.users[p.user_id].to_tl(is_self=p.user_id == self_id)
             elif isinstance(p, types.PeerChannel) and p.channel_id in self.channels:
                 chats[p.channel_id] = self.channels[p.channel_id].to_tl()
             elif isinstance(p, types.PeerChat) and p.chat_id in self.chats:
