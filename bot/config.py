@@ -353,6 +353,9 @@ def load_settings(
         raise ConfigError("SOURCE: 'telethon' needs TG_API_ID and TG_API_HASH")
     if values["translator"] == "libretranslate" and not values["libretranslate_url"]:
         raise ConfigError("LIBRETRANSLATE_URL: must be set when TRANSLATOR=libretranslate")
+    if values["tg_bot_token"] and values["alert_chat"].lower() == "me":
+        raise ConfigError("ALERT_CHAT: 'me' would be the bot's own chat; with TG_BOT_TOKEN give "
+                          "the chat id or @username the bot should write to")
     if values["translator"] == "deepl" and not values["deepl_api_key"]:
         raise ConfigError("DEEPL_API_KEY: must be set when TRANSLATOR=deepl")
     aliases = {k: list(v) for k, v in DEFAULT_ALIASES.items()}

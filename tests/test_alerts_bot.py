@@ -37,6 +37,7 @@ def bot_settings(db_path: Path, srv: FakeTelegram, tmp_path: Path, token: str) -
         TG_SESSION=str(tmp_path / "account.session"),
         TG_BOT_SESSION=str(tmp_path / "bot.session"),
         TG_BOT_TOKEN=token,
+        ALERT_CHAT="-4001",  # a bot has no Saved Messages: `me` is refused with a bot token
     )
 
 
@@ -134,6 +135,7 @@ async def test_run_with_a_bad_bot_token_is_one_error_line(env: dict[str, str],
         e = tg_env(env, srv, tmp_path)
         await _login_account(e, tmp_path)
         e["TG_BOT_TOKEN"] = "123456:ABCdefGhIJKlmnoPQRstuVWxyz0123456789"
+        e["ALERT_CHAT"] = "-4001"
         code, _, err = await citewatch(e, "run", "--stop-after", "5", cwd=tmp_path)
         assert code == 2, err
         lines = [line for line in err.splitlines() if line.startswith("citewatch:")]
@@ -155,6 +157,7 @@ async def test_run_sends_due_alerts_through_the_bot(env: dict[str, str], tmp_pat
         finally:
             await db.close()
         e["TG_BOT_TOKEN"] = bot.bot_token
+        e["ALERT_CHAT"] = str(group.peer_id)
         code, _, err = await citewatch(e, "run", "--stop-after", "4", cwd=tmp_path)
         assert code == 0, err
         assert bot.bot_token not in err

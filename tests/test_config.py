@@ -87,6 +87,13 @@ BAD_VALUES = [
 ]
 
 
+def test_alerts_through_a_bot_need_a_real_chat() -> None:
+    with pytest.raises(ConfigError, match=r"^ALERT_CHAT: 'me' would be the bot's own chat"):
+        load_settings({"TG_BOT_TOKEN": "123456:AAbbcc", "ALERT_CHAT": "me"}, dotenv_path=None)
+    s = load_settings({"TG_BOT_TOKEN": "123456:AAbbcc", "ALERT_CHAT": "-4001"}, dotenv_path=None)
+    assert s.alert_chat == "-4001"
+
+
 @pytest.mark.parametrize(("name", "value", "why"), BAD_VALUES, ids=[f"{n}={v}" for n, v, _ in BAD_VALUES])
 def test_bad_value_raises_config_error_naming_the_variable(name: str, value: str, why: str) -> None:
     with pytest.raises(ConfigError) as info:
