@@ -223,31 +223,19 @@ async def versions(db: Database, post_id: int) -> list[PostVersion]:
 
 
 async def mark_deleted(
-    db: Database, channel: str, message_ids: Iterable[int], when: datetime | None = None
+    db: Database, channel: str | int, message_ids: Iterable[int], when: datetime | None = None
 ) -> int:
-    """A deletion only marks: the text, versions and citations stay."""
+    """A deletion only marks: the text, versions and citations stay. ``channel`` is the username,
+    or the Telegram channel id (deletion events carry only that)."""
     ids = list(message_ids)
     if not ids:
         return 0
     marks = ",".join("?" * len(ids))
+    key = "tg_id" if isinstance(channel, int) else "username"
     return await db.execute(
         f"UPDATE posts SET deleted_at = ? WHERE deleted_at IS NULL AND message_id IN ({marks})"
-        " AND channel_id = (SELECT id FROM channels WHERE username = ?)",
+        f" AND channel_id = (SELECT id FROM channels WHERE {key} = ?)",
         [to_iso(when or utcnow()), *ids, channel],
-    )
-
-
-async def mark_deleted_by_tg_id(
-    db: Database, tg_channel_id: int, message_ids: Iterable[int], when: datetime | None = None
-) -> int:
-    ids = list(message_ids)
-    if not ids:
-        return 0
-    marks = ",".join("?" * len(ids))
-    return await db.execute(
-        f"UPDATE posts SET deleted_at = ? WHERE deleted_at IS NULL AND message_id IN ({marks})"
-        " AND channel_id = (SELECT id FROM channels WHERE tg_id = ?)",
-        [to_iso(when or utcnow()), *ids, tg_channel_id],
     )
 
 

@@ -336,7 +336,7 @@ class TelethonSource:
             return
         tg_id, _ = utils.resolve_id(event.chat_id)
         try:
-            n = await posts_repo.mark_deleted_by_tg_id(self.db, tg_id, event.deleted_ids)
+            n = await posts_repo.mark_deleted(self.db, tg_id, event.deleted_ids)
             log.info("@%s: %d posts deleted", self._names[event.chat_id], n)
         except Exception:
             log.exception("marking deletions in @%s failed", self._names[event.chat_id])
