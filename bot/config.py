@@ -322,10 +322,6 @@ class Settings:
         key = username.lower()
         return self.channel_aliases.get(key, DEFAULT_ALIASES.get(key, []))
 
-    def redacted(self) -> dict[str, str]:
-        """Settings as strings for display, secrets masked."""
-        return {k: ("***" if _SPECS[k].secret and v else v) for k, v in self.raw.items()}
-
 
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"

@@ -208,9 +208,3 @@ async def list_all(db: Database, status: str | None = None) -> list[Alert]:
         (status, status),
     )
     return [_alert(r, r["article_id"]) for r in rows]
-
-
-async def next_due_at(db: Database) -> datetime | None:
-    """When the earliest pending alert becomes due (for logs and status)."""
-    v = await db.fetchval("SELECT min(next_attempt_at) FROM alerts WHERE status = 'pending'")
-    return from_iso(v) if v else None

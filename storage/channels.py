@@ -69,11 +69,6 @@ async def get(db: Database, username: str) -> Channel | None:
     return _row(r) if r else None
 
 
-async def get_by_tg_id(db: Database, tg_id: int) -> Channel | None:
-    r = await db.fetchone("SELECT * FROM channels WHERE tg_id = ?", (tg_id,))
-    return _row(r) if r else None
-
-
 async def list_all(db: Database) -> list[Channel]:
     rows = await db.fetchall(
         "SELECT c.*, (SELECT count(*) FROM posts p WHERE p.channel_id = c.id) AS post_count "

@@ -96,8 +96,3 @@ async def record_error(
         " last_error_at = ? WHERE id = ?",
         (to_iso(next_poll_at), error[:500], to_iso(now or utcnow()), feed_id),
     )
-
-
-async def set_next_poll(db: Database, feed_id: int, next_poll_at: datetime) -> None:
-    await db.execute("UPDATE feeds SET next_poll_at = ? WHERE id = ?",
-                     (to_iso(next_poll_at), feed_id))

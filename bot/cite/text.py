@@ -149,20 +149,6 @@ def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[
     return out
 
 
-def char_ngrams(text: str, n: int = 4) -> set[str]:
-    """Character n-grams inside words (with boundary marks) of the normalised text."""
-    out: set[str] = set()
-    for w in words(normalize(text)):
-        if w in STOPWORDS:
-            continue
-        padded = f" {w} "
-        if len(padded) <= n:
-            out.add(padded)
-            continue
-        out.update(padded[i : i + n] for i in range(len(padded) - n + 1))
-    return out
-
-
 def containment(part: Iterable[object], whole: set[object] | frozenset[object]) -> float:
     """Share of ``part`` found in ``whole`` (asymmetric: a short quote inside a long article is 1.0)."""
     items = set(part)

@@ -55,10 +55,6 @@ class SessionLock:
         self.path = self.session.with_name(self.session.name + ".lock")
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def acquire(self) -> SessionLock:
         if self._fd is not None:
             return self
