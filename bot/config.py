@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +312,6 @@ class Settings:
     allowed_chats: list[str]
     alert_interval: int
     metrics_port: int | None
-    raw: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def has_telegram_credentials(self) -> bool:
@@ -334,11 +333,9 @@ def load_settings(
             file_values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{dotenv_path}: cannot read settings file: {exc}") from None
-    raw: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, spec in _SPECS.items():
         text = env.get(name, file_values.get(name, spec.default))
-        raw[name] = text
         try:
             values[name.lower()] = spec.parse(text)
         except ValueError as exc:
@@ -357,17 +354,17 @@ def load_settings(
     aliases = {k: list(v) for k, v in DEFAULT_ALIASES.items()}
     aliases.update(values["channel_aliases"])
     values["channel_aliases"] = aliases
-    return Settings(**values, raw=raw)
+    return Settings(**values)
 
 
 def example_env() -> str:
     """The text of config.example.env, generated from the specs (a test keeps the file in sync)."""
     lines = ["# citewatch settings. The environment wins over this file.", ""]
     for name, spec in _SPECS.items():
-        lines.append(f"# {spec.doc}")
+        lines.append(f"# {spec.doc}" + (" (a secret: keep this file private)" if spec.secret else ""))
         lines.append(f"{name}={spec.default}")
         lines.append("")
     return "\n".join(lines)
 
 
-assert {f.name for f in fields(Settings)} - {"raw"} == {n.lower() for n in _SPECS}
+assert {f.name for f in fields(Settings)} == {n.lower() for n in _SPECS}
