@@ -266,3 +266,18 @@ def test_cli_nasty_strings_never_traceback(filled: dict[str, str], tmp_path: Pat
         assert "Traceback" not in proc.stderr
         if proc.returncode == 2:
             assert proc.stderr.count("\n") == 1
+
+
+def test_cli_text_output_keeps_each_snippet_on_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "multi.jsonl"
+    src.write_text(json.dumps({"channel": "DIUkraine", "id": 1, "date": "2023-01-01T00:00:00Z",
+                               "text": "Перший рядок\n\nдрони над Кримом\nтретій рядок",
+                               "translation": "First line\n\ndrones over Crimea\nthird line"},
+                              ensure_ascii=False) + "\n")
+    assert cli(["import", str(src)], env, tmp_path).returncode == 0
+    proc = cli(["search", "дрони"], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3, proc.stdout  # the link line, the original, the translation
+    assert lines[0].startswith("https://t.me/DIUkraine/1")
+    assert "[дрони] над Кримом" in lines[1] and lines[2].startswith("  en: ")

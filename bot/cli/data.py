@@ -105,9 +105,10 @@ async def search(
         flag = " (deleted)" if h.deleted else ""
         click.echo(f"{h.url}  {h.date:%Y-%m-%d %H:%M}  score {h.score:.2f}{flag}")
         if h.text_snippet:
-            click.echo(f"  {render_snippet(h.text_snippet, style)}")
+            # one line per snippet: posts are full of line breaks
+            click.echo(f"  {' '.join(render_snippet(h.text_snippet, style).split())}")
         if h.translation_snippet:
-            click.echo(f"  en: {render_snippet(h.translation_snippet, style)}")
+            click.echo(f"  en: {' '.join(render_snippet(h.translation_snippet, style).split())}")
 
 
 async def import_records(
