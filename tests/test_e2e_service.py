@@ -9,6 +9,7 @@ SIGTERM ends the process cleanly; a restart sends nothing twice.
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import signal
 import sqlite3
@@ -110,6 +111,23 @@ def query(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[obj
         conn.close()
 
 
+def translated(db: Path, message_id: int) -> Callable[[], object]:
+    """A wait_for condition: the post is stored and has a translation."""
+    return lambda: query(db, "SELECT 1 FROM translations t JOIN posts p ON p.id = t.post_id"
+                             " WHERE p.message_id = ?", (message_id,))
+
+
+def publish_article(http: TestHTTPServer, path: str, title: str) -> str:
+    """The outlet puts the article page up and lists it in its feed; returns its URL."""
+    url = http.url(path)
+    now = datetime.now(UTC)
+    http.route(path, Response(200, ARTICLE_HTML.format(title=html.escape(title), url=url,
+                                                       published=now.isoformat())))
+    http.route("/feed.xml", Response(200, rss([(title, url, now)]),
+                                     {"Content-Type": "application/rss+xml"}))
+    return url
+
+
 async def start_run(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     fh = log.open("ab")
     return await asyncio.create_subprocess_exec(
@@ -175,20 +193,10 @@ async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
         # a live post arrives as an event, is stored and translated
         await asyncio.sleep(1.0)
         post_id = srv.post("DIUkraine", POST_UK)
-        await wait_for(
-            lambda: query(db, "SELECT t.text FROM translations t JOIN posts p ON p.id = t.post_id"
-                              " WHERE p.message_id = ?", (post_id,)),
-            30, "the live post stored and translated",
-        )
+        await wait_for(translated(db, post_id), 30, "the live post stored and translated")
         # the feed publishes an article quoting the translation, with no link
         await asyncio.sleep(1.1)
-        url = http.url("/news/2023/01/mobilised-refuse")
-        now = datetime.now(UTC)
-        http.route("/news/2023/01/mobilised-refuse", Response(200, ARTICLE_HTML.format(
-            title=TITLE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
-            url=url, published=now.isoformat())))
-        http.route("/feed.xml", Response(200, rss([(TITLE, url, now)]),
-                                         {"Content-Type": "application/rss+xml"}))
+        url = publish_article(http, "/news/2023/01/mobilised-refuse", TITLE)
         alerts_to_me = lambda: [m for m in srv.sent if m.peer == "me"]  # noqa: E731
         await wait_for(alerts_to_me, 40, "the alert in the alert chat")
         [alert] = alerts_to_me()
@@ -267,22 +275,12 @@ async def test_run_without_credentials_reads_the_web_preview_and_alerts_on_stdou
     }
     proc = await start_run(env, out)
     try:
-        await wait_for(lambda: query(db, "SELECT count(*) FROM posts")[0][0] == 3
-                       if query(db, "SELECT count(*) FROM posts") else False, 30, "backfill")
+        await wait_for(lambda: query(db, "SELECT count(*) FROM posts") == [(3,)], 30, "backfill")
         new_id = max(preview.msgs) + 1
         preview.msgs[new_id] = WebMsg(new_id, text_html(POST_UK), date=datetime.now(UTC))
-        await wait_for(
-            lambda: query(db, "SELECT 1 FROM translations t JOIN posts p ON p.id = t.post_id"
-                              " WHERE p.message_id = ?", (new_id,)),
-            30, "the new post polled and translated",
-        )
+        await wait_for(translated(db, new_id), 30, "the new post polled and translated")
         await asyncio.sleep(1.1)
-        url = http.url("/news/mobilised-refuse")
-        now = datetime.now(UTC)
-        http.route("/news/mobilised-refuse", Response(200, ARTICLE_HTML.format(
-            title="Mobilised Russians refuse to fight", url=url, published=now.isoformat())))
-        http.route("/feed.xml", Response(200, rss([("Mobilised Russians refuse", url, now)]),
-                                         {"Content-Type": "application/rss+xml"}))
+        url = publish_article(http, "/news/mobilised-refuse", "Mobilised Russians refuse to fight")
         await wait_for(lambda: f"t.me/DIUkraine/{new_id}" in out.read_text(errors="replace"),
                        40, "the alert on stdout")
     finally:
