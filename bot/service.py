@@ -88,12 +88,10 @@ class Service:
 
         s = self.settings
         self.source = make_source(s, self.db)
-        await self.source.start()
-        self._closers.append(self.source.stop)
-        self.client = getattr(self.source, "client", None)
-        self.watcher = Watcher(s, self.db, self.source)
+        self.watcher = Watcher(s, self.db, self.source)  # it starts and stops the source
+        self._closers.append(self.watcher.stop)
         await self.watcher.start()
-        self._closers.insert(0, self.watcher.stop)
+        self.client = getattr(self.source, "client", None)
         self.fetch_post = self.source.fetch_post
         self._every(self.watcher.poll, s.poll_interval, "poll-channels")
         self._every(self.watcher.catch_up_all, s.catchup_interval, "catch-up", start=False)
@@ -120,7 +118,7 @@ class Service:
     async def _start_alerts(self) -> None:
         from telethon.errors import RPCError
 
-        from bot.alerts.sender import AlertSender, LogTransport, TelethonTransport, _reason
+        from bot.alerts.sender import AlertSender, LogTransport, TelethonTransport, rpc_reason
 
         s = self.settings
         alert_client = self.client
@@ -132,7 +130,7 @@ class Service:
             try:
                 await alert_client.start(bot_token=s.tg_bot_token)
             except RPCError as exc:  # ACCESS_TOKEN_INVALID and kin: a setting, not a bug
-                raise ConfigError(f"TG_BOT_TOKEN: the bot cannot log in: {_reason(exc)}") from None
+                raise ConfigError(f"TG_BOT_TOKEN: the bot cannot log in: {rpc_reason(exc)}") from None
         transport = TelethonTransport(alert_client) if alert_client is not None else LogTransport()
         self.sender = AlertSender(self.db, transport, s)
         self._every(self.sender.run_once, s.alert_interval, "send-alerts")

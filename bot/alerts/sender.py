@@ -82,7 +82,7 @@ def parse_chat(chat: str) -> str | int:
 _ERROR_NAMES = {cls: name for name, cls in errors.rpcerrorlist.rpc_errors_dict.items()}
 
 
-def _reason(exc: errors.RPCError) -> str:
+def rpc_reason(exc: errors.RPCError) -> str:
     """``CHAT_WRITE_FORBIDDEN: You can't write in this chat`` — Telethon keeps only the generic
     ``FORBIDDEN`` in ``.message`` for errors it knows, so the name comes from its own table."""
     name = _ERROR_NAMES.get(type(exc)) or str(exc.message)
@@ -137,9 +137,9 @@ class TelethonTransport:
             raise AlertError(f"flood wait of {exc.seconds}s", retry_after=max(exc.seconds, 1)) from exc
         except (errors.BadRequestError, errors.ForbiddenError) as exc:
             self._peers.pop(chat, None)
-            raise AlertError(_reason(exc), permanent=True) from exc
+            raise AlertError(rpc_reason(exc), permanent=True) from exc
         except errors.RPCError as exc:  # 401 (session trouble), 5xx: keep the alerts, retry later
-            raise AlertError(_reason(exc)) from exc
+            raise AlertError(rpc_reason(exc)) from exc
         except ValueError as exc:  # Telethon: "Cannot find any entity corresponding to ..."
             raise AlertError(f"chat not found: {chat} ({exc})", permanent=True) from exc
         except (ConnectionError, OSError, TimeoutError) as exc:
