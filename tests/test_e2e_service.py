@@ -207,7 +207,9 @@ async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
         assert url in links
         # the hostile title came through as text, not markup
         assert "<b>refuse</b>" in alert.text
-        assert query(db, "SELECT status FROM alerts") == [("sent",)]
+        # the server records the message before the reply reaches citewatch, which then marks it
+        await wait_for(lambda: query(db, "SELECT status FROM alerts") == [("sent",)], 10,
+                       "the alert marked sent")
 
         # chat commands: answered in an allowed chat, ignored elsewhere
         before = len(srv.sent)
