@@ -32,11 +32,22 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA temp_store = MEMORY")
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring a plain sqlite3 connection to ``target``; returns the version it started from.
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (trigger bodies hold ``;`` too, so split where SQLite would)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return [stmt for stmt in out if stmt.strip(" ;\n")]
 
-    Synchronous on purpose: it runs once at open (inside aiosqlite's thread) and in tests/benchmarks.
-    """
+
+def _version(conn: sqlite3.Connection) -> int:
+    """The file's schema version, after refusing files that are not ours or are newer than us."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if app_id not in (0, APPLICATION_ID):
@@ -51,20 +62,40 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         raise StorageError(
             f"database schema version {version} is newer than this citewatch ({SCHEMA_VERSION})"
         )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring a plain sqlite3 connection to ``target``; returns the version it started from.
+
+    Synchronous on purpose: it runs once at open (inside aiosqlite's thread) and in tests/benchmarks.
+    Several processes may open a new file at once (``run`` and a CLI command), so the version is read
+    again under the write lock and only the process that still finds it old migrates.
+    """
+    version = _version(conn)  # refuse a foreign file before touching it, even its journal mode
     if version >= target:
         return version
+    if conn.in_transaction:
+        conn.commit()
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
-    script = "".join(MIGRATIONS[version:target])
     try:
-        conn.executescript(
-            f"BEGIN IMMEDIATE;\n{script};\n"
-            f"PRAGMA application_id = {APPLICATION_ID};\nPRAGMA user_version = {target};\nCOMMIT;"
-        )
+        conn.execute("BEGIN IMMEDIATE")
+        version = _version(conn)
+        if version < target:
+            for statement in _statements("".join(MIGRATIONS[version:target])):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.rollback()
         raise StorageError(f"migration to schema {target} failed: {exc}") from exc
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
     return version
 
 

@@ -176,3 +176,44 @@ async def test_failed_write_rolls_back_everything(db: Database) -> None:
     assert await db.fetchval("SELECT count(*) FROM posts") == 0
     assert await db.fetchval("SELECT count(*) FROM posts_fts") == 0
     assert await db.fetchval("SELECT count(*) FROM channels") == 0
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    """`run` and a CLI command may create the same new file at the same moment: neither may fail."""
+    import threading
+
+    for attempt in range(5):
+        path = tmp_path / f"race{attempt}.db"
+        barrier = threading.Barrier(6)
+        results: list[int | BaseException] = []
+
+        def open_new(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+            try:
+                barrier.wait()
+                results.append(migrate(conn))
+            except BaseException as exc:  # collected and asserted below
+                results.append(exc)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=open_new) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert len(results) == 6 and results.count(0) == 1  # exactly one process migrated
+        assert _pragma(path, "user_version") == SCHEMA_VERSION
+        assert _pragma(path, "integrity_check") == "ok"
+
+
+def test_statement_split_keeps_trigger_bodies_whole() -> None:
+    from storage.db import _statements
+
+    script = "".join(MIGRATIONS)
+    parts = _statements(script)
+    assert all(sqlite3.complete_statement(p) for p in parts)
+    triggers = [p for p in parts if p.upper().startswith("CREATE TRIGGER")]
+    assert triggers and all(p.rstrip().upper().endswith("END;") for p in triggers)
+    assert len(parts) == script.upper().count("CREATE ")
