@@ -187,7 +187,11 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
         barrier = threading.Barrier(6)
         results: list[int | BaseException] = []
 
-        def open_new(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+        def open_new(
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            results: list[int | BaseException] = results,
+        ) -> None:
             conn = sqlite3.connect(path, isolation_level=None, timeout=10)
             try:
                 barrier.wait()
