@@ -48,16 +48,17 @@ def _statements(script: str) -> list[str]:
 
 def _version(conn: sqlite3.Connection) -> int:
     """The file's schema version, after refusing files that are not ours or are newer than us."""
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    # one statement, so one snapshot: read apart, another process's migration could commit between
+    # the reads and make our own half-created file look like another program's
+    app_id, version, has_tables = conn.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id),"
+        " (SELECT user_version FROM pragma_user_version),"
+        " (SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')"
+    ).fetchone()
     if app_id not in (0, APPLICATION_ID):
         raise StorageError("not a citewatch database (foreign application_id)")
-    if app_id == 0:
-        has_tables = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-        ).fetchone()[0]
-        if has_tables or version:
-            raise StorageError("not a citewatch database (it has tables of another program)")
+    if app_id == 0 and (has_tables or version):
+        raise StorageError("not a citewatch database (it has tables of another program)")
     if version > len(MIGRATIONS):
         raise StorageError(
             f"database schema version {version} is newer than this citewatch ({SCHEMA_VERSION})"

@@ -182,7 +182,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     """`run` and a CLI command may create the same new file at the same moment: neither may fail."""
     import threading
 
-    for attempt in range(5):
+    for attempt in range(10):
         path = tmp_path / f"race{attempt}.db"
         barrier = threading.Barrier(6)
         results: list[int | BaseException] = []
