@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import normalize_username
-from storage.models import Post
+from storage.models import Post, PostVersion
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 
@@ -105,6 +105,24 @@ def _links(v: Any) -> list[str]:
     return v
 
 
+def _versions(v: Any) -> list[PostVersion]:
+    """Earlier texts as our export writes them: ``[{"text", "edit_date", "replaced_at"}]``."""
+    if v is None or v == "":
+        return []
+    if not isinstance(v, list):
+        raise ValueError("'versions' must be a list")
+    out = []
+    for item in v:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise ValueError("each of 'versions' needs a 'text' string")
+        edit_date = parse_date(item["edit_date"]) if item.get("edit_date") else None
+        replaced = item.get("replaced_at")
+        out.append(PostVersion(text=item["text"], edit_date=edit_date,
+                               replaced_at=parse_date(replaced) if replaced else
+                               edit_date or datetime.fromtimestamp(0, UTC)))
+    return out
+
+
 #: what a parser may raise for one bad record (an out-of-range timestamp raises OverflowError/OSError)
 RECORD_ERRORS = (ValueError, TypeError, OverflowError, OSError)
 
@@ -139,6 +157,7 @@ def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
         deleted_at=parse_date(obj["deleted_at"]) if obj.get("deleted_at") else None,
         lang=_str_or_none(obj.get("lang"), "lang"),
         source="import",
+        versions=_versions(obj.get("versions")),
     )
     return ImportRecord(
         post=post,
@@ -278,7 +297,7 @@ def detect_format(path: Path) -> str:
 #: the columns ``citewatch export --format csv`` writes, in order (import reads them back)
 CSV_COLUMNS = ["channel", "id", "date", "text", "translation", "translation_lang", "views",
                "forwards", "reply_to", "grouped_id", "media_kind", "edit_date", "deleted_at",
-               "lang", "links"]
+               "lang", "links", "versions"]
 _CSV_INTS = ("id", "views", "forwards", "reply_to", "grouped_id")
 
 
@@ -293,11 +312,11 @@ def csv_row_to_obj(row: dict[str, Any]) -> dict[str, Any]:
                 obj[k] = int(v)
             except ValueError:
                 raise ValueError(f"'{k}' must be an integer") from None
-        elif k == "links":
+        elif k in ("links", "versions"):
             try:
                 obj[k] = json.loads(v)
             except ValueError:
-                raise ValueError("'links' must be a JSON list") from None
+                raise ValueError(f"'{k}' must be a JSON list") from None
         else:
             obj[k] = v
     return obj

@@ -76,6 +76,8 @@ class Post:
     deleted_at: datetime | None = None
     translation: str | None = None
     translation_lang: str | None = None
+    # earlier texts: filled by export reads and by imports of our own export
+    versions: list[PostVersion] = field(default_factory=list)
 
     @property
     def url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -182,8 +182,10 @@ async def iter_posts(
     since: datetime | None = None,
     until: datetime | None = None,
     batch: int = 1000,
+    with_versions: bool = False,
 ) -> AsyncIterator[Post]:
-    """All posts in (channel, message id) order, read in batches (for export)."""
+    """All posts in (channel, message id) order, read in batches (for export, which needs the
+    earlier texts too: one query per batch, not one per post)."""
     last = (0, 0)
     while True:
         where = ["(p.channel_id, p.message_id) > (?, ?)"]
@@ -205,21 +207,58 @@ async def iter_posts(
         )
         if not rows:
             return
-        for r in rows:
-            yield _post(r)
+        found = [_post(r) for r in rows]
+        if with_versions:
+            history = await versions_for(db, [p.id for p in found if p.id is not None])
+            for p in found:
+                p.versions = history.get(p.id or 0, [])
+        for p in found:
+            yield p
         last = (rows[-1]["cid"], rows[-1]["message_id"])
 
 
+def _version(r: aiosqlite.Row) -> PostVersion:
+    return PostVersion(text=r["text"], edit_date=from_iso(r["edit_date"]),
+                       replaced_at=from_iso(r["replaced_at"]))  # type: ignore[arg-type]
+
+
 async def versions(db: Database, post_id: int) -> list[PostVersion]:
+    """Earlier texts, oldest first (restored ones from an import sort by when they were replaced)."""
+    return (await versions_for(db, [post_id])).get(post_id, [])
+
+
+async def versions_for(db: Database, post_ids: Sequence[int]) -> dict[int, list[PostVersion]]:
+    out: dict[int, list[PostVersion]] = {}
+    if not post_ids:
+        return out
     rows = await db.fetchall(
-        "SELECT text, edit_date, replaced_at FROM post_versions WHERE post_id = ? ORDER BY id",
-        (post_id,),
+        "SELECT post_id, text, edit_date, replaced_at FROM post_versions"
+        f" WHERE post_id IN ({','.join('?' * len(post_ids))}) ORDER BY post_id, replaced_at, id",
+        list(post_ids),
     )
-    return [
-        PostVersion(text=r["text"], edit_date=from_iso(r["edit_date"]),
-                    replaced_at=from_iso(r["replaced_at"]))  # type: ignore[arg-type]
-        for r in rows
-    ]
+    for r in rows:
+        out.setdefault(r["post_id"], []).append(_version(r))
+    return out
+
+
+def _trigger_time(when: datetime) -> str:
+    """The form the versioning trigger writes (strftime ...%fZ), so restored rows sort among its own."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+async def restore_versions_in(
+    conn: aiosqlite.Connection, history: Sequence[tuple[int, PostVersion]]
+) -> int:
+    """Put back earlier texts carried by an export; one already kept (same text and edit date) is
+    skipped, so importing the same file twice, or over the database it came from, adds nothing."""
+    before = await _count(conn, "SELECT max(rowid) FROM post_versions")
+    await conn.executemany(
+        "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
+        " SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM post_versions"
+        "  WHERE post_id = ?1 AND text = ?2 AND edit_date IS ?3)",
+        [(pid, v.text, to_iso(v.edit_date), _trigger_time(v.replaced_at)) for pid, v in history],
+    )
+    return await _count(conn, "SELECT max(rowid) FROM post_versions") - before
 
 
 async def mark_deleted(

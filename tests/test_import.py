@@ -131,14 +131,16 @@ def test_malformed_lines_reported_and_skipped(env: dict[str, str], tmp_path: Pat
         json.dumps({"channel": "no spaces allowed", "id": 8, "date": "2023-01-01"}),  # 10
         "[1, 2, 3]",                                                        # 11
         good[2],
+        json.dumps({"channel": "DIUkraine", "id": 9, "date": "2023-01-01",  # 13
+                    "versions": [{"text": "old", "replaced_at": "someday"}]}),
     ])
     proc = cli(["import", str(path)], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 8 skipped"
+    assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 9 skipped"
     reported = [ln.split(":")[1].strip() for ln in proc.stderr.splitlines()]
     assert reported == ["line 2", "line 3", "line 5", "line 7", "line 8", "line 9", "line 10",
-                        "line 11"]
+                        "line 11", "line 13"]
     assert "line 2: not valid JSON" in proc.stderr
     assert "'media_kind' must be a string" in proc.stderr
     assert counts(env)[0] == 3
@@ -202,6 +204,10 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
               "edit_date": "2023-02-02T00:00:00+00:00", "lang": "uk"}
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in [*JSONL_OK, tricky]])
     cli(["import", str(src)], env, tmp_path)
+    edited = tmp_path / "edit.jsonl"  # post 77 is then edited: its first text must travel too
+    _write_jsonl(edited, [json.dumps({**tricky, "text": "Виправлений текст",
+                                      "edit_date": "2023-02-03T00:00:00+00:00"}, ensure_ascii=False)])
+    assert "1 edited" in cli(["import", str(edited)], env, tmp_path).stdout
     cli(["search", "x"], env, tmp_path)
     with sqlite3.connect(env["CITEWATCH_DB"]) as conn:  # a deletion travels too
         conn.execute("UPDATE posts SET deleted_at = '2023-03-01T00:00:00+00:00' WHERE message_id = 5")
@@ -221,6 +227,14 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
     sql = (f"SELECT {cols} FROM posts p JOIN channels c ON c.id = p.channel_id"
            " LEFT JOIN translations t ON t.post_id = p.id ORDER BY c.username, p.message_id")
     assert q(env2, sql) == q(env, sql)
+    history = ("SELECT c.username, p.message_id, v.text, v.edit_date, v.replaced_at FROM post_versions v"
+               " JOIN posts p ON p.id = v.post_id JOIN channels c ON c.id = p.channel_id")
+    assert q(env2, history) == q(env, history)
+    assert [r[2] for r in q(env2, history)] == [tricky["text"]]
+    # importing the same file again, even over a database that has the history, adds nothing
+    assert "0 edited, 4 unchanged" in cli(["import", str(dumped)], env2, tmp_path).stdout
+    assert "0 edited, 4 unchanged" in cli(["import", str(dumped)], env, tmp_path).stdout
+    assert q(env2, history) == q(env, history) and len(q(env, history)) == 1
     again = cli(["export", "--format", fmt], env2, tmp_path)
     # and exporting the copy gives the same records (order follows internal channel ids)
     assert sorted(again.stdout.splitlines()) == sorted(dumped.read_text().splitlines())

@@ -128,6 +128,13 @@ async def import_records(
             return
         async with db.transaction() as conn:
             total.__iadd__(await posts_repo.upsert_many_in(conn, [r.post for r in batch]))
+            with_history = [r for r in batch if r.post.versions]
+            if with_history:  # earlier texts from our own export: history survives a round trip
+                ids = await _post_ids(conn, with_history)
+                await posts_repo.restore_versions_in(conn, [
+                    (ids[(r.post.channel.lower(), r.post.message_id)], v)
+                    for r in with_history for v in r.post.versions
+                ])
             with_tr = [r for r in batch if r.translation]
             if with_tr:
                 ids = await _post_ids(conn, with_tr)
@@ -226,7 +233,8 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
     if writer:
         writer.writerow(header)
     async with open_db(settings) as db:
-        async for p in posts_repo.iter_posts(db, _channel_opt(channel), since, until):
+        async for p in posts_repo.iter_posts(db, _channel_opt(channel), since, until,
+                                             with_versions=True):
             rec = {
                 "channel": p.channel,
                 "id": p.message_id,
@@ -243,10 +251,16 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
                 "deleted_at": p.deleted_at.isoformat() if p.deleted_at else None,
                 "lang": p.lang,
                 "links": p.links,
+                "versions": [
+                    {"text": v.text, "edit_date": v.edit_date.isoformat() if v.edit_date else None,
+                     "replaced_at": v.replaced_at.isoformat()}
+                    for v in p.versions
+                ] or None,
             }
             if writer:
                 writer.writerow(["" if rec[k] is None else
-                                 (json.dumps(rec[k]) if k == "links" else rec[k])
+                                 (json.dumps(rec[k], ensure_ascii=False)
+                                  if k in ("links", "versions") else rec[k])
                                  for k in header])
             else:
                 sys.stdout.write(json.dumps({k: v for k, v in rec.items() if v is not None},
