@@ -223,6 +223,9 @@ async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
             f"DIUkraine/{post_id}" in (getattr(e, "url", "") or "") for e in m.entities or [])
             for m in answers)
         assert not [m for m in srv.sent[before:] if m.peer == strangers.peer_id]
+    except AssertionError as exc:  # the service's own log says which stage stalled
+        raise AssertionError(f"{exc}\n--- run.log (tail) ---\n{log.read_text(errors='replace')[-4000:]}"
+                             ) from None
     finally:
         rc, took = await stop_run(proc)
     output = log.read_text(errors="replace")
