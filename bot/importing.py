@@ -106,7 +106,7 @@ def _links(v: Any) -> list[str]:
 
 
 def _versions(v: Any) -> list[PostVersion]:
-    """Earlier texts as our export writes them: ``[{"text", "edit_date", "replaced_at"}]``."""
+    """Earlier texts as our export writes them: ``[{"text", "edit_date", "replaced_at", "translation"}]``."""
     if v is None or v == "":
         return []
     if not isinstance(v, list):
@@ -117,9 +117,13 @@ def _versions(v: Any) -> list[PostVersion]:
             raise ValueError("each of 'versions' needs a 'text' string")
         edit_date = parse_date(item["edit_date"]) if item.get("edit_date") else None
         replaced = item.get("replaced_at")
+        translation = item.get("translation")
+        if translation is not None and not isinstance(translation, str):
+            raise ValueError("a version's 'translation' must be a string")
         out.append(PostVersion(text=item["text"], edit_date=edit_date,
                                replaced_at=parse_date(replaced) if replaced else
-                               edit_date or datetime.fromtimestamp(0, UTC)))
+                               edit_date or datetime.fromtimestamp(0, UTC),
+                               translation=translation or None))
     return out
 
 

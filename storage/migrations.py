@@ -61,15 +61,17 @@ MIGRATIONS: list[str] = [
         post_id     INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
         text        TEXT NOT NULL,
         edit_date   TEXT,
-        replaced_at TEXT NOT NULL
+        replaced_at TEXT NOT NULL,
+        translation TEXT  -- the translation of this text, if it had one: re-translation replaces it
     );
     CREATE INDEX post_versions_post ON post_versions(post_id);
 
     CREATE TRIGGER posts_keep_version BEFORE UPDATE OF text ON posts
     WHEN old.text IS NOT new.text
     BEGIN
-        INSERT INTO post_versions (post_id, text, edit_date, replaced_at)
-        VALUES (old.id, old.text, old.edit_date, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        INSERT INTO post_versions (post_id, text, edit_date, replaced_at, translation)
+        VALUES (old.id, old.text, old.edit_date, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                (SELECT text FROM translations WHERE post_id = old.id ORDER BY id DESC LIMIT 1));
     END;
 
     CREATE TABLE translations (

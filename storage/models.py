@@ -89,6 +89,7 @@ class PostVersion:
     text: str
     edit_date: datetime | None
     replaced_at: datetime
+    translation: str | None = None
 
 
 @dataclass

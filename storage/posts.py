@@ -219,7 +219,8 @@ async def iter_posts(
 
 def _version(r: aiosqlite.Row) -> PostVersion:
     return PostVersion(text=r["text"], edit_date=from_iso(r["edit_date"]),
-                       replaced_at=from_iso(r["replaced_at"]))  # type: ignore[arg-type]
+                       replaced_at=from_iso(r["replaced_at"]),  # type: ignore[arg-type]
+                       translation=r["translation"])
 
 
 async def versions(db: Database, post_id: int) -> list[PostVersion]:
@@ -232,7 +233,7 @@ async def versions_for(db: Database, post_ids: Sequence[int]) -> dict[int, list[
     if not post_ids:
         return out
     rows = await db.fetchall(
-        "SELECT post_id, text, edit_date, replaced_at FROM post_versions"
+        "SELECT post_id, text, edit_date, replaced_at, translation FROM post_versions"
         f" WHERE post_id IN ({','.join('?' * len(post_ids))}) ORDER BY post_id, replaced_at, id",
         list(post_ids),
     )
@@ -253,10 +254,11 @@ async def restore_versions_in(
     skipped, so importing the same file twice, or over the database it came from, adds nothing."""
     before = await _count(conn, "SELECT max(rowid) FROM post_versions")
     await conn.executemany(
-        "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
-        " SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM post_versions"
+        "INSERT INTO post_versions (post_id, text, edit_date, replaced_at, translation)"
+        " SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM post_versions"
         "  WHERE post_id = ?1 AND text = ?2 AND edit_date IS ?3)",
-        [(pid, v.text, to_iso(v.edit_date), _trigger_time(v.replaced_at)) for pid, v in history],
+        [(pid, v.text, to_iso(v.edit_date), _trigger_time(v.replaced_at), v.translation)
+         for pid, v in history],
     )
     return await _count(conn, "SELECT max(rowid) FROM post_versions") - before
 

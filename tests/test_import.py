@@ -201,11 +201,12 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
     tricky = {"channel": "DIUkraine", "id": 77, "date": "2023-02-01T00:00:00+00:00",
               "text": 'Рядок 1\nрядок 2, "лапки", коми; https://gur.gov.ua/x', "views": 9,
               "forwards": 2, "reply_to": 1908, "grouped_id": 13, "media_kind": "video",
-              "edit_date": "2023-02-02T00:00:00+00:00", "lang": "uk"}
+              "edit_date": "2023-02-02T00:00:00+00:00", "lang": "uk",
+              "translation": 'Line 1\nline 2, "quotes"'}
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in [*JSONL_OK, tricky]])
     cli(["import", str(src)], env, tmp_path)
     edited = tmp_path / "edit.jsonl"  # post 77 is then edited: its first text must travel too
-    _write_jsonl(edited, [json.dumps({**tricky, "text": "Виправлений текст",
+    _write_jsonl(edited, [json.dumps({**tricky, "text": "Виправлений текст", "translation": "Fixed",
                                       "edit_date": "2023-02-03T00:00:00+00:00"}, ensure_ascii=False)])
     assert "1 edited" in cli(["import", str(edited)], env, tmp_path).stdout
     cli(["search", "x"], env, tmp_path)
@@ -227,10 +228,11 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
     sql = (f"SELECT {cols} FROM posts p JOIN channels c ON c.id = p.channel_id"
            " LEFT JOIN translations t ON t.post_id = p.id ORDER BY c.username, p.message_id")
     assert q(env2, sql) == q(env, sql)
-    history = ("SELECT c.username, p.message_id, v.text, v.edit_date, v.replaced_at FROM post_versions v"
+    history = ("SELECT c.username, p.message_id, v.text, v.edit_date, v.replaced_at, v.translation"
+               " FROM post_versions v"
                " JOIN posts p ON p.id = v.post_id JOIN channels c ON c.id = p.channel_id")
     assert q(env2, history) == q(env, history)
-    assert [r[2] for r in q(env2, history)] == [tricky["text"]]
+    assert [(r[2], r[5]) for r in q(env2, history)] == [(tricky["text"], tricky["translation"])]
     # importing the same file again, even over a database that has the history, adds nothing
     assert "0 edited, 4 unchanged" in cli(["import", str(dumped)], env2, tmp_path).stdout
     assert "0 edited, 4 unchanged" in cli(["import", str(dumped)], env, tmp_path).stdout

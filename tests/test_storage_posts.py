@@ -101,6 +101,12 @@ async def test_translation_is_searchable_and_dequeued(db: Database) -> None:
     # an edit of the original puts the post back on the queue
     await posts.upsert_many(db, [_post(11, "Розвідка повідомляє нове")])
     assert await db.fetchval("SELECT count(*) FROM translation_queue") == 1
+    # the edit keeps the old text with the translation it had; re-translating replaces only the current
+    await translations.upsert(db, Translation(p.id, "en", "test", "Intelligence reports news"),
+                              "Розвідка повідомляє нове")
+    [old_version] = await posts.versions(db, p.id)
+    assert (old_version.text, old_version.translation) == ("Розвідка повідомляє", "Spy agency reports")
+    assert (await posts.get(db, "DIUkraine", 11)).translation == "Intelligence reports news"  # type: ignore[union-attr]
 
 
 async def test_cyrillic_case_insensitive_and_prefix(db: Database) -> None:

@@ -252,8 +252,11 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
                 "lang": p.lang,
                 "links": p.links,
                 "versions": [
-                    {"text": v.text, "edit_date": v.edit_date.isoformat() if v.edit_date else None,
-                     "replaced_at": v.replaced_at.isoformat()}
+                    {k: val for k, val in (
+                        ("text", v.text),
+                        ("edit_date", v.edit_date.isoformat() if v.edit_date else None),
+                        ("replaced_at", v.replaced_at.isoformat()),
+                        ("translation", v.translation)) if val is not None}
                     for v in p.versions
                 ] or None,
             }
