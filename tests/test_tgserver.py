@@ -29,6 +29,7 @@ from tests.tgserver import FakeTelegram
 
 T = TypeVar("T")
 TIMEOUT = 10.0
+BOT = "citewatch_test_bot"
 ClientFactory = Callable[..., Awaitable[TelegramClient]]
 
 
@@ -46,15 +47,25 @@ async def srv() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
+async def login_srv() -> AsyncIterator[FakeTelegram]:
+    """A server where a new auth key is nobody until it logs in (as the account or a bot)."""
+    async with FakeTelegram(require_login=True) as server:
+        yield server
+
+
+@pytest.fixture
 async def make_client(srv: FakeTelegram) -> AsyncIterator[ClientFactory]:
-    """Connected clients, disconnected at teardown; ``session`` may be a path or string."""
+    """Connected clients, disconnected at teardown; ``session`` may be a path or string,
+    ``server`` another server than ``srv`` (e.g. ``login_srv``)."""
     clients: list[TelegramClient] = []
 
-    async def factory(session: Any = None, connect: bool = True, **kwargs: Any) -> TelegramClient:
+    async def factory(
+        session: Any = None, connect: bool = True, server: FakeTelegram | None = None, **kwargs: Any
+    ) -> TelegramClient:
         client = TelegramClient(
             session if session is not None else StringSession(), api_id=1, api_hash="x" * 32, **kwargs
         )
-        srv.configure_client(client)
+        (server or srv).configure_client(client)
         clients.append(client)
         if connect:
             await within(client.connect())
@@ -395,6 +406,102 @@ async def test_incoming_private_message_and_catch_up_with_sqlite_session(
     await within(client2.catch_up())
     items = await missed.wait_for(2)
     assert sorted(e.raw_text for e in items) == ["are you there?", "posted while offline"]
+
+
+async def test_bot_gets_its_own_private_and_group_messages_live(
+    login_srv: FakeTelegram, make_client: ClientFactory
+) -> None:
+    srv = login_srv
+    bot = srv.add_bot(BOT)
+    analyst = srv.add_user("analyst")
+    group = srv.add_chat("Analysts", members=[BOT, "analyst"])
+    assert bot.bot_token is not None
+    client = await make_client(server=srv)
+    await within(client.start(bot_token=bot.bot_token))
+    new = Collector()
+    client.add_event_handler(new, events.NewMessage())
+    account = await make_client(server=srv)
+    await within(account.start(phone="+15550001234", code_callback=lambda: "12345"))
+    seen = Collector()
+    account.add_event_handler(seen, events.NewMessage(incoming=True))
+
+    dm_id = srv.incoming(BOT, "/start", from_user="analyst")
+    srv.incoming(group.id, "just chatting", from_user="analyst")  # privacy mode: not for the bot
+    srv.incoming(group.id, "/status@some_other_bot", from_user="analyst")  # nor is this
+    srv.incoming(group.id, "/status", from_user="analyst")
+    dm, command = await new.wait_for(2)
+    assert dm.is_private and dm.chat_id == analyst.id and dm.message.id == dm_id and not dm.message.out
+    assert (await dm.get_sender()).username == "analyst" and dm.raw_text == "/start"
+    assert command.chat_id == group.peer_id and command.sender_id == analyst.id
+    assert command.raw_text == "/status" and command.is_group
+    # the account sees every group message but not the bot's private chat
+    texts = [e.raw_text for e in await seen.wait_for(3)]
+    assert texts == ["just chatting", "/status@some_other_bot", "/status"]
+
+    reply = await within(command.reply("all good"))
+    await within(dm.respond("hello"))
+    answer = (await seen.wait_for(4))[3]  # the bot's group answer reaches the account live
+    assert answer.sender_id == bot.id and answer.raw_text == "all good"
+    assert answer.reply_to_msg_id == seen.items[2].message.id  # reply ids are per box
+    assert [(s.peer, s.sender, s.text) for s in srv.sent] == [
+        (group.peer_id, BOT, "all good"),
+        ("analyst", BOT, "hello"),
+    ]
+    assert srv.sent[0].id == reply.id and reply.reply_to_msg_id == command.message.id
+
+    # the account writes to the bot privately, and answers the bot's message in the group
+    await within(account.send_message(BOT, "hi bot"))
+    await within(account.send_message(group.peer_id, "thanks", reply_to=answer.message.id))
+    items = await new.wait_for(4)
+    assert items[2].is_private and items[2].sender_id == srv.me.id and items[2].raw_text == "hi bot"
+    assert items[3].raw_text == "thanks" and items[3].reply_to_msg_id == reply.id
+    await asyncio.sleep(0.2)
+    assert len(new.items) == 4  # the bot's own messages are no events
+
+    # its own box: 6 messages after the initial pts 1; the account has one more, a private one
+    srv.incoming("analyst", "only for the account")
+    await seen.wait_for(5)
+    state = await within(client(functions.updates.GetStateRequest()))
+    account_state = await within(account(functions.updates.GetStateRequest()))
+    assert (state.pts, account_state.pts) == (7, 8)
+
+
+async def test_offline_bot_catches_up_through_get_difference(
+    login_srv: FakeTelegram, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    srv = login_srv
+    bot = srv.add_bot(BOT)
+    group = srv.add_chat("Analysts", members=[BOT, "analyst"])
+    assert bot.bot_token is not None
+    session = str(tmp_path / "bot.session")
+    client = await make_client(session, server=srv)
+    await within(client.start(bot_token=bot.bot_token))
+    live = Collector()
+    client.add_event_handler(live, events.NewMessage())
+    srv.incoming(BOT, "/start", from_user="analyst")
+    await live.wait_for(1)
+    await within(client.disconnect())  # saves the bot's pts in the session
+
+    srv.incoming(BOT, "/search depot", from_user="analyst")
+    srv.incoming(group.id, "chit-chat", from_user="analyst")  # privacy mode: never the bot's
+    srv.incoming(group.id, "/status", from_user="analyst")
+    client2 = await make_client(session, connect=False, server=srv, catch_up=True)
+    missed = Collector()
+    client2.add_event_handler(missed, events.NewMessage())
+    await within(client2.connect())
+    items = await missed.wait_for(2)
+    assert sorted(e.raw_text for e in items) == ["/search depot", "/status"]
+    assert {e.chat_id for e in items} == {srv.world.user("analyst").id, group.peer_id}
+    diffs = [f for name, f in srv.calls if name == "updates.GetDifferenceRequest"]
+    assert diffs[-1]["pts"] == 2  # from where it left off: one message seen before going offline
+
+    # a gap while online: the push of one DM is lost, the next reveals it
+    srv.skip_push_next(to=BOT)
+    srv.incoming(BOT, "lost push", from_user="analyst")
+    srv.incoming(BOT, "next one", from_user="analyst")
+    items = await missed.wait_for(4)
+    assert sorted(e.raw_text for e in items[2:]) == ["lost push", "next one"]
+    assert len([1 for name, _ in srv.calls if name == "updates.GetDifferenceRequest"]) > len(diffs)
 
 
 async def test_unknown_method_fails_loudly(srv: FakeTelegram, make_client: ClientFactory) -> None:

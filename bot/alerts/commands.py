@@ -43,6 +43,7 @@ HELP = """<b>citewatch commands</b>
 /help — this list"""
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.S)
+_ADDRESSEE = re.compile(r"^/[A-Za-z_]+@(\w+)")
 _POST_LINK = re.compile(
     r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})/(\d+)"
 )
@@ -277,11 +278,15 @@ class ChatFilter:
 def register_commands(client: Any, db: Database, settings: Settings) -> Any:
     """Attach the command handler to ``client``; returns the handler (to remove it again)."""
     chats = ChatFilter(settings)
-    me: dict[str, int] = {}
+    me: dict[str, Any] = {}
 
     async def on_command(event: Any) -> None:
         if "id" not in me:
-            me["id"] = (await client.get_me(input_peer=True)).user_id
+            user = await client.get_me()
+            me["id"], me["username"] = user.id, (user.username or "").lower()
+        addressee = _ADDRESSEE.match((event.raw_text or "").strip())
+        if addressee and addressee.group(1).lower() != me["username"]:
+            return  # "/help@other_bot": meant for another bot in the same chat
         username = None
         if chats.names:
             chat = await event.get_chat()

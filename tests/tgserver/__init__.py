@@ -14,8 +14,16 @@ World setup (synchronous; call on the server's loop): ``add_channel``, ``add_use
 ``add_bot`` (log in with ``client.start(bot_token=bot.bot_token)`` on a ``require_login=True``
 server; ``srv.sent[i].sender`` names the bot), ``add_chat``, ``post``/``edit``/``delete``
 (pushed to connected clients for joined channels), ``incoming`` (someone writes to the
-account). Faults: ``flood_wait``, ``fail``, ``skip_push_next`` (pts gaps),
-``drop_connections``. Introspection: ``calls``, ``count``, ``sent``, ``connections``.
+account, to a basic group, or privately to a bot). Faults: ``flood_wait``, ``fail``,
+``skip_push_next`` (pts gaps, optionally ``to=`` one user), ``drop_connections``.
+Introspection: ``calls``, ``count``, ``sent``, ``connections``.
+
+Private chats and basic groups are per user, as on Telegram: the account and each bot have
+their own message box (ids, pts), so a bot gets its own pushes and its own
+``updates.getState``/``getDifference`` (an offline bot catches up), and a message both see
+has a different id in each box (``srv.sent[i].id`` is the sender's). Bots see what
+Telegram shows them: private messages, and in groups (privacy mode, the default) only
+commands, @mentions and replies to their messages, never other bots' messages.
 
 Telethon behaviours worth knowing when writing tests against it (not server quirks):
 

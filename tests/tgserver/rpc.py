@@ -18,6 +18,7 @@ from telethon.tl.tlobject import TLObject, TLRequest
 from telethon.tl.types import auth, contacts, messages, updates
 
 from .state import (
+    Box,
     ChannelRec,
     Peer,
     PtsEvent,
@@ -60,6 +61,11 @@ class Ctx:
     @property
     def world(self) -> World:
         return self.server.world
+
+    @property
+    def box(self) -> Box:
+        """The caller's own message box (the account's, or the bot's it is logged in as)."""
+        return self.server.world.box(self.conn.self_id)
 
 
 R = TypeVar("R", bound=TLRequest)
@@ -121,6 +127,7 @@ _USER_ONLY = (
     functions.messages.GetHistoryRequest,
     functions.channels.JoinChannelRequest,
     functions.contacts.GetContactsRequest,
+    functions.messages.ReadHistoryRequest,
 )
 
 
@@ -317,38 +324,40 @@ def resolve_username(ctx: Ctx, req: functions.contacts.ResolveUsernameRequest) -
 # ---- updates ----------------------------------------------------------------------------
 
 
+def box_state(box: Box) -> updates.State:
+    return updates.State(
+        pts=box.pts, qts=box.qts, date=to_dt(max(box.date, now_ts())), seq=box.seq, unread_count=0
+    )
+
+
 @handles(functions.updates.GetStateRequest)
 def get_state(ctx: Ctx, req: functions.updates.GetStateRequest) -> updates.State:
-    w = ctx.world
-    return updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq, unread_count=0)
+    """The caller's own box: a bot's pts is its own, not the account's."""
+    return box_state(ctx.box)
 
 
 @handles(functions.updates.GetDifferenceRequest)
 def get_difference(ctx: Ctx, req: functions.updates.GetDifferenceRequest) -> Any:
-    """Account-level replay from ``pts``; channels with news since ``date`` get a
+    """Replay of the caller's box from ``pts`` (a bot catches up what it missed offline);
+    for the account, joined channels with news since ``date`` also get an
     ``updateChannelTooLong`` so the client fetches them with getChannelDifference."""
-    w = ctx.world
+    w, box = ctx.world, ctx.box
     since = as_ts(req.date)
-    events = [e for e in w.account_log if e.pts > req.pts]
-    if ctx.conn.is_bot:  # the bot shares the account's pts, not its dialogs: just catch up
-        state = updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq,
-                              unread_count=0)
-        if not events:
-            return updates.DifferenceEmpty(date=state.date, seq=w.seq)
-        return updates.Difference(new_messages=[], new_encrypted_messages=[], other_updates=[],
-                                  chats=[], users=[], state=state)
-    new_messages = [
-        w.account_messages[e.ids[0]] for e in events if e.kind == "new" and e.ids[0] in w.account_messages
-    ]
-    other: list[Any] = [
-        types.UpdateChannelTooLong(channel_id=ch.id, pts=ch.pts)
-        for ch in w.channels.values()
-        if ch.joined and ch.log and ch.log[-1].date >= since
-    ]
+    events = [e for e in box.log if e.pts > req.pts]
+    new_messages = [box.messages[e.ids[0]] for e in events if e.kind == "new" and e.ids[0] in box.messages]
+    other: list[Any] = []
+    if not ctx.conn.is_bot:  # bots are in no channel here
+        other = [
+            types.UpdateChannelTooLong(channel_id=ch.id, pts=ch.pts)
+            for ch in w.channels.values()
+            if ch.joined and ch.log and ch.log[-1].date >= since
+        ]
+    state = box_state(box)
     if not new_messages and not other:
-        return updates.DifferenceEmpty(date=to_dt(max(w.date, now_ts())), seq=w.seq)
-    users, chats = w.entities_for(new_messages, extra=[types.PeerChannel(u.channel_id) for u in other])
-    state = updates.State(pts=w.pts, qts=w.qts, date=to_dt(max(w.date, now_ts())), seq=w.seq, unread_count=0)
+        return updates.DifferenceEmpty(date=state.date, seq=box.seq)
+    users, chats = w.entities_for(
+        new_messages, extra=[types.PeerChannel(u.channel_id) for u in other], self_id=box.owner
+    )
     return updates.Difference(
         new_messages=[m.to_tl() for m in new_messages],
         new_encrypted_messages=[],
@@ -483,7 +492,7 @@ def get_history(ctx: Ctx, req: functions.messages.GetHistoryRequest) -> Any:
         everything = sorted(ch.messages.values(), key=lambda m: m.id, reverse=True)
     else:
         ch = None
-        everything = w.dialog_messages(peer)
+        everything = ctx.box.dialog(peer)
     page = history_slice(
         everything,
         offset_id=req.offset_id,
@@ -506,10 +515,10 @@ def get_history(ctx: Ctx, req: functions.messages.GetHistoryRequest) -> Any:
 
 @handles(functions.messages.GetMessagesRequest)
 def get_messages(ctx: Ctx, req: functions.messages.GetMessagesRequest) -> Any:
-    w = ctx.world
-    stored = [w.account_messages.get(getattr(r, "id", 0)) for r in req.id]
+    w, box = ctx.world, ctx.box
+    stored = [box.messages.get(getattr(r, "id", 0)) for r in req.id]
     found = [m for m in stored if m is not None]
-    users, chats = w.entities_for(found)
+    users, chats = w.entities_for(found, self_id=box.owner)
     return messages.Messages(
         messages=[
             m.to_tl() if m else message_empty(getattr(r, "id", 0))
@@ -530,7 +539,7 @@ def get_chats(ctx: Ctx, req: functions.messages.GetChatsRequest) -> messages.Cha
 @handles(functions.messages.ReadHistoryRequest)
 def read_history(ctx: Ctx, req: functions.messages.ReadHistoryRequest) -> Any:
     resolve_peer(ctx, req.peer)
-    return messages.AffectedMessages(pts=ctx.world.pts, pts_count=0)
+    return messages.AffectedMessages(pts=ctx.box.pts, pts_count=0)
 
 
 @handles(functions.messages.SendMessageRequest)
@@ -545,13 +554,11 @@ def send_message(ctx: Ctx, req: functions.messages.SendMessageRequest) -> types.
 @handles(functions.messages.GetDialogsRequest)
 def get_dialogs(ctx: Ctx, req: functions.messages.GetDialogsRequest) -> Any:
     """All joined channels, basic chats and private dialogs in one page (no paging)."""
-    w = ctx.world
+    w, box = ctx.world, ctx.box
     peers: list[Peer] = [ch.peer for ch in w.channels.values() if ch.joined]
     peers += [c.peer for c in w.chats.values()]
     peers += list(
-        {
-            m.peer.user_id: m.peer for m in w.account_messages.values() if isinstance(m.peer, types.PeerUser)
-        }.values()
+        {m.peer.user_id: m.peer for m in box.messages.values() if isinstance(m.peer, types.PeerUser)}.values()
     )
     dialogs, tops = [], []
     for peer in peers:
@@ -560,7 +567,7 @@ def get_dialogs(ctx: Ctx, req: functions.messages.GetDialogsRequest) -> Any:
             msgs = sorted(ch.messages.values(), key=lambda m: m.id, reverse=True)
             pts = ch.pts
         else:
-            msgs, pts = w.dialog_messages(peer), None
+            msgs, pts = box.dialog(peer), None
         top = msgs[0] if msgs else None
         if top is not None:
             tops.append(top)
@@ -582,7 +589,7 @@ def get_dialogs(ctx: Ctx, req: functions.messages.GetDialogsRequest) -> Any:
     return messages.Dialogs(dialogs=dialogs, messages=[m.to_tl() for m in tops], chats=chats, users=users)
 
 
-def account_update(world: World, event: PtsEvent) -> Any:
-    """The TL ``Update`` for one account-level pts event."""
-    msg = world.account_messages[event.ids[0]].to_tl()
+def box_update(box: Box, event: PtsEvent) -> types.UpdateNewMessage:
+    """The TL ``Update`` for one pts event of a user's box (as pushed and as answered)."""
+    msg = box.messages[event.ids[0]].to_tl()
     return types.UpdateNewMessage(message=msg, pts=event.pts, pts_count=event.pts_count)

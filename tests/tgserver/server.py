@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
+import re
 import secrets
 import struct
 import tempfile
@@ -29,7 +29,19 @@ from telethon.tl.tlobject import TLObject, TLRequest
 from . import mtproto, rpc
 from .handshake import Handshake, HandshakeError, ServerKey
 from .srp import SrpAccount
-from .state import ChannelRec, ChatRec, Peer, PtsEvent, StoredMessage, UserRec, World, as_ts, now_ts, to_dt
+from .state import (
+    Box,
+    ChannelRec,
+    ChatRec,
+    Peer,
+    PtsEvent,
+    StoredMessage,
+    UserRec,
+    World,
+    as_ts,
+    now_ts,
+    to_dt,
+)
 from .transport import Codec, TransportError, negotiate
 
 log = logging.getLogger(__name__)
@@ -44,13 +56,13 @@ _SERVICE_REQUESTS = (
 
 @dataclass
 class SentMessage:
-    """One ``messages.sendMessage`` the account made (what the alert tests assert on)."""
+    """One ``messages.sendMessage`` the account or a bot made (what the alert tests assert on)."""
 
     peer: str | int
     text: str
     entities: list[Any]
     random_id: int
-    id: int
+    id: int  # in the sender's own box (what its client got back); other boxes number it apart
     date: int
     reply_to: int | None = None
     no_webpage: bool = False
@@ -242,10 +254,10 @@ class Connection:
     def push(self, updates: TLObject) -> None:
         """Unsolicited ``Updates`` (msg_id % 4 == 3), written synchronously.
 
-        Only the account's connections get pushes: the world is seen from ``me``'s side
-        (dialogs, pts), which a bot does not share.
+        The server picks the connections (those logged in as the box's owner, see
+        ``FakeTelegram._broadcast``); ``invokeWithoutUpdates`` clients get none.
         """
-        if self.authorized and not self.no_updates and not self.is_bot:
+        if self.authorized and not self.no_updates:
             self._send([(bytes(updates), True)], answer=False)
 
 
@@ -272,8 +284,8 @@ class FakeTelegram:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._injected: list[_Injected] = []
-        self._skip_pushes = 0
-        self._random_ids: set[tuple[str, int, int]] = set()
+        self._skip_pushes: dict[int | None, int] = {}  # per receiving user id; None: anyone
+        self._random_ids: set[tuple[int, str, int, int]] = set()  # (sender, peer type, peer, random_id)
         self._pub_path: Path | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -372,14 +384,19 @@ class FakeTelegram:
         ids = [self._user_or_create(m).id for m in members or []]
         return self.world.add_chat(title, ids)
 
-    def add_bot(self, username: str, first_name: str | None = None) -> UserRec:
+    def add_bot(self, username: str, first_name: str | None = None, *, privacy: bool = True) -> UserRec:
         """A bot that ``auth.importBotAuthorization`` logs in with ``.bot_token``.
 
         Add it to basic groups with ``add_chat(title, members=[username])``; it can write
-        there and to ``me``, not to channels. Use ``require_login=True`` for bot clients:
+        there, to ``me`` and to users who wrote to it, not to channels. It has its own box
+        (ids, pts): it receives private messages and, in its groups, what its ``privacy``
+        mode lets through (on: commands, @mentions, replies to it; off: everything), live and
+        through ``updates.getDifference``. Use ``require_login=True`` for bot clients:
         otherwise a new auth key is already the account and Telethon skips the bot login.
         """
-        return self.world.add_bot(username, first_name)
+        bot = self.world.add_bot(username, first_name)
+        bot.privacy = privacy
+        return bot
 
     def _user_or_create(self, username: str) -> UserRec:
         try:
@@ -448,8 +465,13 @@ class FakeTelegram:
     def incoming(
         self, chat: str | int, text: str, from_user: str = "analyst", entities: list[Any] | None = None
     ) -> int:
-        """A user writes to the account: in a channel/megagroup, a basic chat, or privately
-        (``chat`` is that user's username). Returns the new message id."""
+        """``from_user`` writes: in a channel/megagroup, in a basic chat (to the account and to
+        the bots in it, as their privacy mode allows), privately to the account (``chat`` is
+        that user's username) or privately to a bot (``chat`` is the bot's username).
+
+        Returns the new message id as the account sees it (for a bot's private chat: as the
+        bot sees it; ids are per box, as on Telegram).
+        """
         sender = self._user_or_create(from_user)
         ch = self._maybe(lambda: self.world.channel(chat))
         if isinstance(ch, ChannelRec):
@@ -467,13 +489,15 @@ class FakeTelegram:
             self._channel_event(ch, ch.add_event("new", [msg.id]), True)
             return msg.id
         user = self._maybe(lambda: self.world.user(chat))
-        peer: Peer = types.PeerUser(user.id) if isinstance(user, UserRec) else self.world.chat(chat).peer
-        msg = StoredMessage(
-            id=0, peer=peer, date=now_ts(), text=text, entities=entities, from_id=types.PeerUser(sender.id)
-        )
-        event = self.world.add_account_message(msg)
-        self._account_event(event, push=True)
-        return msg.id
+        if isinstance(user, UserRec) and user.bot:
+            if sender.bot:
+                raise ValueError("a bot never receives another bot's private messages")
+            return self._deliver(sender, types.PeerUser(user.id), text, entities)[user.id][0].id
+        if isinstance(user, UserRec):  # that user writes to the account
+            copies = self._deliver(user, types.PeerUser(self.world.me.id), text, entities)
+        else:
+            copies = self._deliver(sender, self.world.chat(chat).peer, text, entities)
+        return copies[self.world.me.id][0].id
 
     @staticmethod
     def _maybe(fn: Any) -> Any:
@@ -498,9 +522,14 @@ class FakeTelegram:
         channel_id = self.world.channel(channel).id if channel is not None else None
         self._injected.append(_Injected(method, code, error, times, channel_id))
 
-    def skip_push_next(self, n: int = 1) -> None:
-        """Record but do not push the next ``n`` updates, so clients see a pts gap."""
-        self._skip_pushes += n
+    def skip_push_next(self, n: int = 1, to: str | None = None) -> None:
+        """Record but do not push the next ``n`` updates, so clients see a pts gap.
+
+        ``to`` (a bot's username, or ``"me"``) counts only pushes to that user; otherwise
+        every push counts (a basic-group message is one push per box it lands in).
+        """
+        owner = None if to is None else self.world.me.id if to == "me" else self.world.user(to).id
+        self._skip_pushes[owner] = self._skip_pushes.get(owner, 0) + n
 
     def count(self, name: str) -> int:
         """How many calls of ``name`` (class name or qualified name) were made."""
@@ -556,28 +585,31 @@ class FakeTelegram:
         return ids
 
     # ---- pushes ---------------------------------------------------------------------------------
-    def _should_push(self, push: bool) -> bool:
+    def _should_push(self, push: bool, owner: int) -> bool:
         if not push:
             return False
-        if self._skip_pushes > 0:
-            self._skip_pushes -= 1
-            return False
+        for key in (owner, None):
+            if self._skip_pushes.get(key, 0) > 0:
+                self._skip_pushes[key] -= 1
+                return False
         return True
 
     def _channel_event(
         self, ch: ChannelRec, event: PtsEvent, push: bool, exclude: Connection | None = None
     ) -> None:
-        if not ch.joined or not self._should_push(push):
+        me = self.world.me.id
+        if not ch.joined or not self._should_push(push, me):
             return
         update = rpc.channel_update(ch, event)
-        self._broadcast([update], [ch.peer, *self._message_peers(ch, event)], exclude)
+        self._broadcast(me, [update], [ch.peer, *self._message_peers(ch, event)], exclude)
 
-    def _account_event(self, event: PtsEvent, push: bool, exclude: Connection | None = None) -> None:
-        if not self._should_push(push):
+    def _box_event(self, box: Box, event: PtsEvent, push: bool, exclude: Connection | None = None) -> None:
+        """Push one new message of ``box`` to its owner's connections (the account or a bot)."""
+        if not self._should_push(push, box.owner):
             return
-        msg = self.world.account_messages[event.ids[0]]
-        update = rpc.account_update(self.world, event)
-        self._broadcast([update], [msg.peer, *([msg.from_id] if msg.from_id else [])], exclude)
+        msg = box.messages[event.ids[0]]
+        update = rpc.box_update(box, event)
+        self._broadcast(box.owner, [update], [msg.peer, *([msg.from_id] if msg.from_id else [])], exclude)
 
     def _message_peers(self, ch: ChannelRec, event: PtsEvent) -> list[Peer]:
         msgs = [ch.messages[i] for i in event.ids if i in ch.messages and event.kind != "delete"]
@@ -589,10 +621,14 @@ class FakeTelegram:
                 chats.append(types.PeerChannel(m.fwd_from[0]))
         return users + chats
 
-    def _broadcast(self, updates: list[Any], peers: list[Peer], exclude: Connection | None) -> None:
-        users, chats = self.world.render_peers(peers)
+    def _broadcast(
+        self, owner: int, updates: list[Any], peers: list[Peer], exclude: Connection | None
+    ) -> None:
+        """``Updates`` to every connection logged in as ``owner``, with the users and chats it
+        needs to resolve them (``owner`` rendered as ``is_self``)."""
+        users, chats = self.world.render_peers(peers, self_id=owner)
         for conn in list(self._conns):
-            if conn is exclude:
+            if conn is exclude or not conn.authorized or conn.self_id != owner:
                 continue
             box = types.Updates(updates=updates, users=users, chats=chats, date=to_dt(now_ts()), seq=0)
             try:
@@ -601,21 +637,94 @@ class FakeTelegram:
                 log.exception("tgserver: push failed, closing that connection")
                 conn.close()
 
-    # ---- account actions from RPC ---------------------------------------------------------------
+    # ---- private chats and basic groups ----------------------------------------------------------
+    def _deliver(
+        self,
+        sender: UserRec,
+        to: Peer,
+        text: str,
+        entities: list[Any] | None,
+        reply_to: int | None = None,
+        exclude: Connection | None = None,
+    ) -> dict[int, tuple[StoredMessage, PtsEvent]]:
+        """One message in a private chat or basic group, copied into the box of every
+        participant who keeps one (the account, bots) and pushed to their connections.
+
+        Each copy has that box's own id and pts; ``reply_to`` is an id in the sender's box and
+        is translated per box. Bots get what Telegram gives them: private messages, and in
+        groups (privacy mode on) only commands, @mentions and replies to them, never messages
+        of other bots. Returns the copies and their pts events by user id.
+        """
+        w = self.world
+        if isinstance(to, types.PeerChat):
+            members = list(w.chats[to.chat_id].members)
+            view: dict[int, Peer] = {uid: to for uid in members}
+        else:
+            view = {sender.id: to, to.user_id: types.PeerUser(sender.id)}  # sender == to: Saved Messages
+        original = w.box(sender.id).messages.get(reply_to or 0) if w.has_box(sender.id) else None
+        key, date = w.new_key(), now_ts()
+        copies: dict[int, tuple[StoredMessage, PtsEvent]] = {}
+        for uid, peer in view.items():
+            if not w.has_box(uid) or (
+                uid != sender.id and not self._receives(uid, sender, to, text, original)
+            ):
+                continue
+            box = w.box(uid)
+            out = uid == sender.id
+            replied = box.by_key(original.key) if original is not None else None
+            msg = StoredMessage(
+                id=0,
+                peer=peer,
+                date=date,
+                text=text,
+                entities=entities,
+                reply_to=replied.id if replied is not None else None,
+                out=out,
+                from_id=None if out and isinstance(to, types.PeerUser) else types.PeerUser(sender.id),
+                key=key,
+            )
+            event = box.add(msg)
+            self._box_event(box, event, True, exclude)
+            copies[uid] = (msg, event)
+        return copies
+
+    def _receives(
+        self, uid: int, sender: UserRec, to: Peer, text: str, original: StoredMessage | None
+    ) -> bool:
+        """Whether ``uid`` (the account or a bot) gets a message ``sender`` wrote to ``to``."""
+        user = self.world.users[uid]
+        if not user.bot:
+            return True
+        if sender.bot:
+            return False  # bots do not see other bots' messages
+        if isinstance(to, types.PeerUser) or not user.privacy:
+            return True
+        name = (user.username or "").lower()
+        command = re.match(r"/\w+(?:@(\w+))?", text)
+        if command and (command.group(1) is None or command.group(1).lower() == name):
+            return True
+        mentioned = bool(name) and f"@{name}" in text.lower()
+        replied = original is not None and self.world.box(uid).by_key(original.key)
+        return mentioned or bool(replied and replied.out)
+
+    # ---- sendMessage from RPC ---------------------------------------------------------------------
     def _send_from_account(
         self, conn: Connection, req: functions.messages.SendMessageRequest, peer: Peer
     ) -> types.Updates:
-        label = self.world.label(peer)
-        key = (type(peer).__name__, _peer_id(peer), req.random_id)
+        """``messages.sendMessage`` from whoever ``conn`` is logged in as (the account or a
+        bot; the name predates bots and tests override it): stored, recorded in ``sent``,
+        answered with ``updateMessageID`` and the sender's own copy."""
+        key = (conn.self_id, type(peer).__name__, _peer_id(peer), req.random_id)
         if key in self._random_ids:
             raise rpc.RpcFail(400, "RANDOM_ID_DUPLICATE")
         self._random_ids.add(key)
         reply_to = getattr(req.reply_to, "reply_to_msg_id", None)
-        me = types.PeerUser(self.world.me.id)
-        if conn.is_bot:
-            return self._send_from_bot(conn, req, peer, reply_to)
+        w = self.world
+        sender = w.users[conn.self_id]
         if isinstance(peer, types.PeerChannel):
-            ch = self.world.channels[peer.channel_id]
+            if sender.bot:
+                raise rpc.RpcFail(400, "PEER_ID_INVALID")  # not a member of any channel here
+            ch = w.channels[peer.channel_id]
             if not ch.joined and not ch.creator:
                 raise rpc.RpcFail(403, "CHAT_WRITE_FORBIDDEN")
             msg = StoredMessage(
@@ -627,7 +736,7 @@ class FakeTelegram:
                 reply_to=reply_to,
                 out=True,
                 post=not ch.megagroup,
-                from_id=None if not ch.megagroup else me,
+                from_id=None if not ch.megagroup else types.PeerUser(sender.id),
             )
             ch.next_id += 1
             ch.messages[msg.id] = msg
@@ -635,75 +744,11 @@ class FakeTelegram:
             update = rpc.channel_update(ch, event)
             self._channel_event(ch, event, True, exclude=conn)
         else:
-            msg = StoredMessage(
-                id=0,
-                peer=peer,
-                date=now_ts(),
-                text=req.message,
-                entities=req.entities,
-                reply_to=reply_to,
-                out=True,
-                from_id=me if isinstance(peer, types.PeerChat) else None,
-            )
-            event = self.world.add_account_message(msg)
-            update = rpc.account_update(self.world, event)
-            self._account_event(event, True, exclude=conn)
-        self.sent.append(
-            SentMessage(
-                peer=label,
-                text=req.message,
-                entities=list(req.entities or []),
-                random_id=req.random_id,
-                id=msg.id,
-                date=msg.date,
-                reply_to=reply_to,
-                no_webpage=bool(req.no_webpage),
-                silent=bool(req.silent),
-            )
-        )
-        users, chats = self.world.render_peers([peer, me])
-        return types.Updates(
-            updates=[types.UpdateMessageID(id=msg.id, random_id=req.random_id), update],
-            users=users,
-            chats=chats,
-            date=to_dt(msg.date),
-            seq=0,
-        )
-
-    def _send_from_bot(
-        self,
-        conn: Connection,
-        req: functions.messages.SendMessageRequest,
-        peer: Peer,
-        reply_to: int | None,
-    ) -> types.Updates:
-        """A bot writes to a basic group it is in, or to ``me``; ``me`` receives it live.
-
-        The message is stored as the account sees it (incoming, in the account's id space
-        and pts, which the bot shares here); the bot's answer shows it as its own.
-        """
-        w = self.world
-        bot = w.users[conn.self_id]
-        bot_peer = types.PeerUser(bot.id)
-        if isinstance(peer, types.PeerChat):
-            if bot.id not in w.chats[peer.chat_id].members:
-                raise rpc.RpcFail(403, "CHAT_WRITE_FORBIDDEN")
-            stored_peer: Peer = peer
-        elif isinstance(peer, types.PeerUser) and peer.user_id == w.me.id:
-            stored_peer = bot_peer  # the account's dialog with the bot
-        else:  # channels it is not in, itself, users who never started it
-            raise rpc.RpcFail(400, "PEER_ID_INVALID")
-        msg = StoredMessage(
-            id=0,
-            peer=stored_peer,
-            date=now_ts(),
-            text=req.message,
-            entities=req.entities,
-            reply_to=reply_to,
-            from_id=bot_peer,
-        )
-        event = w.add_account_message(msg)
-        self._account_event(event, True, exclude=conn)
+            if sender.bot:
+                self._check_bot_may_write(sender, peer)
+            copies = self._deliver(sender, peer, req.message, req.entities, reply_to, exclude=conn)
+            msg, event = copies[sender.id]
+            update = rpc.box_update(w.box(sender.id), event)
         self.sent.append(
             SentMessage(
                 peer=w.label(peer),
@@ -715,12 +760,10 @@ class FakeTelegram:
                 reply_to=reply_to,
                 no_webpage=bool(req.no_webpage),
                 silent=bool(req.silent),
-                sender=bot.username or bot.id,
+                sender=(sender.username or sender.id) if sender.bot else "me",
             )
         )
-        own = dataclasses.replace(msg, peer=peer, out=True)
-        update = types.UpdateNewMessage(message=own.to_tl(), pts=event.pts, pts_count=event.pts_count)
-        users, chats = w.render_peers([peer, bot_peer], self_id=bot.id)
+        users, chats = w.render_peers([peer, types.PeerUser(sender.id)], self_id=sender.id)
         return types.Updates(
             updates=[types.UpdateMessageID(id=msg.id, random_id=req.random_id), update],
             users=users,
@@ -728,6 +771,18 @@ class FakeTelegram:
             date=to_dt(msg.date),
             seq=0,
         )
+
+    def _check_bot_may_write(self, bot: UserRec, peer: Peer) -> None:
+        """A bot writes to basic groups it is in, to ``me`` and to users who wrote to it."""
+        w = self.world
+        if isinstance(peer, types.PeerChat):
+            if bot.id not in w.chats[peer.chat_id].members:
+                raise rpc.RpcFail(403, "CHAT_WRITE_FORBIDDEN")
+            return
+        assert isinstance(peer, types.PeerUser)
+        other = w.users[peer.user_id]
+        if other.bot or not (other.id == w.me.id or w.box(bot.id).dialog(peer)):
+            raise rpc.RpcFail(400, "PEER_ID_INVALID")  # itself, other bots, users who never started it
 
 
 def _peer_id(peer: Peer) -> int:

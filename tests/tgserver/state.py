@@ -1,9 +1,13 @@
-"""The fake Telegram world: one account, users, channels, basic chats, messages and pts logs.
+"""The fake Telegram world: one account, bots, users, channels, basic chats, messages and pts logs.
 
 Everything here is plain data plus ``to_tl`` renderers. TL objects are rebuilt on every
 render because Telethon mutates the objects it receives (``Message._finish_init``).
 Updates are logged with their ``pts`` so that ``updates.getDifference`` and
 ``updates.getChannelDifference`` can replay exactly what a client missed.
+
+Private chats and basic groups live in per-user message boxes (:class:`Box`), as on
+Telegram: the account and every bot have their own message ids, pts, date and seq, and a
+message seen by both is stored once in each box (linked by ``StoredMessage.key``).
 """
 
 from __future__ import annotations
@@ -60,12 +64,14 @@ class UserRec:
     phone: str | None = None
     bot: bool = False
     bot_token: str | None = None  # what auth.importBotAuthorization accepts (bots only)
+    privacy: bool = True  # bots: BotFather's group privacy mode (on by default)
 
     def to_tl(self, *, is_self: bool = False) -> types.User:
         return types.User(
             id=self.id,
             is_self=is_self or None,
             bot=self.bot or None,
+            bot_chat_history=(self.bot and not self.privacy) or None,
             bot_info_version=1 if self.bot else None,
             access_hash=self.access_hash,
             first_name=self.first_name,
@@ -92,6 +98,7 @@ class StoredMessage:
     out: bool = False
     post: bool = False
     edit_date: int | None = None
+    key: int = 0  # the same message in every box holding a copy (ids differ per box)
 
     def to_tl(self) -> types.Message:
         fwd = None
@@ -130,6 +137,44 @@ class PtsEvent:
     ids: list[int]
     date: int
     peer: Peer | None = None  # account events: which dialog the message lives in
+
+
+@dataclass
+class Box:
+    """One user's common message box: private chats and basic groups as that user sees them.
+
+    Telegram keeps one per user, so the account and each bot number their messages and count
+    pts on their own; ``updates.getState``/``getDifference`` read the caller's box.
+    """
+
+    owner: int
+    pts: int = 1
+    qts: int = 0
+    seq: int = 0  # every push uses seq=0 ("no seq check"), so this never moves
+    date: int = field(default_factory=now_ts)
+    next_id: int = 1
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
+    log: list[PtsEvent] = field(default_factory=list)
+
+    def add(self, msg: StoredMessage) -> PtsEvent:
+        """Store ``msg`` under this box's next id and pts (``msg.id`` is set here)."""
+        msg.id = self.next_id
+        self.next_id += 1
+        self.messages[msg.id] = msg
+        self.pts += 1
+        event = PtsEvent(self.pts, 1, "new", [msg.id], msg.date, msg.peer)
+        self.log.append(event)
+        self.date = max(self.date, msg.date)
+        return event
+
+    def dialog(self, peer: Peer) -> list[StoredMessage]:
+        """Messages of one dialog, newest first."""
+        found = [m for m in self.messages.values() if m.peer == peer]
+        return sorted(found, key=lambda m: m.id, reverse=True)
+
+    def by_key(self, key: int) -> StoredMessage | None:
+        """This box's copy of a message, if it has one."""
+        return next((m for m in self.messages.values() if key and m.key == key), None)
 
 
 @dataclass
@@ -182,7 +227,7 @@ class ChannelRec:
 
 @dataclass
 class ChatRec:
-    """A basic (legacy) group; its messages share the account's id space and pts."""
+    """A basic (legacy) group; its messages live in each member's own :class:`Box`."""
 
     id: int
     title: str
@@ -225,14 +270,9 @@ class World:
         self.users: dict[int, UserRec] = {self.me.id: self.me}
         self.channels: dict[int, ChannelRec] = {}
         self.chats: dict[int, ChatRec] = {}
-        # Account-level (private and basic-chat) messages share one id space and pts.
-        self.account_messages: dict[int, StoredMessage] = {}
-        self.account_log: list[PtsEvent] = []
-        self.pts = 1
-        self.qts = 0
-        self.seq = 0  # every push uses seq=0 ("no seq check"), so this never moves
-        self.date = now_ts()
-        self.next_account_msg_id = 1
+        # Private and basic-group messages, per user who logs in (the account and bots).
+        self.boxes: dict[int, Box] = {self.me.id: Box(self.me.id)}
+        self._keys = itertools.count(1)
         self._next_user_id = 100_001
         self._next_channel_id = 1_500_000_001
         self._next_chat_id = 4_001
@@ -309,21 +349,23 @@ class World:
                 return chat
         raise KeyError(f"no chat {ref!r}")
 
-    # ---- account-level messages (private chats, saved messages, basic groups) --------
-    def add_account_message(self, msg: StoredMessage) -> PtsEvent:
-        msg.id = self.next_account_msg_id
-        self.next_account_msg_id += 1
-        self.account_messages[msg.id] = msg
-        self.pts += 1
-        event = PtsEvent(self.pts, 1, "new", [msg.id], msg.date, msg.peer)
-        self.account_log.append(event)
-        self.date = max(self.date, msg.date)
-        return event
+    # ---- message boxes (private chats, saved messages, basic groups) -------------------
+    @property
+    def account(self) -> Box:
+        return self.boxes[self.me.id]
 
-    def dialog_messages(self, peer: Peer) -> list[StoredMessage]:
-        """Messages of one account dialog, newest first."""
-        found = [m for m in self.account_messages.values() if m.peer == peer]
-        return sorted(found, key=lambda m: m.id, reverse=True)
+    def has_box(self, user_id: int) -> bool:
+        """Only users who log in keep a box: the account and bots (others are not simulated)."""
+        user = self.users.get(user_id)
+        return user_id == self.me.id or (user is not None and user.bot)
+
+    def box(self, user_id: int) -> Box:
+        if user_id not in self.boxes:
+            self.boxes[user_id] = Box(user_id)
+        return self.boxes[user_id]
+
+    def new_key(self) -> int:
+        return next(self._keys)
 
     # ---- entity collection ------------------------------------------------------------
     def entities_for(
