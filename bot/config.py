@@ -349,6 +349,9 @@ def load_settings(
     if values["tg_bot_token"] and values["alert_chat"].lower() == "me":
         raise ConfigError("ALERT_CHAT: 'me' would be the bot's own chat; with TG_BOT_TOKEN give "
                           "the chat id or @username the bot should write to")
+    if values["tg_bot_token"] and "me" in (c.lower() for c in values["allowed_chats"]):
+        raise ConfigError("ALLOWED_CHATS: 'me' names no chat a bot can be written in; with "
+                          "TG_BOT_TOKEN list chat ids or @usernames")
     if values["translator"] == "deepl" and not values["deepl_api_key"]:
         raise ConfigError("DEEPL_API_KEY: must be set when TRANSLATOR=deepl")
     aliases = {k: list(v) for k, v in DEFAULT_ALIASES.items()}

@@ -92,6 +92,10 @@ def test_alerts_through_a_bot_need_a_real_chat() -> None:
         load_settings({"TG_BOT_TOKEN": "123456:AAbbcc", "ALERT_CHAT": "me"}, dotenv_path=None)
     s = load_settings({"TG_BOT_TOKEN": "123456:AAbbcc", "ALERT_CHAT": "-4001"}, dotenv_path=None)
     assert s.alert_chat == "-4001"
+    with pytest.raises(ConfigError, match=r"^ALLOWED_CHATS: 'me' names no chat"):
+        load_settings({"TG_BOT_TOKEN": "123456:AAbbcc", "ALERT_CHAT": "-4001",
+                       "ALLOWED_CHATS": "@analyst, me"}, dotenv_path=None)
+    assert load_settings({"ALLOWED_CHATS": "me"}, dotenv_path=None).allowed_chats == ["me"]
 
 
 @pytest.mark.parametrize(("name", "value", "why"), BAD_VALUES, ids=[f"{n}={v}" for n, v, _ in BAD_VALUES])
