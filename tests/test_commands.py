@@ -49,13 +49,14 @@ async def test_search_answers_with_links_and_escapes(db: Database) -> None:
 
 
 async def test_post_recent_citations_channels_status_help(db: Database) -> None:
-    pid = await store_post(db, 77, text="перший текст")
+    pid = await store_post(db, 77, text="перший текст", translation="first <text>")
     await posts.upsert_many(db, [Post(channel="DIUkraine", message_id=77, date=POST_DATE,
                                       text="другий текст")])
     await cite(db, [pid], title="Cited <by> us")
     [msg] = await answer(db, "/post https://t.me/DIUkraine/77")
     text = tg_html.parse(msg)[0]
     assert "другий текст" in text and "перший текст" in text and "Earlier versions (1)" in text
+    assert "translated: first <text>" in text  # the old translation is kept with the old text
     assert "Cited by 1 article(s)" in text and "Cited <by> us" in text
     assert "Not stored" in (await answer(db, "/post t.me/DIUkraine/5"))[0]
     assert "Usage" in (await answer(db, "/post nonsense"))[0]

@@ -170,8 +170,10 @@ async def _post(db: Database, args: str) -> list[str]:
     versions = await posts_repo.versions(db, p.id)
     if versions:
         lines = [f"<i>Earlier versions ({len(versions)}):</i>"]
-        lines += [f"• {esc(fmt_date(v.edit_date or v.replaced_at))}: {esc(shorten(v.text, 300))}"
-                  for v in versions]
+        for v in versions:
+            lines.append(f"• {esc(fmt_date(v.edit_date or v.replaced_at))}: {esc(shorten(v.text, 300))}")
+            if v.translation:  # what the analyst read then, not a re-translation
+                lines.append(f"  <i>translated:</i> {esc(shorten(v.translation, 300))}")
         blocks.append("\n".join(lines))
     cites = await citations_repo.for_post(db, p.id)
     lines = [f"<i>Cited by {len(cites)} article(s):</i>" if cites else "<i>Not cited yet.</i>"]
