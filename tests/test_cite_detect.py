@@ -236,3 +236,17 @@ def test_time_gap_is_worded_in_minutes_hours_or_days() -> None:
     assert _time(47.6)["text"] == "published 48 h after the post"
     assert _time(50)["text"] == "published 2 days after the post"
     assert _time(24 * 9.4)["text"] == "published 9 days after the post"
+
+
+def test_tied_passages_resolve_to_the_earlier_sentence_whatever_the_hash_seed() -> None:
+    # half of the post's sentence is in the article's 1st sentence, the other half in its last: both
+    # windows match equally well; the choice must not follow a set's (hash-seeded) iteration order
+    post = "Kharkiv tractor factory burned overnight while Odesa harbour cranes collapsed completely."
+    article = ("Kharkiv tractor factory burned overnight, residents reported. "
+               + " ".join(f"Filler sentence number {w} about unrelated weather." for w in
+                          ("alpha", "beta", "gamma", "delta", "epsilon"))
+               + " Odesa harbour cranes collapsed completely, officials added.")
+    cand = CandidatePost("somechannel", 5, POST_TIME, text="", translation=post, post_id=5)
+    found = detect(ArticleInput(article, POST_TIME + timedelta(hours=3)), [cand])
+    quote = next(e for e in found[0].evidence if e["kind"] == "quote")
+    assert quote["article_passage"].startswith("Kharkiv tractor factory")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.cite import text as tx
 from bot.cite.candidates import fts_terms
 
@@ -61,3 +63,56 @@ def test_fts_terms_put_the_words_attributed_to_telegram_first() -> None:
     terms = fts_terms(article)
     quoted = max(terms.index(t) for t in ("conscripts", "refuse", "replenishment"))
     assert quoted < min(terms.index(t) for t in ("stoltenberg", "bundeswehr", "washington"))
+
+
+def test_normalize_folds_squeezes_and_expands() -> None:
+    assert tx.normalize("Don\u2019t\u00a0 \t stop  «Ёлка» \u2014 zero\u200bwidth soft\u00adhyphen") == (
+        'do not stop "елка" - zerowidth softhyphen')
+    assert tx.normalize("can`t") == "ca not"  # the backtick is folded to an apostrophe first
+    assert tx.normalize("a\r\n\tb") == "a \n b"  # lines stay, other spaces become one each
+    assert tx.normalize("isn't, DOESN'T") == "is not, does not"
+    assert tx.normalize("DOESN'T") == "doesn't"  # expanded only when a lower-case "n't" is present
+
+
+def test_stem_set_is_the_set_of_content_stems() -> None:
+    texts = ["Troops don't want to replenish the composition of the occupation contingent (127th).",
+             "Окупанти не хочуть поповнювати склад контингенту: 40 рапортів на звільнення.",
+             "the of and", "", "Ёлка\u200b «ёлке» — елки"]
+    for t in texts:
+        assert tx.stem_set(t) == frozenset(tx.content_stems(t))
+    assert tx.stem_set("the of and") == frozenset()
+    assert tx.stem_set("replenish replenishment replenished") == {"replen"}
+
+
+def test_stem_set_survives_a_full_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tx, "_STEM_MEMO_MAX", 3)
+    tx._STEM_OF.clear()
+    assert tx.stem_set("alpha beta gamma delta epsilon") == {"alpha", "beta", "gamma", "delta", "epsilo"}
+    assert len(tx._STEM_OF) <= 5
+    assert tx.stem_set("alpha zeta") == {"alpha", "zeta"}
+
+
+def test_skip_bigrams_and_longer_ngrams() -> None:
+    toks = ["a", "b", "c", "d"]
+    assert tx.shingles(toks) == {("a", "b"), ("b", "c"), ("c", "d"), ("a", "c"), ("b", "d")}
+    assert tx.shingles(toks, skip=False) == {("a", "b"), ("b", "c"), ("c", "d")}
+    assert tx.shingles(toks, n=3) == {("a", "b", "c"), ("b", "c", "d")}
+    assert tx.shingles(["a"]) == set()
+
+
+def test_script_counts_letters_not_runs() -> None:
+    assert tx.script_of("Путин said") == "cyrillic"  # 5 Cyrillic letters against 4 Latin
+    assert tx.script_of("Путин said it") == "latin"
+
+
+def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
+    assert tx.dates("24 February") == {(2, 24)} and tx.dates("February") == set()
+    assert tx.dates("２４ February") == {(2, 24)}  # full-width digits become ASCII ones
+    assert tx.numbers("\u2460\u2461 tanks") == {"12"}  # circled digits are digits after NFKC
+    assert tx.numbers("no numbers here") == set()
+
+
+def test_names_are_remembered_per_word_but_not_at_a_sentence_start() -> None:
+    text = "Budanov spoke. Then Budanov left for Kyiv. Officials met Zelensky."
+    assert tx.names(text) == {"budano", "zelens"}  # Kyiv is a topic word
+    assert tx.names(text) == {"budano", "zelens"}  # the same from the memo

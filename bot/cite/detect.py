@@ -19,6 +19,7 @@ just strengthens it, because they say nothing about *which* of a channel's posts
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,6 +133,8 @@ class _Side:
     dates: set[tuple[int, int]]
     names: set[str]
     raw_sents: list[str]
+    #: the index's stems as a set, for C-speed intersections with a post's stems
+    stems: frozenset[str] = frozenset()
     _windows: dict[int, tuple[set[str], set[tuple[str, ...]]]] = field(default_factory=dict)
     _shingles: dict[int, set[tuple[str, ...]]] = field(default_factory=dict)
 
@@ -163,6 +167,7 @@ def _prepare(text: str) -> _Side:
     return _Side(
         sents=sents,
         index=index,
+        stems=frozenset(index),
         numbers=tx.numbers(text),
         dates=tx.dates(text),
         names=tx.names(text),
@@ -170,20 +175,33 @@ def _prepare(text: str) -> _Side:
     )
 
 
-def _weight(stem: str, common: set[str]) -> float:
-    if stem.isdigit():
-        return 1.5
-    if stem in tx.COMMON_TOPIC or stem in common:
-        return 0.3
-    return 1.0
+class _Weights(dict[str, int]):
+    """Stem → its weight in tenths: a number 15, a topic word (everywhere, or shared by most
+    candidates) 3, any other 10. Integers, so a sum over a set is exact whatever order the set
+    iterates in (that order follows the per-process string hash seed: float sums made ties and
+    threshold checks differ from one process to the next); memoised per article, and summed with
+    ``map`` over ``__getitem__`` in C instead of a Python call per stem."""
+
+    def __init__(self, common: set[str]):
+        super().__init__()
+        self.common = common
+
+    def __missing__(self, stem: str) -> int:
+        w = 15 if stem.isdigit() else 3 if (stem in tx.COMMON_TOPIC or stem in self.common) else 10
+        self[stem] = w
+        return w
+
+    def mass(self, stems: Iterable[str]) -> int:
+        return sum(map(self.__getitem__, stems))
 
 
 # ---------------------------------------------------------------- quote matching
 
 _MIN_SENT_STEMS = 4
 _MATCH_AT = 0.55
-_MIN_MASS = 3.0
+_MIN_MASS = 30  # tenths: three ordinary stems
 _PARTIAL_AT = 0.4
+_WINDOWS_TRIED = 4
 
 
 @dataclass(frozen=True)
@@ -197,7 +215,7 @@ class _PostSent:
 def _post_stems(text: str) -> frozenset[str]:
     """All stems of a post text. Cached by text: the same posts are candidates for article after
     article (a memo of a pure function; no I/O)."""
-    return frozenset(tx.content_stems(text))
+    return tx.stem_set(text)
 
 
 @lru_cache(maxsize=4096)
@@ -216,43 +234,41 @@ def _post_facts(text: str) -> tuple[frozenset[str], frozenset[tuple[int, int]], 
     return frozenset(tx.numbers(text)), frozenset(tx.dates(text)), frozenset(tx.names(text))
 
 
-def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Evidence | None:
+def _quote(art: _Side, post_text: str, weights: _Weights, against: str) -> Evidence | None:
     """Best passage and coverage of one post text (translation or original) in the article."""
     post_stems = _post_stems(post_text)
-    post_mass = sum(_weight(s, common) for s in post_stems)
+    post_mass = weights.mass(post_stems)
     if post_mass <= 0:
         return None
     # an upper bound first: a passage needs _MIN_MASS of stems the article has at all
-    if sum(_weight(s, common) for s in post_stems if s in art.index) < _MIN_MASS:
+    if weights.mass(post_stems & art.stems) < _MIN_MASS:
         return None
     matched: set[str] = set()
     best = (0.0, "", "")
-    partial_mass = 0.0
+    partial_mass = 0
+    index = art.index
     for ps in _post_sents(post_text):
         uniq = ps.uniq
         if len(uniq) < _MIN_SENT_STEMS:
             continue
-        hits: Counter[int] = Counter()
-        found_mass = 0.0
-        for s in uniq:
-            where = art.index.get(s)
-            if where:
-                hits.update(where)
-                found_mass += _weight(s, common)
-        if found_mass < _MIN_MASS:
+        present = uniq & art.stems
+        if weights.mass(present) < _MIN_MASS:
             continue  # no window can share more than the whole article does
-        mass = sum(_weight(s, common) for s in uniq)
+        hits = Counter(chain.from_iterable(map(index.__getitem__, present)))
+        mass = weights.mass(uniq)
         pb = ps.shingles
         best_m, best_i, best_common = 0.0, -1, frozenset[str]()
-        for i, _ in hits.most_common(4):
+        # the sentences most of its stems land in (ties: the earlier sentence, so the choice does
+        # not depend on a set's iteration order)
+        for i, _ in heapq.nsmallest(_WINDOWS_TRIED, hits.items(), key=_most_hits_first):
             window, wb = art.window(i)
             shared = uniq & window
-            c_uni = sum(_weight(s, common) for s in shared) / mass
+            c_uni = weights.mass(shared) / mass
             c_bi = len(pb & wb) / len(pb) if pb else 0.0
             m = 0.65 * c_uni + 0.35 * c_bi
             if m > best_m:
                 best_m, best_i, best_common = m, i, shared
-        common_mass = sum(_weight(s, common) for s in best_common)
+        common_mass = weights.mass(best_common)
         if common_mass < _MIN_MASS:
             continue
         if best_m >= _MATCH_AT:
@@ -264,7 +280,7 @@ def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Eviden
         if best[0] < _PARTIAL_AT:
             return None
         # a loose paraphrase of one sentence: weak alone, decisive with a mention or shared facts
-        weight = 0.6 * best[0] * math.sqrt(min(1.0, partial_mass / 10))
+        weight = 0.6 * best[0] * math.sqrt(min(1.0, partial_mass / 100))
         which = "translated post" if against == "translation" else "original post"
         return {
             "kind": "quote",
@@ -276,9 +292,9 @@ def _quote(art: _Side, post_text: str, common: set[str], against: str) -> Eviden
             "post_passage": best[2][:300],
             "against": against,
         }
-    matched_mass = sum(_weight(s, common) for s in matched)
+    matched_mass = weights.mass(matched)
     coverage = matched_mass / post_mass
-    weight = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 10)) + 0.25 * coverage)
+    weight = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 100)) + 0.25 * coverage)
     which = "translated post" if against == "translation" else "original post"
     return {
         "kind": "quote",
@@ -431,21 +447,19 @@ def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
     """Stems most candidates share are topic words, not evidence (a local IDF, no I/O)."""
     if len(stem_sets) < 4:
         return set()
-    df: Counter[str] = Counter()
-    for ss in stem_sets:
-        df.update(ss)
+    df = Counter(chain.from_iterable(stem_sets))
     return {s for s, n in df.items() if n > len(stem_sets) / 2}
 
 
-def _shortlist(art: _Side, candidates: Sequence[CandidatePost], stem_sets: Sequence[frozenset[str]],
-               common: set[str], keep: int) -> set[int]:
+def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weights,
+               keep: int) -> set[int]:
     """Indexes of the candidates worth a full comparison: the ``keep`` sharing the most weighted
     stems with the article (at least two). Bounds the cost whatever the candidate list."""
     scored = []
     for i, ss in enumerate(stem_sets):
-        shared = [s for s in ss if s in art.index]
+        shared = ss & art.stems
         if len(shared) >= 2:
-            scored.append((sum(_weight(s, common) for s in shared), i))
+            scored.append((weights.mass(shared), i))
     scored.sort(reverse=True)
     return {i for _, i in scored[:keep]}
 
@@ -477,8 +491,8 @@ def detect(
     art = _prepare(f"{article.title}\n{article.text}")
     art_script = tx.script_of(article.text)
     stem_sets = _stem_sets(candidates)
-    common = _common_stems(stem_sets)
-    shortlist = _shortlist(art, candidates, stem_sets, common, MAX_COMPARED)
+    weights = _Weights(_common_stems(stem_sets))
+    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED)
 
     found: dict[PostKey, Found] = {}
     for n, c in enumerate(candidates):
@@ -500,7 +514,7 @@ def detect(
         if c.text and (tx.script_of(c.text) == art_script or not c.translation):
             variants.append(("original", c.text))
         for against, body in variants:
-            q = _quote(art, body, common, against)
+            q = _quote(art, body, weights, against)
             if q and (best_quote is None or q["weight"] > best_quote["weight"]):
                 best_quote = q
         if best_quote:
@@ -522,6 +536,10 @@ def detect(
         if key not in found and not any(c.key == key for c in candidates):
             found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+def _most_hits_first(item: tuple[int, int]) -> tuple[int, int]:
+    return (-item[1], item[0])
 
 
 def _link_evidence(ref: Ref) -> Evidence:

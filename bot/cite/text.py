@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 STEM_LEN = 6
 
@@ -20,13 +21,18 @@ _FOLD = str.maketrans({
     "ё": "е", "Ё": "Е", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"',
     "„": '"', "–": "-", "—": "-", "\u00a0": " ",
 })
-_HAS_ZERO_WIDTH = re.compile("[" + "".join(chr(c) for c in _ZERO_WIDTH) + "]")
-_NEEDS_FOLD = re.compile("[" + re.escape("".join(chr(c) for c in _FOLD)) + "]")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_CONTRACTIONS = re.compile(r"\b(\w+)n't\b", re.IGNORECASE)
+#: the same mappings as (from, to) pairs: ``str.translate`` with a dict costs ~150 µs on a 3 kB
+#: non-ASCII text, a ``str.replace`` per character present ~2 µs (no target is also a source, so
+#: the order does not matter and the result is the same)
+_ZERO_WIDTH_PAIRS = tuple((chr(c), "") for c in _ZERO_WIDTH)
+_FOLD_PAIRS = tuple((chr(c), v) for c, v in _FOLD.items())
+#: runs of spaces that squeezing changes (a lone " " is left as it is: same result, half the work)
+_SPACES = re.compile(r"[\t\r\f\v][ \t\r\f\v]*| [ \t\r\f\v]+")
+#: "n't" after a letter, the same matches as ``\b(\w+)n't\b`` without re-reading the word
+_CONTRACTIONS = re.compile(r"(?<=\w)n't\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[A-Za-z]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
+_LATIN = re.compile(r"[A-Za-z]+")
 
 def _wordset(spaced: str) -> frozenset[str]:
     return frozenset(spaced.split())
@@ -72,18 +78,37 @@ _NUMBER = re.compile(
 )
 _DATE_DM = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
 _DATE_MD = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+_DIGIT = re.compile(r"\d")
+_GROUPED = re.compile(r"\d{1,3}(?:[ ,.\u202f]\d{3})+")
+_GROUP_SEP = re.compile(r"[ ,.\u202f]")
 _DATE_NUM = re.compile(r"\b(\d{1,2})\.(\d{1,2})(?:\.(?:\d{2}|\d{4}))?\b")
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
 _CAPITALISED = re.compile(r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b")
 
 
+def _replace_all(s: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    for a, b in pairs:
+        if a in s:
+            s = s.replace(a, b)
+    return s
+
+
+def _fold_text(text: str) -> str:
+    """NFKC, zero-width characters dropped, look-alikes folded, "n't" expanded (not lower-cased)."""
+    s = text
+    if not s.isascii():
+        s = _replace_all(unicodedata.normalize("NFKC", s), _ZERO_WIDTH_PAIRS)
+        s = _replace_all(s, _FOLD_PAIRS)
+    elif "`" in s:  # the only ASCII character folded
+        s = s.replace("`", "'")
+    if "n't" in s:
+        s = _CONTRACTIONS.sub(" not", s)
+    return s
+
+
 def normalize(text: str) -> str:
     """NFKC, fold look-alike punctuation and ё, expand "n't", lower-case, squeeze spaces."""
-    s = text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
-    s = s.translate(_FOLD)
-    if "n't" in s:
-        s = _CONTRACTIONS.sub(r"\1 not", s)
-    return _SPACES.sub(" ", s).lower()
+    return _SPACES.sub(" ", _fold_text(text)).lower()
 
 
 def words(text: str) -> list[str]:
@@ -105,18 +130,9 @@ def content_stems(text: str) -> list[str]:
     Same result as ``stem`` over ``words(normalize(text))``, in one pass: this runs for every
     candidate post of every article, so it skips the space squeezing words do not need, and looks
     each word's stem up in a memo (posts share most of their words) instead of re-deriving it."""
-    s = text
-    if not s.isascii():
-        s = unicodedata.normalize("NFKC", s)
-        if _HAS_ZERO_WIDTH.search(s):
-            s = s.translate(_ZERO_WIDTH)
-    if _NEEDS_FOLD.search(s):
-        s = s.translate(_FOLD)
-    if "n't" in s:
-        s = _CONTRACTIONS.sub(r"\1 not", s)
     memo = _STEM_OF
     out = []
-    for w in _WORD.findall(s.lower()):
+    for w in _WORD.findall(_fold_text(text).lower()):
         st = memo.get(w)
         if st is None:
             st = _word_stem(w)
@@ -126,6 +142,24 @@ def content_stems(text: str) -> list[str]:
         if st:
             out.append(st)
     return out
+
+
+def stem_set(text: str) -> frozenset[str]:
+    """The set of ``content_stems(text)``, for when order does not matter (a candidate post's
+    stems, for every candidate of every article): each distinct word is looked up once, in C
+    (``map`` over the memo), instead of a Python step per word."""
+    ws = set(_WORD.findall(_fold_text(text).lower()))
+    memo = _STEM_OF
+    missing = ws.difference(memo)
+    if missing:
+        if len(memo) + len(missing) > _STEM_MEMO_MAX:
+            memo.clear()
+            missing = ws
+        for w in missing:
+            memo[w] = _word_stem(w)
+    out = set(map(memo.__getitem__, ws))
+    out.discard("")
+    return frozenset(out)
 
 
 #: word → its stem, or "" for a word that is dropped (a stop word, a single letter)
@@ -143,9 +177,11 @@ def _word_stem(w: str) -> str:
 
 def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[str, ...]]:
     """Word n-grams; with ``skip`` also pairs one word apart, which survives small rewordings."""
-    out = {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
-    if skip and n == 2:
-        out.update((tokens[i], tokens[i + 2]) for i in range(len(tokens) - 2))
+    if n != 2:
+        return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+    out: set[tuple[str, ...]] = set(pairwise(tokens))  # the same pairs, built in C
+    if skip:
+        out.update(zip(tokens, tokens[2:], strict=False))
     return out
 
 
@@ -176,8 +212,8 @@ def sentences(text: str, max_words: int = 40) -> list[str]:
 
 def script_of(text: str) -> str:
     """"cyrillic", "latin" or "" — which index (original or translation) an article can match."""
-    cyr = len(_CYRILLIC.findall(text))
-    lat = len(_LATIN.findall(text))
+    cyr = sum(map(len, _CYRILLIC.findall(text)))  # runs, not one string per letter
+    lat = sum(map(len, _LATIN.findall(text)))
     if not cyr and not lat:
         return ""
     return "cyrillic" if cyr > lat else "latin"
@@ -185,13 +221,13 @@ def script_of(text: str) -> str:
 
 def numbers(text: str) -> set[str]:
     """Numbers worth comparing (two or more digits; "1,200" and "1 200" both become "1200")."""
-    out = set()
-    for m in _NUMBER.finditer(unicodedata.normalize("NFKC", text).replace("\u00a0", " ")):
+    out: set[str] = set()
+    s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
+    if not _DIGIT.search(s):
+        return out
+    for m in _NUMBER.finditer(s):
         raw = m.group(1)
-        if re.fullmatch(r"\d{1,3}(?:[ ,.\u202f]\d{3})+", raw):
-            raw = re.sub(r"[ ,.\u202f]", "", raw)
-        else:
-            raw = raw.replace(",", ".")
+        raw = _GROUP_SEP.sub("", raw) if _GROUPED.fullmatch(raw) else raw.replace(",", ".")
         if len(raw.replace(".", "")) >= 2:
             out.add(raw)
     return out
@@ -199,8 +235,10 @@ def numbers(text: str) -> set[str]:
 
 def dates(text: str) -> set[tuple[int, int]]:
     """(month, day) pairs written as "24 February", "February 24", "24 лютого" or "24.02"."""
-    s = normalize(text)
     out: set[tuple[int, int]] = set()
+    if not _DIGIT.search(text if text.isascii() else unicodedata.normalize("NFKC", text)):
+        return out  # every form has a day number: skip normalising and three scans
+    s = normalize(text)
     for m in _DATE_DM.finditer(s):
         month = _month(m.group(2))
         if month and 1 <= int(m.group(1)) <= 31:
@@ -224,18 +262,32 @@ def _month(word: str) -> int | None:
 def names(text: str) -> set[str]:
     """Stems of capitalised words that do not start a sentence (people, places, units)."""
     out: set[str] = set()
+    memo = _NAME_OF
     for sent in sentences(text, max_words=10_000):
         for i, m in enumerate(_CAPITALISED.finditer(sent)):
             if i == 0 and m.start() == _first_word_start(sent):
                 continue
-            w = normalize(m.group(1))
-            if w in STOPWORDS:
-                continue
-            s = stem(w)
-            if s in COMMON_TOPIC:
-                continue
-            out.add(s)
+            word = m.group(1)
+            s = memo.get(word)
+            if s is None:
+                if len(memo) >= _STEM_MEMO_MAX:
+                    memo.clear()
+                s = memo[word] = _name_stem(word)
+            if s:
+                out.add(s)
     return out
+
+
+#: capitalised word → its stem as a name, or "" (a stop word, a topic word): names recur
+_NAME_OF: dict[str, str] = {}
+
+
+def _name_stem(word: str) -> str:
+    w = normalize(word)
+    if w in STOPWORDS:
+        return ""
+    s = stem(w)
+    return "" if s in COMMON_TOPIC else s
 
 
 def _first_word_start(sent: str) -> int:
