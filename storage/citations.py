@@ -221,15 +221,25 @@ def candidates_at(
     since: datetime | None,
     until: datetime | None,
     limit: int = 50,
-) -> tuple[list[Post], dict[str, list[str]]]:
+) -> tuple[list[sqlite3.Row], dict[str, list[str]]]:
     """``candidates`` and ``channel_aliases``, synchronously, on this thread's own read-only
     connection to the database file at ``path``. For a process pool worker: the FTS5 work of one
     article then runs on another core than the event loop and the other workers (WAL readers do not
-    block each other, nor the single writer)."""
+    block each other, nor the single writer).
+
+    Returns the posts as rows (``id``, ``username``, ``message_id``, ``date``, ``text``,
+    ``translation`` and the rest of a post): the detector needs six fields of the ~50 candidates,
+    and only the few it names become ``Post`` objects (``post_of``), which parses each post's
+    JSON columns and dates."""
     wc = _worker_conn(path)
     terms, pairs = _clean(fts_terms, refs)
-    found = _candidates(wc.conn, wc, terms, pairs, since, until, max(1, limit))
+    found = _candidate_rows(wc.conn, wc, terms, pairs, since, until, max(1, limit))
     return found, _aliases(wc.conn.execute(_ALIASES).fetchall())
+
+
+def post_of(row: sqlite3.Row) -> Post:
+    """A ``Post`` from a row of ``candidates_at``."""
+    return _post(row)
 
 
 def _clean(fts_terms: Sequence[str], refs: Iterable[tuple[str, int]],
@@ -241,6 +251,12 @@ def _clean(fts_terms: Sequence[str], refs: Iterable[tuple[str, int]],
 def _candidates(conn: sqlite3.Connection, db: object, terms: list[str],
                 pairs: list[tuple[str, int]], since: datetime | None, until: datetime | None,
                 limit: int) -> list[Post]:
+    return [_post(r) for r in _candidate_rows(conn, db, terms, pairs, since, until, limit)]
+
+
+def _candidate_rows(conn: sqlite3.Connection, db: object, terms: list[str],
+                    pairs: list[tuple[str, int]], since: datetime | None, until: datetime | None,
+                    limit: int) -> list[Any]:
     ids: list[int] = []
     id_range = _id_range(conn, db, since, until) if terms else None
     freqs = term_frequencies(conn, terms, id_range) if id_range else {}
@@ -258,7 +274,7 @@ def _candidates(conn: sqlite3.Connection, db: object, terms: list[str],
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    return [_post(r) for r in conn.execute(_LOAD.format(marks=marks), ids + ids).fetchall()]
+    return conn.execute(_LOAD.format(marks=marks), ids + ids).fetchall()
 
 
 #: posts with their latest translation, joined once (not two correlated subqueries per row);

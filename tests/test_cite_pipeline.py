@@ -260,3 +260,26 @@ async def test_a_process_pool_finds_the_same_citations_as_one_process(
     assert (await posts.get(db, "DIUkraine", 3000)).id in {r.post.id for r in again}  # type: ignore[union-attr]
     stored = await posts.get(db, "DIUkraine", 2222)
     assert stored and [r.post.id for r in linked] == [stored.id]
+
+
+async def test_worker_rows_give_the_same_candidates_and_posts_as_the_async_path(
+        db: Database, tmp_path: Path) -> None:
+    """The worker builds candidates straight from rows and a ``Post`` only for the posts found:
+    both must equal what the async path (whole posts) gives."""
+    from bot.cite.pipeline import _find_at, _find_here, _row_candidate, article_input, to_candidate
+
+    await seed(db)
+    aid = await add_article(db, MODEL_ARTICLE + " See t.me/rybar/501 as well.", 31)
+    art = article_input(await articles.get(db, aid))  # type: ignore[arg-type]
+    s = settings(tmp_path)
+    found_here, stored, _, _ = await _find_here(db, art, s, None)
+    found_at, posts_at = _find_at(str(db.path), art, s)
+    assert [(f.post_key, f.score, f.evidence) for f in found_at] == [
+        (f.post_key, f.score, f.evidence) for f in found_here]
+    assert len(found_at) >= 2  # the quoted post and the linked one
+    by_key = {(p.channel.lower(), p.message_id): p for p in stored}
+    assert posts_at == [by_key[k] for k in by_key if k in {f.post_key for f in found_at}]
+    rows, _ = citations.candidates_at(str(db.path), ["contingent", "rybar"], [("rybar", 501)],
+                                      POST_TIME - timedelta(days=30), POST_TIME + timedelta(days=2))
+    assert [_row_candidate(r) for r in rows] == [to_candidate(citations.post_of(r)) for r in rows]
+    assert {citations.post_of(r).message_id for r in rows} >= {1908, 501}

@@ -116,3 +116,28 @@ def test_names_are_remembered_per_word_but_not_at_a_sentence_start() -> None:
     text = "Budanov spoke. Then Budanov left for Kyiv. Officials met Zelensky."
     assert tx.names(text) == {"budano", "zelens"}  # Kyiv is a topic word
     assert tx.names(text) == {"budano", "zelens"}  # the same from the memo
+
+
+def test_attribution_prefilter_agrees_with_the_pattern() -> None:
+    from bot.cite.candidates import _ATTRIBUTION, _may_attribute
+
+    for text in ["In a post", "IN A POST", "ın a poſt", "İn a post", "Telegram", "ТЕЛЕГРАМ-канал",
+                 "дᲂпис", "ДОПИС", "a channel", "tele gram", "no cue here", ""]:
+        assert _may_attribute(text) == (_ATTRIBUTION.search(text) is not None), text
+
+
+def test_fts_terms_bonus_once_for_a_term_quoted_after_its_first_use() -> None:
+    from bot.cite.candidates import _QUOTED_BONUS, fts_terms
+
+    filler = " ".join(f"Sentence {w} mentions nothing relevant whatsoever." for w in
+                      ("one", "two", "three", "four"))
+    # "hur" first (too short, lower-case: skipped), then "HUR" (kept), then quoted near Telegram
+    article = f"Then hur spoke. HUR agreed. {filler} Officials said on Telegram that HUR and HUR refused."
+    terms = fts_terms(article)
+    # hur: 3/6 + 1.5 (first kept spelling capitalised) + the bonus once = 6.0; twice would be 10.0,
+    # above officials (9/6 + 1.5 + 4 = 7.0); none would be 2.0, below whatsoever (10/6 + 4 = 5.67)
+    assert terms.index("officials") < terms.index("telegram") < terms.index("hur") < terms.index(
+        "whatsoever")
+    unquoted = fts_terms(f"Then hur spoke. HUR agreed. {filler}")
+    assert unquoted.index("hur") > unquoted.index("sentence")  # 2.0 < 8/6 + 1.5
+    assert _QUOTED_BONUS == 4.0

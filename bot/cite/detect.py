@@ -40,6 +40,8 @@ _TME = re.compile(
     r"(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/(\d+))?",
     re.IGNORECASE,
 )
+#: every t.me link has one of these (the same case rule)
+_TME_HINT = re.compile(r"\.(?:me|dog)/", re.IGNORECASE)
 _STRONG_CUE = re.compile(
     r"telegram|телеграм|in a post|a post|posted|channel|канал|допис|пост", re.IGNORECASE
 )
@@ -113,7 +115,9 @@ def as_ref(obj: Any) -> Ref | None:
 
 def refs_in_text(text: str) -> list[Ref]:
     """t.me links written in the article text itself (plain-text articles, pasted URLs)."""
-    out = []
+    out: list[Ref] = []
+    if not _TME_HINT.search(text):
+        return out  # a cheap scan first: the full pattern is tried at every position
     for m in _TME.finditer(text):
         mid = int(m.group(2)) if m.group(2) else None
         out.append(Ref("link" if mid else "channel", m.group(1), mid, m.group(0)))

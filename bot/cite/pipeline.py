@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.cite.candidates import fts_terms
 from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, as_ref, detect, refs_in_text
@@ -21,7 +22,7 @@ from bot.config import Settings
 from bot.errors import CitewatchError, SourceError
 from storage import articles, citations, posts
 from storage.db import Database
-from storage.models import Article, Citation, Post
+from storage.models import Article, Citation, Post, from_iso
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,21 @@ def _find_at(path: str, article: ArticleInput, settings: Settings) -> tuple[list
     connection (``citations.candidates_at``): term extraction, FTS5 and the detector all run off
     the event loop's core. Returns the verdicts and the candidate posts they name."""
     terms, post_refs, since, when = _query(article, settings)
-    stored, stored_aliases = citations.candidates_at(path, terms, post_refs, since, when,
-                                                     CANDIDATE_LIMIT)
-    cands = [to_candidate(p) for p in stored]
+    rows, stored_aliases = citations.candidates_at(path, terms, post_refs, since, when,
+                                                   CANDIDATE_LIMIT)
+    cands = [_row_candidate(r) for r in rows]
     alias_map = aliases(settings, [c.channel for c in cands], stored_aliases)
     found = detect(article, cands, aliases_by_channel=alias_map,
                    window_days=settings.citation_window_days)
     keys = {f.post_key for f in found}
-    return found, [p for p in stored if (p.channel.lower(), p.message_id) in keys]
+    return found, [citations.post_of(r) for r, c in zip(rows, cands, strict=True) if c.key in keys]
+
+
+def _row_candidate(r: Any) -> CandidatePost:
+    """What ``to_candidate(citations.post_of(r))`` gives, without building the whole post."""
+    return CandidatePost(channel=r["username"], message_id=r["message_id"],
+                         date=from_iso(r["date"]),  # type: ignore[arg-type]
+                         text=r["text"] or "", translation=r["translation"], post_id=r["id"])
 
 
 def _file_of(db: Database) -> str | None:
