@@ -103,6 +103,14 @@ def test_skip_bigrams_and_longer_ngrams() -> None:
 def test_script_counts_letters_not_runs() -> None:
     assert tx.script_of("Путин said") == "cyrillic"  # 5 Cyrillic letters against 4 Latin
     assert tx.script_of("Путин said it") == "latin"
+    assert tx.script_of("Ѐӿ a") == "cyrillic" and tx.script_of("Ѐӿ ab") == "latin"  # a tie is Latin
+    assert tx.script_of("éßü 🇺🇦 a") == "latin" and tx.script_of("éß 🇺🇦 \ud800") == ""
+
+
+def test_words_with_and_without_apostrophes() -> None:
+    assert tx.words("o'brien's x_y 12ab") == ["o'brien", "s", "x", "y", "12ab"]
+    assert tx.words("obriens x_y 12ab") == ["obriens", "x", "y", "12ab"]
+    assert tx.content_stems("O’Brien’s troops") == ["obrien", "troops"]  # ’ folds to ', "s" dropped
 
 
 def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
