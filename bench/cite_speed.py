@@ -106,11 +106,27 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     conn.close()
 
 
+def _pool_cpu(pool: ProcessPoolExecutor | None) -> float | None:
+    """CPU seconds used so far by the pool's live workers (Linux ``/proc``; None elsewhere): read
+    before and after the measured articles, it leaves out the workers' start-up and warm-up."""
+    if pool is None:
+        return None
+    total = 0.0
+    try:
+        for pid in list(pool._processes or {}):  # a benchmark may look inside
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 async def measure(path: Path, n_articles: int, seed: int = 11, concurrency: int = 1,
                   workers: int = 0, span_days: int = SPAN_DAYS - 30,
-                  ) -> tuple[list[float], float, float, float]:
+                  ) -> tuple[list[float], float, float, float, float | None]:
     """Per-article latency (ms), total wall time (s), CPU time of this process (s) and of the pool's
-    workers (s, from their start: includes their warm-up).
+    workers (s, from their start: includes their warm-up), and the workers' CPU time during the
+    measured articles only (s; None if it cannot be read).
 
     With ``concurrency`` > 1 that many articles are in flight at once (as ``check_articles`` does);
     with ``workers`` each article's retrieval and detection run in a process pool of that size (each
@@ -144,15 +160,18 @@ async def measure(path: Path, n_articles: int, seed: int = 11, concurrency: int 
                 await find_citations(db, art, settings, executor=pool)
                 times.append((time.perf_counter() - t0) * 1000)
 
+        p0 = _pool_cpu(pool)
         c0, w0 = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        p1 = _pool_cpu(pool)
     finally:
         if pool:
             pool.shutdown()
         await db.close()
+    during = p1 - p0 if p0 is not None and p1 is not None else None
     return times, wall, cpu, resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + \
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime, during
 
 
 def main() -> None:
@@ -177,8 +196,8 @@ def main() -> None:
         print(f"built {a.posts:,} posts in {time.perf_counter() - t0:.0f} s → {a.db}", file=sys.stderr)
     else:
         print(f"reusing {a.db} (--rebuild to build it again)", file=sys.stderr)
-    times, wall, cpu, child_cpu = asyncio.run(measure(a.db, a.articles, concurrency=a.concurrency,
-                                           workers=a.workers, span_days=a.span_days))
+    times, wall, cpu, child_cpu, during = asyncio.run(measure(
+        a.db, a.articles, concurrency=a.concurrency, workers=a.workers, span_days=a.span_days))
     times.sort()
     p50 = statistics.median(times)
     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
@@ -190,7 +209,9 @@ def main() -> None:
     print(f"throughput: {len(times) / wall:.0f} articles/s  "
           f"(main process CPU {cpu * 1000 / len(times):.1f} ms/article"
           + (f", workers {child_cpu * 1000 / len(times):.1f} ms/article incl. start-up" if a.workers
-             else "") + ")")
+             else "")
+          + (f", {during * 1000 / len(times):.1f} without" if a.workers and during is not None else "")
+          + ")")
 
 
 if __name__ == "__main__":
