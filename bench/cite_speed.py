@@ -34,9 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.cite.detect import ArticleInput
-from bot.cite.pipeline import find_citations
+from bot.cite.pipeline import find_citations, init_worker
 from bot.config import load_settings
-from storage.citations import open_worker
 from storage.db import Database, migrate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -142,7 +141,7 @@ async def measure(path: Path, n_articles: int, seed: int = 11, concurrency: int 
     settings = load_settings({"CITEWATCH_DB": str(path), "TG_SESSION": "/tmp/cw-bench.session",
                               "TG_BOT_SESSION": "/tmp/cw-bench-bot.session"}, dotenv_path=None)
     db = await Database.open(path)
-    pool = (ProcessPoolExecutor(workers, initializer=open_worker, initargs=(str(path),))
+    pool = (ProcessPoolExecutor(workers, initializer=init_worker, initargs=(str(path),))
             if workers else None)
     times: list[float] = []
     try:

@@ -209,7 +209,8 @@ def _worker_conn(path: str) -> _WorkerConn:
 
 def open_worker(path: str) -> None:
     """Open this worker's connection and build its day spans (~0.5 s at 1M posts) before the first
-    article: a ``ProcessPoolExecutor(initializer=open_worker, initargs=(path,))``."""
+    article: a ``ProcessPoolExecutor(initializer=open_worker, initargs=(path,))`` (the citation
+    pipeline's ``bot.cite.pipeline.init_worker`` calls it and also tunes the worker)."""
     wc = _worker_conn(path)
     _day_spans(wc.conn, wc)
 

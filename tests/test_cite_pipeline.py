@@ -233,8 +233,7 @@ async def test_a_process_pool_finds_the_same_citations_as_one_process(
     process stored after the worker opened it (a post stored later, a linked post fetched)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from bot.cite.pipeline import article_input, find_citations
-    from storage.citations import open_worker
+    from bot.cite.pipeline import article_input, find_citations, init_worker
 
     post_id = await seed(db)
     quoting = await add_article(db, MODEL_ARTICLE, 31)
@@ -247,7 +246,7 @@ async def test_a_process_pool_finds_the_same_citations_as_one_process(
     async def fetch_post(channel: str, message_id: int) -> Post | None:
         return Post(channel, message_id, POST_TIME, "Окремий допис про щось інше.")
 
-    with ProcessPoolExecutor(2, initializer=open_worker, initargs=(str(db.path),)) as pool:
+    with ProcessPoolExecutor(2, initializer=init_worker, initargs=(str(db.path),)) as pool:
         pooled = await check_articles(db, [quoting, other], s, concurrency=2, executor=pool)
         later = Post("DIUkraine", 3000, POST_TIME, EN_TRANSLATION, lang="en")
         await posts.upsert_many(db, [later])
@@ -283,3 +282,25 @@ async def test_worker_rows_give_the_same_candidates_and_posts_as_the_async_path(
                                       POST_TIME - timedelta(days=30), POST_TIME + timedelta(days=2))
     assert [_row_candidate(r) for r in rows] == [to_candidate(citations.post_of(r)) for r in rows]
     assert {citations.post_of(r).message_id for r in rows} >= {1908, 501}
+
+
+def test_init_worker_opens_the_connection_and_collects_garbage_less_often(
+        tmp_path: Path) -> None:
+    import gc
+
+    from bot.cite.pipeline import WORKER_GC_THRESHOLD, init_worker
+    from storage.db import migrate
+
+    path = tmp_path / "w.db"
+    conn = sqlite3.connect(path)
+    migrate(conn)
+    conn.close()
+    before = gc.get_threshold()
+    try:
+        init_worker(str(path))
+        assert gc.get_threshold() == (WORKER_GC_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+        assert citations._worker_conn(str(path)).conn.execute("PRAGMA query_only").fetchone()[0] == 1
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
