@@ -50,6 +50,10 @@ class _DaySpans:
     built: float = 0.0
     days: dict[str, tuple[int, int]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    #: term → id intervals (ordered) holding a tenth more than TERM_CAP of its posts: a window
+    #: containing one is past the cap for the term, which is not counted again (forgotten with the
+    #: spans, hourly or when the newest id goes down)
+    past_cap: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 #: one per open database (or worker connection); rebuilt from scratch this often (ids of
@@ -102,18 +106,53 @@ def _id_range(conn: sqlite3.Connection, db: object, since: datetime | None,
 
 
 def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: tuple[int, int],
-                     cap: int = TERM_CAP) -> dict[str, int]:
+                     cap: int = TERM_CAP,
+                     past_cap: dict[str, list[tuple[int, int]]] | None = None) -> dict[str, int]:
     """Posts per FTS term inside ``id_range``, counted up to ``cap`` (so a common word costs no
-    more than a rare one). Terms as FTS5 stores them: lower-case, Latin diacritics removed."""
+    more than a rare one; a count past it is ``cap + 1``). Terms as FTS5 stores them: lower-case,
+    Latin diacritics removed.
+
+    With ``past_cap`` (kept per connection), a term seen in ``cap + margin`` posts of an id
+    interval inside ``id_range`` is past the cap here as well (a count can only grow with the
+    range) and is not counted again: those common words were over half of the counting work. A
+    count that goes past the cap continues to ``cap + margin`` (a tenth more) and remembers the
+    interval from the range's start to that post; the margin keeps the shortcut true unless that
+    many of those posts lose the word (edited or deleted) before the intervals are forgotten."""
     if not terms:
         return {}
-    one = ("SELECT ?, (SELECT count(*) FROM (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?"
-           " AND rowid BETWEEN ? AND ? LIMIT ?))")
-    params: list[object] = []
+    lo, hi = id_range
+    sure = cap + max(1, cap // 10) if past_cap is not None else cap + 1
+    out: dict[str, int] = {}
+    todo = []
     for t in terms:
-        params += [t, _quote(t), id_range[0], id_range[1], cap + 1]
-    rows = conn.execute(" UNION ALL ".join([one] * len(terms)), params).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
+        known = past_cap.get(t) if past_cap else None
+        if known:
+            at = bisect.bisect_left(known, (lo, 0))  # the intervals starting in the range, first
+            if any(b <= hi for _, b in known[at : at + _PAST_CAP_TRIED]):
+                out[t] = cap + 1
+                continue
+        todo.append(t)
+    if todo:
+        one = ("SELECT ?, count(*), max(rowid) FROM (SELECT rowid FROM posts_fts WHERE posts_fts"
+               " MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid LIMIT ?)")
+        params: list[object] = []
+        for t in todo:
+            params += [t, _quote(t), lo, hi, sure]
+        for t, n, last in conn.execute(" UNION ALL ".join([one] * len(todo)), params).fetchall():
+            out[t] = min(int(n), cap + 1)
+            if past_cap is not None and n >= sure:
+                known = past_cap.setdefault(t, [])
+                bisect.insort(known, (lo, last))
+                if len(known) > _PAST_CAP_INTERVALS:
+                    del known[0]  # the oldest start
+    return {t: out[t] for t in terms}
+
+
+#: intervals kept per term (ordered by start), how many of them a window looks at (those that
+#: start first in it), and terms per connection before starting over
+_PAST_CAP_INTERVALS = 256
+_PAST_CAP_TRIED = 4
+_PAST_CAP_TERMS = 50_000
 
 
 def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_BUDGET,
@@ -260,7 +299,10 @@ def _candidate_rows(conn: sqlite3.Connection, db: object, terms: list[str],
                     limit: int) -> list[Any]:
     ids: list[int] = []
     id_range = _id_range(conn, db, since, until) if terms else None
-    freqs = term_frequencies(conn, terms, id_range) if id_range else {}
+    past_cap = _SPANS[db].past_cap if id_range else None
+    if past_cap is not None and len(past_cap) > _PAST_CAP_TERMS:
+        past_cap.clear()
+    freqs = term_frequencies(conn, terms, id_range, past_cap=past_cap) if id_range else {}
     chosen = pick_terms(freqs, terms, cap=TERM_CAP)
     if id_range and chosen:
         ids.extend(_rank(conn, chosen, freqs, id_range, since, until, limit))

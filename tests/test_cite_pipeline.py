@@ -304,3 +304,29 @@ def test_init_worker_opens_the_connection_and_collects_garbage_less_often(
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+async def test_a_term_past_the_cap_in_an_interval_is_not_counted_again(db: Database) -> None:
+    when = POST_TIME - timedelta(hours=1)
+    await posts.upsert_many(db, [Post("rybar", i, when, f"Kherson report {i}.") for i in range(1, 31)])
+    ids = [r[0] for r in await db.fetchall("SELECT id FROM posts ORDER BY id")]
+    conn = sqlite3.connect(db.path)
+    whole = (ids[0], ids[-1])
+    past: dict[str, list[tuple[int, int]]] = {}
+    # cap 10: a count goes on to 11 (a tenth more) and remembers where the 11th post is
+    got = citations.term_frequencies(conn, ["kherson", "report", "absent"], whole, cap=10,
+                                     past_cap=past)
+    assert got == {"kherson": 11, "report": 11, "absent": 0}
+    assert past == {"kherson": [(ids[0], ids[10])], "report": [(ids[0], ids[10])]}
+    assert citations.term_frequencies(conn, ["kherson"], whole, cap=100) == {"kherson": 30}
+    # a range holding that interval is past the cap without counting: proven with an interval
+    # planted for a term that is in no post at all
+    past["absent"] = [(ids[2], ids[5])]
+    assert citations.term_frequencies(conn, ["absent", "kherson"], (ids[1], ids[29]), cap=10,
+                                      past_cap=past) == {"absent": 11, "kherson": 11}
+    # a range that does not hold it is counted as usual
+    assert citations.term_frequencies(conn, ["absent"], (ids[3], ids[29]), cap=10,
+                                      past_cap=past) == {"absent": 0}
+    # without the memo, nothing is remembered and the counts stop at the cap + 1
+    assert citations.term_frequencies(conn, ["kherson"], (ids[20], ids[29]), cap=5) == {"kherson": 6}
+    conn.close()
