@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,22 @@ def _version(conn: sqlite3.Connection) -> int:
     return version
 
 
+def _use_wal(conn: sqlite3.Connection, patience: float = 10.0) -> None:
+    """Switch a new file to WAL. The switch needs the file to itself and SQLite reports a concurrent
+    opener's lock at once (the busy timeout does not cover it), so wait here until either we switch
+    it or the other process has."""
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise StorageError(f"cannot switch to WAL: {exc}") from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring a plain sqlite3 connection to ``target``; returns the version it started from.
 
@@ -78,8 +95,7 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         return version
     if conn.in_transaction:
         conn.commit()
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+    _use_wal(conn)
     try:
         conn.execute("BEGIN IMMEDIATE")
         version = _version(conn)
@@ -125,7 +141,7 @@ class Database:
                 await writer._execute(migrate, writer._conn)  # type: ignore[attr-defined]
             except StorageError as exc:  # name the file: the user may have several
                 raise StorageError(f"{path}: {exc}") from exc
-            await writer.execute("PRAGMA journal_mode = WAL")
+            await writer._execute(_use_wal, writer._conn)  # type: ignore[attr-defined]
             reader = await aiosqlite.connect(path, isolation_level=None)
             await reader._execute(_configure, reader._conn)  # type: ignore[attr-defined]
         except sqlite3.DatabaseError as exc:
