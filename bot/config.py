@@ -261,6 +261,8 @@ _SPECS: dict[str, Spec] = {
     # citations and alerts
     "CITATION_THRESHOLD": Spec("0.6", _unit_float, "score from which a citation is alerted"),
     "CITATION_WINDOW_DAYS": Spec("30", _pos_int, "a post must precede the article by at most"),
+    "CITE_WORKERS": Spec("2", _nonneg_int,
+                         "processes that check a backlog of articles in parallel (0: in-process only)"),
     "ALERT_CHAT": Spec("me", _str, "chat id, @username or me (Saved Messages) for alerts"),
     "ALLOWED_CHATS": Spec("", _list, "more chat ids/usernames whose commands are answered"),
     "ALERT_INTERVAL": Spec("5", _pos_int, "seconds between alert sender runs"),
@@ -308,6 +310,7 @@ class Settings:
     user_agent: str
     citation_threshold: float
     citation_window_days: int
+    cite_workers: int
     alert_chat: str
     allowed_chats: list[str]
     alert_interval: int

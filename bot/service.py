@@ -18,6 +18,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,8 @@ log = logging.getLogger("citewatch.service")
 
 RECHECK_HOURS = 6  # articles checked this recently are checked again when new posts settle
 RECHECK_MAX = 100
+CITE_BATCH = 50  # unchecked articles taken per round of detection
+CITE_POOL_MIN = 8  # a backlog from which worker processes pay for their ~1 s start
 STOP_GRACE = 7.0  # seconds running jobs get to finish at shutdown (the whole stop must fit in 10 s)
 
 
@@ -54,6 +57,7 @@ class Service:
         self.translation_queue: Any = None
         self.poller: Any = None
         self.fetch_post: Callable[[str, int], Awaitable[Any]] | None = None
+        self._pool: Executor | None = None
 
     # -- wiring -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -200,17 +204,24 @@ class Service:
         """An article can arrive before the post it quotes is stored or translated (a feed polled
         right after the post): check recent articles again once new texts are settled. Storing
         citations is idempotent, so nothing is alerted twice."""
-        from bot.cite.pipeline import check_article
+        from bot.cite.pipeline import check_articles
         from storage import articles
 
         since = datetime.now(UTC) - timedelta(hours=RECHECK_HOURS)
+        recent = [a.id for a in await articles.checked_since(self.db, since, limit=RECHECK_MAX)
+                  if a.id is not None]
+        if not recent or self._stopping:
+            return
+        pool = self._cite_pool(len(recent))
+        results = await check_articles(
+            self.db, recent, self.settings, self.fetch_post,
+            concurrency=3 * self.settings.cite_workers if pool else 1, executor=pool)
         found = 0
-        for article in await articles.checked_since(self.db, since, limit=RECHECK_MAX):
-            if self._stopping:
-                break
-            assert article.id is not None
-            found += len(await check_article(self.db, article.id, self.settings,
-                                             fetch_post=self.fetch_post))
+        for aid, outcome in results.items():
+            if isinstance(outcome, Exception):
+                log.warning("article %s: re-check failed: %s", aid, outcome)
+            else:
+                found += len(outcome)
         if found:
             self.run_now("send-alerts")
 
@@ -220,24 +231,48 @@ class Service:
             log.info("%d new article(s)", len(new_ids))
             self.run_now("detect-citations")
 
+    def _cite_pool(self, backlog: int) -> Executor | None:
+        """Worker processes for detection, started by the first backlog worth them (a new feed's
+        archive, a restart after downtime) and kept: each article is ~20 ms of CPU, and on the
+        event loop that is time Telegram updates wait. Spawned, not forked: this process runs
+        threads (aiosqlite, Telethon), and a fork copies their locks in whatever state they are."""
+        workers = self.settings.cite_workers
+        if self._pool is None and workers > 0 and backlog >= CITE_POOL_MIN:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_cite_worker,
+                                       initargs=(str(self.db.path),))
+            self._pool = pool
+            log.info("checking articles in %d worker process(es)", workers)
+
+            async def close_pool() -> None:
+                await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+            self._closers.append(close_pool)
+        return self._pool
+
     async def _detect(self) -> None:
-        from bot.cite.pipeline import check_article
+        from bot.cite.pipeline import check_articles
         from storage import articles
 
         found = 0
         while not self._stopping:
-            batch = await articles.unchecked(self.db, 20)
+            batch = await articles.unchecked(self.db, CITE_BATCH)
             if not batch:
                 break
-            for article in batch:
-                assert article.id is not None
-                try:
-                    found += len(await check_article(self.db, article.id, self.settings,
-                                                     fetch_post=self.fetch_post))
-                except Exception as exc:  # one bad article must not block the ones after it
-                    log.warning("article %s: detection failed: %s", article.id, exc)
-                    await articles.record_error(self.db, article.id,
-                                                f"detection failed: {exc}")
+            pool = self._cite_pool(len(batch))
+            ids = [a.id for a in batch if a.id is not None]
+            results = await check_articles(
+                self.db, ids, self.settings, self.fetch_post,
+                concurrency=3 * self.settings.cite_workers if pool else 1, executor=pool)
+            for aid, outcome in results.items():
+                if isinstance(outcome, Exception):  # one bad article must not block the others
+                    log.warning("article %s: detection failed: %s", aid, outcome)
+                    await articles.record_error(self.db, aid, f"detection failed: {outcome}")
+                else:
+                    found += len(outcome)
         if found:
             self.run_now("send-alerts")
 
@@ -264,6 +299,15 @@ class Service:
                 await asyncio.wait_for(close(), timeout=2)
             except Exception as exc:  # closing must go on whatever one part does
                 log.warning("while closing: %s", exc)
+
+
+def _init_cite_worker(path: str) -> None:
+    """A detection worker: Ctrl-C reaches the whole process group, but stopping is the service's
+    job (it lets the workers finish and shuts the pool down), so workers ignore SIGINT."""
+    from bot.cite.pipeline import init_worker
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker(path)
 
 
 async def run_service(settings: Settings, stop_after: float | None = None) -> None:
