@@ -37,6 +37,7 @@ from bot.cite.detect import ArticleInput
 from bot.cite.pipeline import find_citations, init_worker
 from bot.config import load_settings
 from storage.db import Database, migrate
+from storage.fold import fold
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GDELT = DATA / "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl"
@@ -90,7 +91,7 @@ def build(path: Path, n: int, seed: int = 7) -> None:
             tr = " ".join(rnd.choices(en_words, cum_weights=en_cw, k=rnd.randint(15, 60)))
             posts.append((i, i % 20 + 1, i, date.isoformat(timespec="seconds"), text, "ru", now))
             trs.append((i, "ru", "en", "bench", tr, now))
-            fts.append((i, text, tr))
+            fts.append((i, fold(text), tr))  # as the trigger indexes it
         conn.executemany("INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)", posts)
         conn.executemany("INSERT INTO translations (post_id, source_lang, lang, provider, text,"

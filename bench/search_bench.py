@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from storage import search  # noqa: E402
 from storage.db import Database, migrate  # noqa: E402
+from storage.fold import SQL_FOLD  # noqa: E402
 from storage.fts_query import parse  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -117,7 +118,7 @@ def build_db(path: Path, n: int) -> None:
         )
         print(f"  stored {lo + len(chunk):,} posts ({time.perf_counter() - t0:.0f}s)", flush=True)
     conn.execute(
-        "INSERT INTO posts_fts (rowid, text, translation) SELECT p.id, p.text, t.text "
+        f"INSERT INTO posts_fts (rowid, text, translation) SELECT p.id, {SQL_FOLD.format('p.text')}, t.text "
         "FROM posts p LEFT JOIN translations t ON t.post_id = p.id ORDER BY p.id"
     )
     print(f"  indexed ({time.perf_counter() - t0:.0f}s)", flush=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.errors import QueryError
+from storage.fold import fold
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_AUTO_PREFIX = 4
@@ -23,7 +24,7 @@ def _quote(term: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    return _WORD.findall(fold(text))  # as the index holds them: "ещё" finds "еще" and back
 
 
 def _tokens(query: str) -> list[tuple[str, str]]:

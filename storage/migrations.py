@@ -97,18 +97,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX translation_queue_due ON translation_queue(status, next_attempt_at);
 
-    -- full-text index over the original and its translation(s), kept in sync by triggers
+    -- full-text index over the original and its translation(s), kept in sync by triggers;
+    -- the original is indexed with ё folded to е (storage/fold.py)
     CREATE VIRTUAL TABLE posts_fts USING fts5(
         text, translation,
         tokenize = 'unicode61 remove_diacritics 2'
     );
     CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
-        INSERT INTO posts_fts (rowid, text, translation) VALUES (new.id, new.text, '');
+        INSERT INTO posts_fts (rowid, text, translation)
+        VALUES (new.id, replace(replace(new.text, 'ё', 'е'), 'Ё', 'Е'), '');
     END;
     CREATE TRIGGER posts_fts_update AFTER UPDATE OF text ON posts
     WHEN old.text IS NOT new.text
     BEGIN
-        UPDATE posts_fts SET text = new.text WHERE rowid = new.id;
+        UPDATE posts_fts SET text = replace(replace(new.text, 'ё', 'е'), 'Ё', 'Е')
+        WHERE rowid = new.id;
     END;
     CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
         DELETE FROM posts_fts WHERE rowid = old.id;

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.db import Database
+from storage.fold import unfold_snippet
 from storage.fts_query import FtsQuery, parse
 from storage.models import HL_END, HL_START, SearchHit, from_iso, to_iso
 
@@ -68,7 +69,7 @@ WITH {{m}}top AS MATERIALIZED (
     SELECT posts_fts.rowid AS id, {_SNIPPETS}
     {{deco}}
 )
-SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, top.score, deco.*
+SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, top.score, deco.*, p.text
 FROM top
 JOIN deco ON deco.id = top.id
 JOIN posts p ON p.id = top.id
@@ -82,7 +83,8 @@ ORDER BY top.score, p.id
 # the date range when there are fewer than DATE_CAP of them (read from the date index; exact, as
 # the bound is computed from the posts themselves, not assumed from id order).
 _NEWEST = f"""
-SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, 0.0, posts_fts.rowid, {_SNIPPETS}
+SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, 0.0, posts_fts.rowid, {_SNIPPETS},
+       p.text
 FROM posts_fts
 JOIN posts p ON p.id = posts_fts.rowid
 JOIN channels c ON c.id = p.channel_id
@@ -214,7 +216,7 @@ async def query(
             date=from_iso(r[3]),  # type: ignore[arg-type]
             deleted=r[4] is not None,
             score=0.0 - float(r[5]),
-            text_snippet=r[7] or "",
+            text_snippet=unfold_snippet(r[7] or "", r[9] or ""),  # the index holds ё as е
             translation_snippet=r[8] or "",
         )
         for r in rows

@@ -50,6 +50,8 @@ def test_fts_terms_match_how_fts5_stores_tokens() -> None:
     assert {"naive", "контингенту", "hur", "2023"} <= set(terms)
     assert "the" not in terms and "said" not in terms
     assert len(fts_terms(" ".join(f"word{i}" for i in range(500)))) == 80
+    # ё is looked up as е, as the index holds it (storage/fold.py)
+    assert {"елка", "сгорела"} <= set(fts_terms("Ёлка сгорела")) and "ёлка" not in fts_terms("Ёлка")
 
 
 def test_fts_terms_put_the_words_attributed_to_telegram_first() -> None:

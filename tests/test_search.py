@@ -281,3 +281,52 @@ def test_cli_text_output_keeps_each_snippet_on_one_line(env: dict[str, str], tmp
     assert len(lines) == 3, proc.stdout  # the link line, the original, the translation
     assert lines[0].startswith("https://t.me/DIUkraine/1")
     assert "[дрони] над Кримом" in lines[1] and lines[2].startswith("  en: ")
+
+
+# -- ё and е are one letter to the index ----------------------------------------------------------
+
+async def test_yo_and_ye_find_each_other_and_snippets_keep_the_posts_letters(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await posts.upsert_many(db, [
+        _p("rybar", 1, 1, "Ещё одна ёлка сгорела… «Всё» по плану"),
+        _p("rybar", 2, 2, "Еще одна елка сгорела, все по плану"),
+        _p("DIUkraine", 3, 3, "Ще одна ялинка згоріла"),  # Ukrainian: untouched
+    ])
+    for q in ("ещё", "еще", "ЁЛКА", "елка", '"еще одна"', "ёлк*"):
+        assert sorted(h.message_id for h in await search.query(db, q)) == [1, 2], q
+    hits = {h.message_id: h for h in await search.query(db, "ещё ёлка")}
+    assert "\x02Ещё\x03" in hits[1].text_snippet and "\x02ёлка\x03" in hits[1].text_snippet
+    assert "\x02Еще\x03" in hits[2].text_snippet  # each post's own spelling
+    assert "«Всё»" in hits[1].text_snippet
+    # the newest-first path (every word common) restores letters too
+    monkeypatch.setattr(search, "RARE_CAP", 1)
+    hits = {h.message_id: h for h in await search.query(db, "ёлка")}
+    assert "\x02ёлка\x03" in hits[1].text_snippet and hits[1].score == 0.0
+    # an edit re-indexes the folded text
+    await posts.upsert_many(db, [_p("rybar", 2, 2, "Тишина")])
+    assert [h.message_id for h in await search.query(db, "ещё")] == [1]
+
+
+def test_unfold_snippet_places_the_text_among_marks_and_ellipses() -> None:
+    from storage.fold import fold, unfold_snippet
+
+    original = "Начало. Ещё одна ёлка… и всё. Конец"
+    folded = fold(original)
+    assert folded == "Начало. Еще одна елка… и все. Конец" and fold("Ще ялинка") == "Ще ялинка"
+    assert unfold_snippet("…\x02Еще\x03 одна \x02елка\x03…", original) == "…\x02Ещё\x03 одна \x02ёлка\x03…"
+    # the original's own ellipsis at the snippet's end is text, not a cut mark
+    assert unfold_snippet("одна елка…", original) == "одна ёлка…"
+    assert unfold_snippet("…и \x02все\x03. Конец", original) == "…и \x02всё\x03. Конец"
+    assert unfold_snippet("Начало. Еще", original) == "Начало. Ещё"
+    assert unfold_snippet("не из этого текста", original) == "не из этого текста"
+    assert unfold_snippet("елка", "елка без ё") == "елка"  # nothing to restore: as is
+    assert unfold_snippet("", original) == ""
+
+
+def test_index_triggers_fold_as_the_queries_do() -> None:
+    from storage.fold import SQL_FOLD
+    from storage.migrations import MIGRATIONS
+
+    schema = "".join(MIGRATIONS)
+    assert schema.count(SQL_FOLD.format("new.text")) == 2  # insert and edit of a post
+    assert to_fts5("ЕЩЁ") == '"ЕЩЕ"'

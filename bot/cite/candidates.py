@@ -1,6 +1,6 @@
 """Which words of an article to look up in the full-text index (pure).
 
-FTS5 stores lower-cased tokens with Latin diacritics removed, split at anything not a letter or
+FTS5 stores lower-cased tokens with Latin diacritics removed and ё as е, split at anything not a letter or
 digit, so the terms are produced the same way. Names, numbers and long words come first: they are
 the ones that single out a post. Storage then keeps only the rarest of them (``storage.citations``),
 which is what keeps one article against a million posts fast.
@@ -13,6 +13,7 @@ import unicodedata
 from itertools import accumulate
 
 from bot.cite.text import STOPWORDS, sentences
+from storage.fold import fold
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERMS = 80
@@ -60,7 +61,7 @@ def _fold_word(word: str) -> str:
         if unicodedata.combining(ch) and out and out[-1].isascii():
             continue
         out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+    return fold(unicodedata.normalize("NFC", "".join(out)))  # the index holds ё as е
 
 
 def _base_score(term: str, raw: str) -> float | None:
