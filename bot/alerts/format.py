@@ -109,6 +109,11 @@ def excerpt(text: str, passage: str | None, limit: int) -> str:
     after = text[start + mark_len : start + mark_len + after_n]
     pre = "…" if start - before_n > 0 else ""
     post = "…" if start + mark_len + after_n < len(text) else ""
+    # context cut mid-word reads as a different word ("…upiers"): drop the stub
+    if pre and not text[start - before_n - 1].isspace() and " " in before:
+        before = before[before.index(" ") + 1 :]
+    if post and not text[start + mark_len + after_n].isspace() and " " in after:
+        after = after[: after.rindex(" ")]
     cut_mark = "…" if mark_len < end - start else ""
     return f"{pre}{esc(before)}<b><u>{esc(marked)}{cut_mark}</u></b>{esc(after)}{post}"
 
