@@ -204,25 +204,12 @@ class Service:
         """An article can arrive before the post it quotes is stored or translated (a feed polled
         right after the post): check recent articles again once new texts are settled. Storing
         citations is idempotent, so nothing is alerted twice."""
-        from bot.cite.pipeline import check_articles
         from storage import articles
 
         since = datetime.now(UTC) - timedelta(hours=RECHECK_HOURS)
         recent = [a.id for a in await articles.checked_since(self.db, since, limit=RECHECK_MAX)
                   if a.id is not None]
-        if not recent or self._stopping:
-            return
-        pool = self._cite_pool(len(recent))
-        results = await check_articles(
-            self.db, recent, self.settings, self.fetch_post,
-            concurrency=3 * self.settings.cite_workers if pool else 1, executor=pool)
-        found = 0
-        for aid, outcome in results.items():
-            if isinstance(outcome, Exception):
-                log.warning("article %s: re-check failed: %s", aid, outcome)
-            else:
-                found += len(outcome)
-        if found:
+        if recent and not self._stopping and await self._check(recent, record_errors=False):
             self.run_now("send-alerts")
 
     async def _poll_feeds(self) -> None:
@@ -253,8 +240,28 @@ class Service:
             self._closers.append(close_pool)
         return self._pool
 
-    async def _detect(self) -> None:
+    async def _check(self, ids: list[int], *, record_errors: bool) -> int:
+        """Check articles (in the workers when there are enough of them); returns citations found.
+        One bad article must not block the others: its failure is logged (and, on a first check,
+        recorded against it so it is not retried forever)."""
         from bot.cite.pipeline import check_articles
+        from storage import articles
+
+        pool = self._cite_pool(len(ids))
+        results = await check_articles(
+            self.db, ids, self.settings, self.fetch_post,
+            concurrency=3 * self.settings.cite_workers if pool else 1, executor=pool)
+        found = 0
+        for aid, outcome in results.items():
+            if not isinstance(outcome, Exception):
+                found += len(outcome)
+                continue
+            log.warning("article %s: detection failed: %s", aid, outcome)
+            if record_errors:
+                await articles.record_error(self.db, aid, f"detection failed: {outcome}")
+        return found
+
+    async def _detect(self) -> None:
         from storage import articles
 
         found = 0
@@ -262,17 +269,7 @@ class Service:
             batch = await articles.unchecked(self.db, CITE_BATCH)
             if not batch:
                 break
-            pool = self._cite_pool(len(batch))
-            ids = [a.id for a in batch if a.id is not None]
-            results = await check_articles(
-                self.db, ids, self.settings, self.fetch_post,
-                concurrency=3 * self.settings.cite_workers if pool else 1, executor=pool)
-            for aid, outcome in results.items():
-                if isinstance(outcome, Exception):  # one bad article must not block the others
-                    log.warning("article %s: detection failed: %s", aid, outcome)
-                    await articles.record_error(self.db, aid, f"detection failed: {outcome}")
-                else:
-                    found += len(outcome)
+            found += await self._check([a.id for a in batch if a.id is not None], record_errors=True)
         if found:
             self.run_now("send-alerts")
 

@@ -249,10 +249,9 @@ def _trigger_time(when: datetime) -> str:
 
 async def restore_versions_in(
     conn: aiosqlite.Connection, history: Sequence[tuple[int, PostVersion]]
-) -> int:
+) -> None:
     """Put back earlier texts carried by an export; one already kept (same text and edit date) is
     skipped, so importing the same file twice, or over the database it came from, adds nothing."""
-    before = await _count(conn, "SELECT max(rowid) FROM post_versions")
     await conn.executemany(
         "INSERT INTO post_versions (post_id, text, edit_date, replaced_at, translation)"
         " SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM post_versions"
@@ -260,7 +259,6 @@ async def restore_versions_in(
         [(pid, v.text, to_iso(v.edit_date), _trigger_time(v.replaced_at), v.translation)
          for pid, v in history],
     )
-    return await _count(conn, "SELECT max(rowid) FROM post_versions") - before
 
 
 async def mark_deleted(

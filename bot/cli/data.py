@@ -128,16 +128,16 @@ async def import_records(
             return
         async with db.transaction() as conn:
             total.__iadd__(await posts_repo.upsert_many_in(conn, [r.post for r in batch]))
-            with_history = [r for r in batch if r.post.versions]
-            if with_history:  # earlier texts from our own export: history survives a round trip
-                ids = await _post_ids(conn, with_history)
+            # translations and earlier texts (our own export's) need the posts' row ids: one lookup
+            needing = [r for r in batch if r.translation or r.post.versions]
+            ids = await _post_ids(conn, needing) if needing else {}
+            if any(r.post.versions for r in needing):  # history survives an export → import trip
                 await posts_repo.restore_versions_in(conn, [
                     (ids[(r.post.channel.lower(), r.post.message_id)], v)
-                    for r in with_history for v in r.post.versions
+                    for r in needing for v in r.post.versions
                 ])
-            with_tr = [r for r in batch if r.translation]
+            with_tr = [r for r in needing if r.translation]
             if with_tr:
-                ids = await _post_ids(conn, with_tr)
                 await tr_repo.upsert_in(
                     conn,
                     [
