@@ -48,8 +48,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.cite import text as tx
-from bot.cite.detect import ArticleInput, CandidatePost, Ref, detect
+from bot.cite.detect import ArticleInput, CandidatePost, detect
 from bot.config import DEFAULT_ALIASES
+from bot.tglinks import TelegramRef
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
@@ -133,7 +134,7 @@ def build(case: dict[str, Any], coon: dict[str, dict[str, str]], kk: dict[str, d
     kind = case["kind"]
     published = datetime(2022, 11, 1, 12, tzinfo=UTC)
     post_time = published - timedelta(hours=case.get("hours_before", 30))
-    refs: list[Ref] = []
+    refs: list[TelegramRef] = []
     if kind == "original":
         r = kk[case["post_url"]]
         chan, mid = case["post_url"].rsplit("/", 2)[-2:]
@@ -145,7 +146,7 @@ def build(case: dict[str, Any], coon: dict[str, dict[str, str]], kk: dict[str, d
         r = coon[case["post_rowid"]] if case.get("post_rowid") else coon[most_similar(coon, text)]
         url = "https://www.kyivpost.com/post/x" if kind == "footer" else "https://news.example/x"
         if kind == "footer":
-            refs.append(Ref("channel", "Kyivpost_official", None, "https://t.me/Kyivpost_official"))
+            refs.append(TelegramRef("channel", "Kyivpost_official", None, "https://t.me/Kyivpost_official"))
         return ArticleInput(text, published, url=url, tg_refs=refs), coon_post(r, post_time)
     r = coon[case["post_rowid"]]
     channel = "DIUkraine" if kind in ("alias", "mention-only") else r["channel"]
@@ -158,7 +159,7 @@ def build(case: dict[str, Any], coon: dict[str, dict[str, str]], kk: dict[str, d
         if kind == "link":
             insert += f" (t.me/{post.channel}/{post.message_id})"
         else:
-            refs.append(Ref("embed", post.channel, post.message_id, ""))
+            refs.append(TelegramRef("embed", post.channel, post.message_id, ""))
     elif kind in ("quote", "after"):
         insert = ATTRIBUTIONS[case.get("style", 0)].format(chan=post.channel, q=q)
     elif kind == "paraphrase":

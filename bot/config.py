@@ -18,8 +18,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
-
-_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+from bot.tglinks import normalize_username
 
 #: Built-in aliases for the model channel; CHANNEL_ALIASES adds to or replaces these per channel.
 DEFAULT_ALIASES: dict[str, list[str]] = {
@@ -116,16 +115,6 @@ def _str(v: str) -> str:
 
 def _list(v: str) -> list[str]:
     return [p.strip() for p in v.split(",") if p.strip()]
-
-
-def normalize_username(raw: str) -> str:
-    """Accept ``name``, ``@name``, ``t.me/name`` or ``https://t.me/s/name``; return ``name``."""
-    s = raw.strip()
-    s = re.sub(r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?", "", s)
-    s = s.lstrip("@").split("/")[0].split("?")[0]
-    if not _USERNAME.match(s):
-        raise ValueError(f"{raw!r} is not a public channel username")
-    return s
 
 
 def _channels(v: str) -> list[str]:

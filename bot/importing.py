@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import normalize_username
+from bot.tglinks import normalize_username
 from storage.models import Post, PostVersion
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.cite.detect import ArticleInput, CandidatePost, Ref, detect
+from bot.cite.detect import ArticleInput, CandidatePost, detect
 from bot.config import DEFAULT_ALIASES
+from bot.tglinks import TelegramRef
 
 THRESHOLD = 0.6  # CITATION_THRESHOLD's default
 POST_TIME = datetime(2023, 5, 1, 9, 0, tzinfo=UTC)
@@ -102,7 +103,7 @@ def test_article_in_ukrainian_matches_the_original() -> None:
 
 def test_link_is_certain_even_for_a_post_not_stored() -> None:
     art = ArticleInput("Ukraine's intelligence published the video.", published=POST_TIME,
-                       tg_refs=[Ref("link", "DIUkraine", 2001, "https://t.me/DIUkraine/2001")])
+                       tg_refs=[TelegramRef("link", "DIUkraine", 2001, "https://t.me/DIUkraine/2001")])
     found = detect(art, [post()], aliases_by_channel=DEFAULT_ALIASES, window_days=30)
     assert [(f.post_key, f.score, f.post_id) for f in found] == [(("diukraine", 2001), 1.0, None)]
     assert found[0].evidence[0]["text"] == "links to t.me/DIUkraine/2001"
@@ -122,7 +123,7 @@ def test_link_in_stored_refs_dict_and_in_plain_text() -> None:
 
 def test_embed_is_certain() -> None:
     art = ArticleInput("The footage was shared on Monday.", published=POST_TIME + timedelta(hours=3),
-                       tg_refs=[Ref("embed", "DIUkraine", 1908, "https://t.me/DIUkraine/1908")])
+                       tg_refs=[TelegramRef("embed", "DIUkraine", 1908, "https://t.me/DIUkraine/1908")])
     found = detect(art, [post()], aliases_by_channel={}, window_days=30)
     assert found[0].score == 1.0
     assert found[0].evidence[0] == {"kind": "embed", "text": "embeds t.me/DIUkraine/1908",
@@ -164,7 +165,7 @@ def test_join_us_on_telegram_footer_is_not_a_citation() -> None:
     art = ArticleInput(SAME_TOPIC_ARTICLE + KYIV_FOOTER + "Defence Intelligence of Ukraine is "
                        "expected to comment.", published=POST_TIME + timedelta(days=1),
                        url="https://www.kyivpost.com/post/123",
-                       tg_refs=[Ref("channel", "Kyivpost_official", None, "https://t.me/Kyivpost_official")])
+                       tg_refs=[TelegramRef("channel", "Kyivpost_official", None, "https://t.me/Kyivpost_official")])
     found = detect(art, [post()], aliases_by_channel=DEFAULT_ALIASES, window_days=30)
     assert all(f.score < THRESHOLD for f in found)
     assert not any(e["kind"] == "mention" for f in found for e in f.evidence)
@@ -181,7 +182,7 @@ def test_link_to_the_outlets_own_channel_is_not_a_mention() -> None:
 
 def test_post_published_after_the_article_is_never_a_citation() -> None:
     art = ArticleInput(MODEL_ARTICLE, published=POST_TIME - timedelta(hours=1),
-                       tg_refs=[Ref("link", "DIUkraine", 1908, "https://t.me/DIUkraine/1908")])
+                       tg_refs=[TelegramRef("link", "DIUkraine", 1908, "https://t.me/DIUkraine/1908")])
     assert run(art, [post()]) == {}
 
 
@@ -189,7 +190,7 @@ def test_post_older_than_the_window_is_ignored_unless_linked() -> None:
     late = ArticleInput(MODEL_ARTICLE, published=POST_TIME + timedelta(days=45))
     assert run(late, [post()]) == {}
     linked = ArticleInput(MODEL_ARTICLE, published=POST_TIME + timedelta(days=45),
-                          tg_refs=[Ref("link", "DIUkraine", 1908, "")])
+                          tg_refs=[TelegramRef("link", "DIUkraine", 1908, "")])
     assert run(linked, [post()]) == {("diukraine", 1908): 1.0}
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.news.extract import extract_article, parse_datetime
-from bot.news.refs import TelegramRef, find_telegram_refs
+from bot.news.refs import find_telegram_refs
 from bot.news.urls import normalize_url, same_site
+from bot.tglinks import TelegramRef
 from tests.conftest import shared_data
 from tests.news_pages import ARTICLES_FILE, article_page, real_texts
 

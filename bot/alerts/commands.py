@@ -18,9 +18,10 @@ from telethon import errors, events
 
 from bot.alerts.format import MAX_LEN, esc, fmt_date, link, shorten, tg_len
 from bot.alerts.sender import parse_chat
-from bot.config import Settings, normalize_username
+from bot.config import Settings
 from bot.errors import CitewatchError
 from bot.status import fmt_lag, gather
+from bot.tglinks import normalize_username, parse_post_link
 from storage import channels as channels_repo
 from storage import citations as citations_repo
 from storage import posts as posts_repo
@@ -44,9 +45,6 @@ HELP = """<b>citewatch commands</b>
 
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.S)
 _ADDRESSEE = re.compile(r"^/[A-Za-z_]+@(\w+)")
-_POST_LINK = re.compile(
-    r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})/(\d+)"
-)
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -157,12 +155,12 @@ def _text_lines(label: str, text: str) -> str:
 
 
 async def _post(db: Database, args: str) -> list[str]:
-    m = _POST_LINK.match(args.strip())
-    if not m:
+    post_ref = parse_post_link(args.strip())
+    if post_ref is None:
         return ["Usage: /post <i>https://t.me/channel/123</i>"]
-    p = await posts_repo.get(db, m.group(1), int(m.group(2)))
+    p = await posts_repo.get(db, *post_ref)
     if p is None or p.id is None:
-        return [f"Not stored: {esc(m.group(1))}/{m.group(2)}."]
+        return [f"Not stored: {esc(post_ref[0])}/{post_ref[1]}."]
     blocks = [f"📄 <b>@{esc(p.channel)}</b> · {_post_line(p)}"]
     blocks.append(_text_lines("Original", p.text or f"({p.media_kind or 'no text'})"))
     if p.translation:

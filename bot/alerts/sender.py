@@ -29,6 +29,7 @@ from bot import metrics
 from bot.alerts.format import format_alert, readable_text
 from bot.config import Settings
 from bot.errors import AlertError
+from bot.tglinks import strip_link_prefix
 from storage import alerts as alerts_repo
 from storage.alerts import AlertGroup
 from storage.db import Database
@@ -75,8 +76,7 @@ def parse_chat(chat: str) -> str | int:
         return "me"
     if re.fullmatch(r"-?\d+", s):
         return int(s)
-    s = re.sub(r"^(?:https?://)?(?:t|telegram)\.me/", "", s)
-    return s.lstrip("@")
+    return strip_link_prefix(s).lstrip("@")
 
 
 _ERROR_NAMES = {cls: name for name, cls in errors.rpcerrorlist.rpc_errors_dict.items()}

@@ -32,16 +32,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.cite import text as tx
+from bot.tglinks import TelegramRef, find_links, refs_from_json
 
 PostKey = tuple[str, int]  # (channel username lower-cased, message id)
 Evidence = dict[str, Any]
 
-_TME = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:t|telegram)\.(?:me|dog)/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/(\d+))?",
-    re.IGNORECASE,
-)
-#: every t.me link has one of these (the same case rule)
-_TME_HINT = re.compile(r"\.(?:me|dog)/", re.IGNORECASE)
 _STRONG_CUE = re.compile(
     r"telegram|телеграм|in a post|a post|posted|channel|канал|допис|пост", re.IGNORECASE
 )
@@ -59,22 +54,12 @@ _CUE_SPAN = 160  # characters either side of a mention searched for an attributi
 
 
 @dataclass(frozen=True)
-class Ref:
-    """An explicit Telegram reference found in the article's HTML (or its text)."""
-
-    kind: str  # "link" | "embed" | "channel"
-    channel: str
-    message_id: int | None
-    url: str = ""
-
-
-@dataclass(frozen=True)
 class ArticleInput:
     text: str
     published: datetime | None = None
     url: str = ""
     title: str = ""
-    tg_refs: Sequence[Any] = ()  # Ref, bot.news.refs.TelegramRef, or dicts with the same keys
+    tg_refs: Sequence[TelegramRef | Mapping[str, Any]] = ()  # refs, or their stored dicts
 
 
 @dataclass(frozen=True)
@@ -99,29 +84,14 @@ class Found:
     post_id: int | None = None  # None: linked but not stored (the pipeline may fetch it)
 
 
-def as_ref(obj: Any) -> Ref | None:
-    """Accept our Ref, the news package's TelegramRef, or a stored dict; None if unusable."""
-    get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
-    channel = get("channel")
-    if not channel or not isinstance(channel, str):
-        return None
-    mid = get("message_id")
-    try:
-        mid = int(mid) if mid is not None else None
-    except (TypeError, ValueError):
-        mid = None
-    return Ref(str(get("kind") or "link"), channel, mid, str(get("url") or ""))
+def as_ref(obj: TelegramRef | Mapping[str, Any]) -> TelegramRef | None:
+    """A ref or its stored dict as a ref; None if unusable."""
+    return TelegramRef.from_json(obj)
 
 
-def refs_in_text(text: str) -> list[Ref]:
-    """t.me links written in the article text itself (plain-text articles, pasted URLs)."""
-    out: list[Ref] = []
-    if not _TME_HINT.search(text):
-        return out  # a cheap scan first: the full pattern is tried at every position
-    for m in _TME.finditer(text):
-        mid = int(m.group(2)) if m.group(2) else None
-        out.append(Ref("link" if mid else "channel", m.group(1), mid, m.group(0)))
-    return out
+def refs_in_text(text: str) -> list[TelegramRef]:
+    """Telegram links written in the article text itself (plain-text articles, pasted URLs)."""
+    return list(find_links(text))
 
 
 # ---------------------------------------------------------------- article preparation
@@ -337,7 +307,7 @@ def _own_channel(channel: str, article_url: str) -> bool:
 
 
 def _mentions(
-    article: ArticleInput, refs: Sequence[Ref], channels: Iterable[str],
+    article: ArticleInput, refs: Sequence[TelegramRef], channels: Iterable[str],
     aliases_by_channel: Mapping[str, Sequence[str]],
 ) -> dict[str, Evidence]:
     """Channel-level evidence: the strongest attributed mention per channel (lower-cased key)."""
@@ -483,8 +453,8 @@ def detect(
     aliases = {k.lower(): list(v) for k, v in (aliases_by_channel or {}).items()}
     when = article_time(article, now)
     since = when - timedelta(days=window_days)
-    refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
-    explicit: dict[PostKey, Ref] = {}
+    refs = refs_from_json(article.tg_refs) + refs_in_text(article.text)
+    explicit: dict[PostKey, TelegramRef] = {}
     for r in refs:
         if r.message_id is not None:
             key = (r.channel.lower(), r.message_id)
@@ -546,7 +516,7 @@ def _most_hits_first(item: tuple[int, int]) -> tuple[int, int]:
     return (-item[1], item[0])
 
 
-def _link_evidence(ref: Ref) -> Evidence:
+def _link_evidence(ref: TelegramRef) -> Evidence:
     where = f"t.me/{ref.channel}/{ref.message_id}"
     text = f"embeds {where}" if ref.kind == "embed" else f"links to {where}"
     return {"kind": "embed" if ref.kind == "embed" else "link", "text": text, "weight": 1.0,

@@ -22,7 +22,6 @@ from bot.cli.common import (
     render_snippet,
     run_async,
 )
-from bot.config import normalize_username
 from bot.importing import (
     CSV_COLUMNS,
     ImportIssue,
@@ -32,6 +31,7 @@ from bot.importing import (
     iter_export,
     iter_jsonl,
 )
+from bot.tglinks import normalize_username
 from storage import posts as posts_repo
 from storage import search as search_repo
 from storage import stats as stats_repo

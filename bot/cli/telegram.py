@@ -9,8 +9,9 @@ import click
 
 from bot.cli import cli
 from bot.cli.common import get_settings, handle_errors, open_db, print_json, run_async
-from bot.config import Settings, normalize_username
+from bot.config import Settings
 from bot.errors import CitewatchError, SourceError
+from bot.tglinks import normalize_username
 from storage import channels as channels_repo
 from storage.db import Database
 

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from bot.cli import cli
 from bot.cli.common import get_settings, handle_errors, open_db, run_async
-from bot.config import normalize_username
+from bot.tglinks import normalize_username
 from bot.translate.providers import make_translator
 from bot.translate.queue import TranslationQueue
 from storage import translations as tr_repo

@@ -8,15 +8,16 @@ keeps only the date); the canonical URL is accepted only on the page's own site 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import lxml.html
 import trafilatura
 from lxml import etree
 
-from bot.news.refs import TelegramRef, find_telegram_refs
+from bot.news.refs import find_telegram_refs
 from bot.news.urls import normalize_url, same_site
+from bot.tglinks import TelegramRef
 
 _DATE_META = (
     "article:published_time", "og:published_time", "article:published", "datepublished",
@@ -131,8 +132,3 @@ def extract_article(html: bytes | str, url: str) -> ExtractedArticle:
 def _title_tag(tree: lxml.html.HtmlElement) -> str | None:
     t = tree.find(".//title")
     return t.text_content().strip() or None if t is not None else None
-
-
-def jsonable_refs(refs: list[TelegramRef]) -> list[dict[str, object]]:
-    """Refs as plain dicts for storage (``Article.tg_refs``)."""
-    return [asdict(r) for r in refs]

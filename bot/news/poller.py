@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.errors import CitewatchError
-from bot.news.extract import extract_article, jsonable_refs
+from bot.news.extract import extract_article
 from bot.news.feeds import (
     FeedEntry,
     next_after_error,
@@ -23,6 +23,7 @@ from bot.news.feeds import (
 )
 from bot.news.fetch import Fetcher, HTTPStatusError, parse_retry_after
 from bot.news.urls import normalize_url
+from bot.tglinks import refs_to_json
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
 from storage.db import Database
@@ -151,7 +152,7 @@ class FeedPoller:
             url=res.final_url, canonical_url=ex.canonical_url, feed_id=feed_id,
             entry_id=entry.entry_id, title=ex.title or entry.title, author=ex.author,
             outlet=ex.outlet, published=ex.published or entry.published, lang=ex.lang,
-            text=ex.text, tg_refs=jsonable_refs(ex.tg_refs),
+            text=ex.text, tg_refs=refs_to_json(ex.tg_refs),
         )
         if not ex.text and not ex.tg_refs:
             article.status, article.error = "error", "no article text found in the page"

@@ -18,9 +18,9 @@ import lxml.html
 from lxml.html import HtmlElement
 
 from bot.telegram.convert import normalize_url, text_links, unique
+from bot.tglinks import parse_post_link
 from storage.models import Post
 
-_POST_HREF = re.compile(r"(?:t\.me|telegram\.me)/(?:s/)?([A-Za-z0-9_]+)/(\d+)")
 _MEDIA = (  # class fragment → media kind, first match wins
     ("tgme_widget_message_sticker", "sticker"),
     ("tgme_widget_message_roundvideo", "video"),
@@ -94,8 +94,7 @@ def _href_links(el: HtmlElement | None) -> list[str]:
 
 
 def _post_ref(href: str | None) -> tuple[str, int] | None:
-    m = _POST_HREF.search(href or "")
-    return (m.group(1), int(m.group(2))) if m else None
+    return parse_post_link(href or "")
 
 
 def _parse_time(msg: HtmlElement) -> datetime | None:
