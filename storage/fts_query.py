@@ -14,13 +14,10 @@ from dataclasses import dataclass
 
 from storage.errors import QueryError
 from storage.fold import fold
+from storage.retrieval import quote
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_AUTO_PREFIX = 4
-
-
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
 
 
 def _words(text: str) -> list[str]:
@@ -62,12 +59,12 @@ class Term:
     def fts(self, exact: frozenset[str] = frozenset()) -> str:
         """The FTS5 form; a word in ``exact`` loses its automatic prefix (never an explicit one)."""
         star = self.prefix or (self.auto and self.words[0] not in exact)
-        return _quote(" ".join(self.words)) + ("*" if star else "")
+        return quote(" ".join(self.words)) + ("*" if star else "")
 
     def probes(self) -> list[str]:
         """What to count to bound this term's posts cheaply: each word as typed (a phrase is no
         more frequent than its rarest word), or an explicit prefix itself."""
-        return [self.fts()] if self.prefix else [_quote(w) for w in self.words]
+        return [self.fts()] if self.prefix else [quote(w) for w in self.words]
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,19 @@ class Post:
         return post_url(self.channel, self.message_id)
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateText:
+    """What the citation detector compares of a stored post (``storage.candidates``): its text and
+    latest translation, read without parsing the post's JSON columns."""
+
+    post_id: int
+    channel: str
+    message_id: int
+    date: datetime
+    text: str | None
+    translation: str | None
+
+
 @dataclass
 class PostVersion:
     text: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -109,7 +110,9 @@ async def upsert_many(db: Database, posts: Sequence[Post]) -> UpsertResult:
         return await upsert_many_in(conn, posts)
 
 
-def _post(r: aiosqlite.Row) -> Post:
+def post_from_row(r: sqlite3.Row) -> Post:
+    """A ``Post`` from a row of ``posts`` joined with its channel's ``username`` (and, when selected,
+    the latest ``translation`` / ``translation_lang``); ``raw`` only when selected."""
     keys = r.keys()
     return Post(
         id=r["id"],
@@ -148,12 +151,12 @@ FROM posts p JOIN channels c ON c.id = p.channel_id
 async def get(db: Database, channel: str, message_id: int) -> Post | None:
     r = await db.fetchone(_SELECT + " WHERE c.username = ? AND p.message_id = ?",
                           (channel, message_id))
-    return _post(r) if r else None
+    return post_from_row(r) if r else None
 
 
 async def get_by_id(db: Database, post_id: int) -> Post | None:
     r = await db.fetchone(_SELECT + " WHERE p.id = ?", (post_id,))
-    return _post(r) if r else None
+    return post_from_row(r) if r else None
 
 
 async def get_many(db: Database, post_ids: Iterable[int]) -> list[Post]:
@@ -162,7 +165,7 @@ async def get_many(db: Database, post_ids: Iterable[int]) -> list[Post]:
         return []
     marks = ",".join("?" * len(ids))
     rows = await db.fetchall(_SELECT + f" WHERE p.id IN ({marks})", ids)
-    return [_post(r) for r in rows]
+    return [post_from_row(r) for r in rows]
 
 
 async def recent(db: Database, channel: str | None = None, limit: int = 10) -> list[Post]:
@@ -173,7 +176,7 @@ async def recent(db: Database, channel: str | None = None, limit: int = 10) -> l
         )
     else:
         rows = await db.fetchall(_SELECT + " ORDER BY p.date DESC, p.id DESC LIMIT ?", (limit,))
-    return [_post(r) for r in rows]
+    return [post_from_row(r) for r in rows]
 
 
 async def iter_posts(
@@ -207,7 +210,7 @@ async def iter_posts(
         )
         if not rows:
             return
-        found = [_post(r) for r in rows]
+        found = [post_from_row(r) for r in rows]
         if with_versions:
             history = await versions_for(db, [p.id for p in found if p.id is not None])
             for p in found:

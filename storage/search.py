@@ -5,7 +5,8 @@ for each phrase it scans that phrase's whole posting list to compute its IDF —
 common word cost O(posts containing it) (2 s for "the" over 1M posts), even with LIMIT and even
 when ANDed with a rare word. A search therefore runs in three steps:
 
-1. **Probe** each word of the query with a capped count — reading at most ``PREFIX_CAP`` entries
+1. **Probe** each word of the query as typed (and each explicit prefix) with a capped count of the
+   retrieval engine (``storage.retrieval.count_capped``) — reading at most ``PREFIX_CAP`` entries
    of its posting list, never a whole list; a phrase is as rare as its rarest word at most.
 2. **Rank by the rare parts.** Parts found in fewer than ``RARE_CAP`` posts are the informative
    ones; common parts carry little IDF in bm25 anyway. Matches of the full query are ranked by
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage import retrieval
 from storage.db import Database
 from storage.fold import unfold_snippet
 from storage.fts_query import FtsQuery, parse
@@ -100,18 +102,6 @@ class Plan:
 
     match: str
     rank: str | None
-
-
-def probe_sql(q: FtsQuery) -> tuple[str, dict[str, Any]]:
-    """One statement counting, up to PREFIX_CAP, the posts of each word of the query as typed
-    (and of each explicit prefix): a capped count of one term reads only the head of its list,
-    where counting a phrase or an OR group would evaluate it in full."""
-    probes = q.probes()
-    cols = [f"(SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH :p{i} "
-            "LIMIT :cap))" for i in range(len(probes))]
-    params: dict[str, Any] = {f"p{i}": e for i, e in enumerate(probes)}
-    params["cap"] = PREFIX_CAP
-    return "SELECT " + ", ".join(cols), params
 
 
 def plan(q: FtsQuery, counts: list[int]) -> Plan:
@@ -190,8 +180,7 @@ def run(
     """Probe, plan and search on one connection: the rows behind ``query`` (the benchmark runs
     this on a raw sqlite3 connection, so both sides execute identical statements)."""
     q = parse(text)
-    sql, params = probe_sql(q)
-    counts = list(conn.execute(sql, params).fetchone())
+    counts = [n for n, _ in retrieval.count_capped(conn, q.probes(), PREFIX_CAP)]
     sql, params = build_sql(plan(q, counts), channel=channel, since=since, until=until, limit=limit)
     return conn.execute(sql, params).fetchall()
 

@@ -11,7 +11,7 @@ import pytest
 from bot.cite.pipeline import aliases, check_article, check_articles
 from bot.config import Settings, load_settings
 from bot.errors import CitewatchError
-from storage import articles, citations, posts, translations
+from storage import articles, candidates, citations, posts, readonly, retrieval, translations
 from storage.db import Database
 from storage.models import Article, Citation, Post, Translation
 from tests.test_cite_detect import (
@@ -140,27 +140,27 @@ async def test_store_is_atomic(db: Database) -> None:
 async def test_candidates_come_from_fts_inside_the_window(db: Database) -> None:
     post_id = await seed(db)
     window = (POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1))
-    got = await citations.candidates(db, ["contingent", "replenish", "nonexistentword"], [], *window)
+    got = await candidates.candidates(db, ["contingent", "replenish", "nonexistentword"], [], *window)
     assert [p.id for p in got] == [post_id] and got[0].translation == EN_TRANSLATION
     # Cyrillic terms hit originals
-    got = await citations.candidates(db, ["контингенту"], [], *window)
+    got = await candidates.candidates(db, ["контингенту"], [], *window)
     assert [p.id for p in got] == [post_id]
     # outside the window: nothing, unless referenced
     late = (POST_TIME + timedelta(days=2), POST_TIME + timedelta(days=3))
-    assert await citations.candidates(db, ["contingent"], [], *late) == []
-    got = await citations.candidates(db, ["contingent"], [("diukraine", 1908)], *late)
+    assert await candidates.candidates(db, ["contingent"], [], *late) == []
+    got = await candidates.candidates(db, ["contingent"], [("diukraine", 1908)], *late)
     assert [p.id for p in got] == [post_id]
 
 
 def test_pick_terms_keeps_the_rarest_within_budget() -> None:
     freqs = {"the": 900_000, "forces": 150_000, "contingent": 40, "budanov": 900, "zzz": 0}
     terms = ["the", "forces", "contingent", "budanov", "zzz", "absent"]
-    assert citations.pick_terms(freqs, terms, budget=20_000) == ["contingent", "budanov"]
-    assert citations.pick_terms(freqs, terms, budget=100) == ["contingent"]
-    assert citations.pick_terms(freqs, terms, budget=10**9, max_terms=3) == [
+    assert retrieval.pick_terms(freqs, terms, budget=20_000) == ["contingent", "budanov"]
+    assert retrieval.pick_terms(freqs, terms, budget=100) == ["contingent"]
+    assert retrieval.pick_terms(freqs, terms, budget=10**9, max_terms=3) == [
         "contingent", "budanov", "forces"]
     # a term counted past the cap is too common to single a post out, whatever the budget
-    assert citations.pick_terms({"budanov": 901, "contingent": 40}, terms, budget=10**9,
+    assert retrieval.pick_terms({"budanov": 901, "contingent": 40}, terms, budget=10**9,
                                 cap=900) == ["contingent"]
 
 
@@ -174,13 +174,13 @@ async def test_window_sees_posts_stored_after_a_check_including_backfill(db: Dat
     old date, so a high id for an old day) must still be candidates."""
     await seed(db)
     window = (POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1))
-    assert await citations.candidates(db, ["kherson"], [], *window) == []
+    assert await candidates.candidates(db, ["kherson"], [], *window) == []
     await posts.upsert_many(db, [Post("rybar", 9001, POST_TIME - timedelta(hours=5),
                                       "Kherson bridge report, backfilled.")])
-    got = await citations.candidates(db, ["kherson"], [], *window)
+    got = await candidates.candidates(db, ["kherson"], [], *window)
     assert [(p.channel, p.message_id) for p in got] == [("rybar", 9001)]
     old = (POST_TIME - timedelta(days=400), POST_TIME - timedelta(days=399))
-    assert await citations.candidates(db, ["kherson"], [], *old) == []
+    assert await candidates.candidates(db, ["kherson"], [], *old) == []
 
 
 async def test_candidates_rank_posts_with_more_rare_terms_first(db: Database) -> None:
@@ -191,7 +191,7 @@ async def test_candidates_rank_posts_with_more_rare_terms_first(db: Database) ->
         Post("rybar", 3, when, "Chornobaivka airfield."),
     ])
     window = (POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1))
-    got = await citations.candidates(db, ["kherson", "antonivsky", "chornobaivka"], [], *window,
+    got = await candidates.candidates(db, ["kherson", "antonivsky", "chornobaivka"], [], *window,
                                      limit=2)
     assert [p.message_id for p in got][:1] == [2] and len(got) == 2
 
@@ -201,9 +201,9 @@ async def test_aliases_stored_with_the_channel_are_used(db: Database, tmp_path: 
 
     await posts.upsert_many(db, [Post("mychan", 7, POST_TIME, "Повідомлення про дрони над містом.")])
     await channels.set_aliases(db, "mychan", ["Night Watch Unit"])
-    assert await citations.channel_aliases(db) == {"mychan": ["Night Watch Unit"]}
+    assert await candidates.channel_aliases(db) == {"mychan": ["Night Watch Unit"]}
     s = settings(tmp_path)
-    got = aliases(s, ["MyChan"], await citations.channel_aliases(db))
+    got = aliases(s, ["MyChan"], await candidates.channel_aliases(db))
     assert got["mychan"] == ["Night Watch Unit"]
     assert "Budanov" in aliases(s, [], {"diukraine": ["Spy Chief"]})["diukraine"]
     assert "Spy Chief" in aliases(s, [], {"diukraine": ["Spy Chief"]})["diukraine"]
@@ -261,27 +261,30 @@ async def test_a_process_pool_finds_the_same_citations_as_one_process(
     assert stored and [r.post.id for r in linked] == [stored.id]
 
 
-async def test_worker_rows_give_the_same_candidates_and_posts_as_the_async_path(
+async def test_worker_and_async_paths_give_the_same_detection(
         db: Database, tmp_path: Path) -> None:
-    """The worker builds candidates straight from rows and a ``Post`` only for the posts found:
-    both must equal what the async path (whole posts) gives."""
-    from bot.cite.pipeline import _find_at, _find_here, _row_candidate, article_input, to_candidate
+    """The worker reads candidates on its own connection, the async path through the database's
+    reader: the same verdicts, the same posts named, and candidate texts equal to whole posts."""
+    from bot.cite.pipeline import _candidate, _find_at, _find_here, article_input, to_candidate
 
-    await seed(db)
+    post_id = await seed(db)
     aid = await add_article(db, MODEL_ARTICLE + " See t.me/rybar/501 as well.", 31)
     art = article_input(await articles.get(db, aid))  # type: ignore[arg-type]
     s = settings(tmp_path)
-    found_here, stored, _, _ = await _find_here(db, art, s, None)
-    found_at, posts_at = _find_at(str(db.path), art, s)
-    assert [(f.post_key, f.score, f.evidence) for f in found_at] == [
-        (f.post_key, f.score, f.evidence) for f in found_here]
-    assert len(found_at) >= 2  # the quoted post and the linked one
-    by_key = {(p.channel.lower(), p.message_id): p for p in stored}
-    assert posts_at == [by_key[k] for k in by_key if k in {f.post_key for f in found_at}]
-    rows, _ = citations.candidates_at(str(db.path), ["contingent", "rybar"], [("rybar", 501)],
-                                      POST_TIME - timedelta(days=30), POST_TIME + timedelta(days=2))
-    assert [_row_candidate(r) for r in rows] == [to_candidate(citations.post_of(r)) for r in rows]
-    assert {citations.post_of(r).message_id for r in rows} >= {1908, 501}
+    here = await _find_here(db, art, s, None)
+    at = _find_at(str(db.path), art, s)
+    assert [(f.post_key, f.score, f.evidence) for f in at.found] == [
+        (f.post_key, f.score, f.evidence) for f in here.found]
+    assert len(at.found) >= 2  # the quoted post and the linked one
+    assert at.posts == here.posts
+    assert {(p.channel.lower(), p.message_id) for p in at.posts} == {f.post_key for f in at.found}
+    window = (POST_TIME - timedelta(days=30), POST_TIME + timedelta(days=2))
+    texts, _ = candidates.candidates_at(str(db.path), ["contingent", "rybar"], [("rybar", 501)],
+                                        *window)
+    whole = await candidates.candidates(db, ["contingent", "rybar"], [("rybar", 501)], *window)
+    assert [_candidate(t) for t in texts] == [to_candidate(p) for p in whole]
+    assert {p.message_id for p in whole} >= {1908, 501} and post_id in {t.post_id for t in texts}
+    assert candidates.posts_at(str(db.path), [post_id]) == [p for p in whole if p.id == post_id]
 
 
 def test_init_worker_opens_the_connection_and_collects_garbage_less_often(
@@ -300,7 +303,7 @@ def test_init_worker_opens_the_connection_and_collects_garbage_less_often(
         init_worker(str(path))
         assert gc.get_threshold() == (WORKER_GC_THRESHOLD, *before[1:])
         assert gc.get_freeze_count() > 0
-        assert citations._worker_conn(str(path)).conn.execute("PRAGMA query_only").fetchone()[0] == 1
+        assert readonly.connection(str(path)).conn.execute("PRAGMA query_only").fetchone()[0] == 1
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
@@ -314,19 +317,19 @@ async def test_a_term_past_the_cap_in_an_interval_is_not_counted_again(db: Datab
     whole = (ids[0], ids[-1])
     past: dict[str, list[tuple[int, int]]] = {}
     # cap 10: a count goes on to 11 (a tenth more) and remembers where the 11th post is
-    got = citations.term_frequencies(conn, ["kherson", "report", "absent"], whole, cap=10,
+    got = retrieval.term_frequencies(conn, ["kherson", "report", "absent"], whole, cap=10,
                                      past_cap=past)
     assert got == {"kherson": 11, "report": 11, "absent": 0}
     assert past == {"kherson": [(ids[0], ids[10])], "report": [(ids[0], ids[10])]}
-    assert citations.term_frequencies(conn, ["kherson"], whole, cap=100) == {"kherson": 30}
+    assert retrieval.term_frequencies(conn, ["kherson"], whole, cap=100) == {"kherson": 30}
     # a range holding that interval is past the cap without counting: proven with an interval
     # planted for a term that is in no post at all
     past["absent"] = [(ids[2], ids[5])]
-    assert citations.term_frequencies(conn, ["absent", "kherson"], (ids[1], ids[29]), cap=10,
+    assert retrieval.term_frequencies(conn, ["absent", "kherson"], (ids[1], ids[29]), cap=10,
                                       past_cap=past) == {"absent": 11, "kherson": 11}
     # a range that does not hold it is counted as usual
-    assert citations.term_frequencies(conn, ["absent"], (ids[3], ids[29]), cap=10,
+    assert retrieval.term_frequencies(conn, ["absent"], (ids[3], ids[29]), cap=10,
                                       past_cap=past) == {"absent": 0}
     # without the memo, nothing is remembered and the counts stop at the cap + 1
-    assert citations.term_frequencies(conn, ["kherson"], (ids[20], ids[29]), cap=5) == {"kherson": 6}
+    assert retrieval.term_frequencies(conn, ["kherson"], (ids[20], ids[29]), cap=5) == {"kherson": 6}
     conn.close()

@@ -2,7 +2,7 @@
 
 FTS5 stores lower-cased tokens with Latin diacritics removed and ё as е, split at anything not a letter or
 digit, so the terms are produced the same way. Names, numbers and long words come first: they are
-the ones that single out a post. Storage then keeps only the rarest of them (``storage.citations``),
+the ones that single out a post. Storage then keeps only the rarest of them (``storage.retrieval``),
 which is what keeps one article against a million posts fast.
 """
 

@@ -15,15 +15,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.cite.candidates import fts_terms
 from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, as_ref, detect, refs_in_text
 from bot.config import Settings
 from bot.errors import CitewatchError, SourceError
-from storage import articles, citations, posts
+from storage import articles, candidates, citations, posts
 from storage.db import Database
-from storage.models import Article, Citation, Post, from_iso
+from storage.models import Article, CandidateText, Citation, Post
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +59,6 @@ def aliases(settings: Settings, extra_channels: list[str],
             for c in sorted(names)}
 
 
-async def _detect(article: ArticleInput, cands: list[CandidatePost], alias_map: dict[str, list[str]],
-                  window_days: int, executor: Executor | None) -> list[Found]:
-    call = functools.partial(detect, article, cands, aliases_by_channel=alias_map,
-                             window_days=window_days)
-    if executor is None:
-        return call()
-    return await asyncio.get_running_loop().run_in_executor(executor, call)
-
-
 def _query(article: ArticleInput, settings: Settings,
            ) -> tuple[list[str], list[tuple[str, int]], datetime, datetime]:
     """What to look up for an article: FTS terms, linked (channel, id) pairs, and the time window."""
@@ -79,26 +69,56 @@ def _query(article: ArticleInput, settings: Settings,
     return fts_terms(f"{article.title}\n{article.text}"), post_refs, since, when
 
 
-def _find_at(path: str, article: ArticleInput, settings: Settings) -> tuple[list[Found], list[Post]]:
-    """Retrieval and detection of one article in a pool worker, on the worker's own read-only
-    connection (``citations.candidates_at``): term extraction, FTS5 and the detector all run off
-    the event loop's core. Returns the verdicts and the candidate posts they name."""
-    terms, post_refs, since, when = _query(article, settings)
-    rows, stored_aliases = citations.candidates_at(path, terms, post_refs, since, when,
-                                                   CANDIDATE_LIMIT)
-    cands = [_row_candidate(r) for r in rows]
-    alias_map = aliases(settings, [c.channel for c in cands], stored_aliases)
-    found = detect(article, cands, aliases_by_channel=alias_map,
-                   window_days=settings.citation_window_days)
+def _candidate(t: CandidateText) -> CandidatePost:
+    """What ``to_candidate`` gives for the same stored post, without reading the whole post."""
+    return CandidatePost(channel=t.channel, message_id=t.message_id, date=t.date, text=t.text or "",
+                         translation=t.translation, post_id=t.post_id)
+
+
+@dataclass
+class Detection:
+    """One retrieval and detection pass over an article: the verdicts, and the stored posts they
+    name (a linked post that is not stored has a verdict but no post)."""
+
+    found: list[Found]
+    posts: list[Post]
+
+
+def _named(found: list[Found], cands: list[CandidatePost]) -> list[int]:
+    """Ids of the candidates the detector named."""
     keys = {f.post_key for f in found}
-    return found, [citations.post_of(r) for r, c in zip(rows, cands, strict=True) if c.key in keys]
+    return [c.post_id for c in cands if c.key in keys and c.post_id is not None]
 
 
-def _row_candidate(r: Any) -> CandidatePost:
-    """What ``to_candidate(citations.post_of(r))`` gives, without building the whole post."""
-    return CandidatePost(channel=r["username"], message_id=r["message_id"],
-                         date=from_iso(r["date"]),  # type: ignore[arg-type]
-                         text=r["text"] or "", translation=r["translation"], post_id=r["id"])
+def _find_at(path: str, article: ArticleInput, settings: Settings) -> Detection:
+    """Retrieval and detection of one article in a pool worker, on the worker's own read-only
+    connection (``storage.candidates.candidates_at``): term extraction, FTS5 and the detector all
+    run off the event loop's core."""
+    terms, post_refs, since, when = _query(article, settings)
+    texts, stored_aliases = candidates.candidates_at(path, terms, post_refs, since, when,
+                                                     CANDIDATE_LIMIT)
+    cands = [_candidate(t) for t in texts]
+    found = detect(article, cands, aliases_by_channel=aliases(settings, [c.channel for c in cands],
+                                                              stored_aliases),
+                   window_days=settings.citation_window_days)
+    return Detection(found, candidates.posts_at(path, _named(found, cands)))
+
+
+async def _find_here(db: Database, article: ArticleInput, settings: Settings,
+                     executor: Executor | None) -> Detection:
+    """``_find_at`` through the database's own reader; only the pure detector runs in
+    ``executor`` when one is given."""
+    terms, post_refs, since, when = _query(article, settings)
+    texts = await candidates.candidate_texts(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
+    cands = [_candidate(t) for t in texts]
+    call = functools.partial(
+        detect, article, cands,
+        aliases_by_channel=aliases(settings, [c.channel for c in cands],
+                                   await candidates.channel_aliases(db)),
+        window_days=settings.citation_window_days)
+    found = call() if executor is None else (
+        await asyncio.get_running_loop().run_in_executor(executor, call))
+    return Detection(found, await candidates.posts_by_id(db, _named(found, cands)))
 
 
 #: the cyclic collector's first threshold in a pool worker (CPython's default is 700)
@@ -108,13 +128,13 @@ WORKER_GC_THRESHOLD = 20_000
 def init_worker(path: str) -> None:
     """Initializer of a process pool for ``check_articles`` / ``find_citations``
     (``ProcessPoolExecutor(n, initializer=init_worker, initargs=(path,))``): opens the worker's
-    read-only connection up front (``storage.citations.open_worker``), then makes the cyclic
+    read-only connection up front (``storage.candidates.open_worker``), then makes the cyclic
     garbage collector run less often. An article allocates tens of thousands of short-lived tuples
     and sets (shingles, stem sets), which at the default threshold of 700 set off a collection
     about once per article, scanning the detector's caches: ~1.2 ms of ~15 ms of CPU; at 20,000
     it is ~0.2 ms. Almost nothing an article allocates forms a cycle, so little waits longer to be
     freed. What the worker holds after start-up is frozen out of the collector's scans."""
-    citations.open_worker(path)
+    candidates.open_worker(path)
     gc.freeze()
     gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
 
@@ -122,17 +142,6 @@ def init_worker(path: str) -> None:
 def _file_of(db: Database) -> str | None:
     """The database file a worker can open itself (not an in-memory database)."""
     return str(db.path) if str(db.path) != ":memory:" and db.path.is_file() else None
-
-
-async def _find_here(db: Database, article: ArticleInput, settings: Settings,
-                     executor: Executor | None) -> tuple[list[Found], list[Post], list[CandidatePost],
-                                                         dict[str, list[str]]]:
-    terms, post_refs, since, when = _query(article, settings)
-    stored = await citations.candidates(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
-    cands = [to_candidate(p) for p in stored]
-    alias_map = aliases(settings, [c.channel for c in cands], await citations.channel_aliases(db))
-    found = await _detect(article, cands, alias_map, settings.citation_window_days, executor)
-    return found, stored, cands, alias_map
 
 
 async def find_citations(
@@ -147,26 +156,20 @@ async def find_citations(
     post and storing stay here (the single writer). An in-memory database cannot be opened by a
     worker: then only the pure detector runs in the executor."""
     path = _file_of(db) if executor is not None else None
-    loop = asyncio.get_running_loop()
-    cands: list[CandidatePost] = []
-    alias_map: dict[str, list[str]] = {}
-    if path is not None:
-        found, stored = await loop.run_in_executor(executor, _find_at, path, article, settings)
-    else:
-        found, stored, cands, alias_map = await _find_here(db, article, settings, executor)
-    missing = [f for f in found if f.post_id is None]
-    if missing and fetch_post is not None:
-        fetched = await _fetch_missing(db, missing, fetch_post)
-        if fetched and path is not None:  # now stored: the worker finds them by their links
-            found, stored = await loop.run_in_executor(executor, _find_at, path, article, settings)
-        elif fetched:
-            stored += fetched
-            cands = [to_candidate(p) for p in stored]
-            found = await _detect(article, cands, alias_map, settings.citation_window_days,
-                                  executor)
-    by_key = {(p.channel.lower(), p.message_id): p for p in stored}
+
+    async def find() -> Detection:
+        if path is None:
+            return await _find_here(db, article, settings, executor)
+        return await asyncio.get_running_loop().run_in_executor(executor, _find_at, path, article,
+                                                                settings)
+
+    det = await find()
+    missing = [f for f in det.found if f.post_id is None]
+    if missing and fetch_post is not None and await _fetch_missing(db, missing, fetch_post):
+        det = await find()  # now stored: retrieval finds them by their links
+    by_key = {(p.channel.lower(), p.message_id): p for p in det.posts}
     out = []
-    for f in found:
+    for f in det.found:
         post = by_key.get(f.post_key)
         if post is None:
             log.info("linked post t.me/%s/%s is not stored and could not be fetched", *f.post_key)

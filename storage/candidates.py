@@ -1,0 +1,162 @@
+"""Candidate retrieval: the stored posts an article may cite, found through FTS5, never a scan.
+
+An article's index terms go to the retrieval engine (``storage.retrieval.ranked_ids``: the rarest
+terms inside the time window, ranked by the IDF they match), plus every post it links to by
+(channel, message_id) whatever its date. The detector needs only the text of the ~50 candidates
+(``CandidateText``); only the few it names are read as whole ``Post``s (``posts_by_id``).
+
+Everything runs either in one hop to the ``Database`` reader thread, or synchronously in a pool
+worker on its own read-only connection (``*_at(path, ...)``, ``storage.readonly``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from storage import retrieval
+from storage.db import Database
+from storage.models import CandidateText, Post, from_iso
+from storage.posts import post_from_row
+from storage.readonly import connection
+
+#: terms whose frequency is looked up (the most distinctive of the article, chosen by the caller)
+MAX_LOOKUPS = 40
+
+#: posts with their latest translation, joined once (not two correlated subqueries per row);
+#: ``max(t.id)`` makes SQLite take the other columns from that same row. Not ``raw``: the whole
+#: Telegram message as JSON, parsed for nothing on every candidate
+_POSTS_WITH_TRANSLATION = """
+SELECT p.id, p.message_id, p.date, p.text, p.lang, p.views, p.forwards, p.reply_to, p.grouped_id,
+       p.fwd_from, p.media_kind, p.media, p.links, p.edit_date, p.deleted_at, p.source,
+       c.username, t.text AS translation, t.lang AS translation_lang
+FROM posts p JOIN channels c ON c.id = p.channel_id
+LEFT JOIN (SELECT post_id, text, lang, max(id) FROM translations WHERE post_id IN ({marks})
+           GROUP BY post_id) t ON t.post_id = p.id
+WHERE p.id IN ({marks})
+"""
+#: posts by (channel, message_id): one ``(c.username = ? AND p.message_id = ?)`` per link
+_LINKED = "SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id WHERE "
+#: channels with stored aliases
+_ALIASES = "SELECT username, aliases FROM channels WHERE aliases NOT IN ('', '[]')"
+
+
+def _clean(fts_terms: Sequence[str], refs: Iterable[tuple[str, int]],
+           ) -> tuple[list[str], list[tuple[str, int]]]:
+    terms = list(dict.fromkeys(t.lower() for t in fts_terms if t and t.strip()))[:MAX_LOOKUPS]
+    return terms, list(dict.fromkeys((c.lower(), int(m)) for c, m in refs))
+
+
+def _candidate_ids(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
+                   refs: Iterable[tuple[str, int]], since: datetime | None,
+                   until: datetime | None, limit: int) -> list[int]:
+    terms, pairs = _clean(fts_terms, refs)
+    ids = retrieval.ranked_ids(conn, key, terms, since, until, max(1, limit))
+    if pairs:
+        cond = " OR ".join("(c.username = ? AND p.message_id = ?)" for _ in pairs)
+        rows = conn.execute(_LINKED + cond, [x for pair in pairs for x in pair]).fetchall()
+        ids.extend(r[0] for r in rows)
+    return list(dict.fromkeys(ids))
+
+
+def _posts_on(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Post]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(_POSTS_WITH_TRANSLATION.format(marks=marks), [*ids, *ids]).fetchall()
+    return [post_from_row(r) for r in rows]
+
+
+def _texts_on(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
+              refs: Iterable[tuple[str, int]], since: datetime | None, until: datetime | None,
+              limit: int) -> list[CandidateText]:
+    ids = _candidate_ids(conn, key, fts_terms, refs, since, until, limit)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(_POSTS_WITH_TRANSLATION.format(marks=marks), ids + ids).fetchall()
+    return [CandidateText(post_id=r[0], channel=r[16], message_id=r[1],
+                          date=from_iso(r[2]),  # type: ignore[arg-type]
+                          text=r[3], translation=r[17]) for r in rows]
+
+
+def _aliases(rows: Iterable[Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for username, raw in rows:
+        try:
+            names = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(names, list) and (clean := [n for n in names if isinstance(n, str) and n]):
+            out[username.lower()] = clean
+    return out
+
+
+async def candidates(
+    db: Database,
+    fts_terms: Sequence[str],
+    refs: Iterable[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int = 50,
+) -> list[Post]:
+    """Posts an article may cite: the best matches of its rare terms inside the time window,
+    plus every post it references by (channel, message_id) whatever its date. All statements run
+    in one hop to the reader thread (each awaited statement costs a hop)."""
+    def run(conn: sqlite3.Connection) -> list[Post]:
+        return _posts_on(conn, _candidate_ids(conn, db, fts_terms, refs, since, until, limit))
+    return await db.read(run)
+
+
+async def candidate_texts(
+    db: Database,
+    fts_terms: Sequence[str],
+    refs: Iterable[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int = 50,
+) -> list[CandidateText]:
+    """The posts of ``candidates``, only what the detector compares (one hop to the reader)."""
+    return await db.read(_texts_on, db, fts_terms, refs, since, until, limit)
+
+
+async def posts_by_id(db: Database, ids: Sequence[int]) -> list[Post]:
+    """Whole posts (latest translation, no ``raw``) of candidates the detector named."""
+    return await db.read(_posts_on, list(ids))
+
+
+async def channel_aliases(db: Database) -> dict[str, list[str]]:
+    """Aliases stored per channel (lower-cased username → names), only channels that have some.
+    One small query (``channels.list_all`` also counts every channel's posts)."""
+    return _aliases(await db.fetchall(_ALIASES))
+
+
+def open_worker(path: str) -> None:
+    """Open this worker's read-only connection and build its day spans (~0.5 s at 1M posts)
+    before the first article: a ``ProcessPoolExecutor(initializer=open_worker, initargs=(path,))``
+    (the citation pipeline's ``bot.cite.pipeline.init_worker`` calls it and also tunes the worker)."""
+    rc = connection(path)
+    retrieval.day_spans(rc.conn, rc)
+
+
+def candidates_at(
+    path: str,
+    fts_terms: Sequence[str],
+    refs: Iterable[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int = 50,
+) -> tuple[list[CandidateText], dict[str, list[str]]]:
+    """``candidate_texts`` and ``channel_aliases``, synchronously, on this thread's own read-only
+    connection to the database file at ``path`` (a process pool worker)."""
+    rc = connection(path)
+    found = _texts_on(rc.conn, rc, fts_terms, refs, since, until, limit)
+    return found, _aliases(rc.conn.execute(_ALIASES).fetchall())
+
+
+def posts_at(path: str, ids: Sequence[int]) -> list[Post]:
+    """``posts_by_id`` on this thread's own read-only connection to ``path``."""
+    return _posts_on(connection(path).conn, list(ids))
