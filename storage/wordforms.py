@@ -47,6 +47,8 @@ _FOLD = str.maketrans("ёЁ", "еЕ")
 _UK_ONLY = frozenset("іїєґ")
 _RU_ONLY = frozenset("ыэъ")
 _CYRILLIC = re.compile(r"[а-яіїєґ]")
+#: British "-ise" spellings ("motorised", "mobilisation") meet the "-ize" ones Snowball knows
+_BRITISH_ISE = re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations)$")
 #: shorter words are kept as they are: stems of 1-2 letters join unrelated words
 MIN_LEN = 3
 #: lemmas kept per word (a handful of homonyms at most; more would only add noise)
@@ -109,7 +111,7 @@ def _forms(low: str, lang: str | None) -> tuple[str, ...]:
     if len(key) < MIN_LEN or key.isdigit():
         return (key,)
     if not _CYRILLIC.search(key):
-        return (_stem(key, "english"),) if key.isascii() else (key,)
+        return (_stem(_BRITISH_ISE.sub(r"iz\1", key), "english"),) if key.isascii() else (key,)
     letters = set(low)
     uk, ru = _analyzers()
     if letters & _UK_ONLY:
@@ -174,3 +176,10 @@ def normal_words(text: str, *more: str) -> str:
 
 #: per text language: word → its normal forms other than itself
 _EXTRA: dict[str | None, dict[str, tuple[str, ...]]] = {}
+
+
+def normal(word: str) -> str:
+    """One normal form per word (the smallest of ``forms(word)``), for callers that need a single
+    key, such as the citation detector's stem sets and shingles."""
+    fs = forms(word)
+    return fs[0] if len(fs) == 1 else min(fs)
