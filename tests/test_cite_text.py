@@ -27,7 +27,7 @@ def test_containment_is_asymmetric() -> None:
 def test_skip_bigrams_survive_an_inserted_word() -> None:
     a = tx.shingles(tx.content_stems("occupation contingent composition"))
     b = tx.shingles(tx.content_stems("occupation forces contingent composition"))
-    assert ("occupa", "contin") in a & b
+    assert (tx.stem("occupation"), tx.stem("contingent")) in a & b
 
 
 def test_numbers_dates_names() -> None:
@@ -35,7 +35,7 @@ def test_numbers_dates_names() -> None:
         "1200", "12000", "127", "3.5"}
     assert tx.dates("on February 24, 3rd of March, 24 лютого, 5 марта and 09.05") == {
         (2, 24), (3, 3), (3, 5), (5, 9)}
-    assert {"budano", "crimea"} <= tx.names("Officials said Kyrylo Budanov visited Crimea.")
+    assert {"budanov", "crimea"} <= tx.names("Officials said Kyrylo Budanov visited Crimea.")
     assert "officials" not in tx.names("Officials said Kyrylo Budanov visited Crimea.")
 
 
@@ -83,13 +83,13 @@ def test_stem_set_is_the_set_of_content_stems() -> None:
     for t in texts:
         assert tx.stem_set(t) == frozenset(tx.content_stems(t))
     assert tx.stem_set("the of and") == frozenset()
-    assert tx.stem_set("replenish replenishment replenished") == {"replen"}
+    assert tx.stem_set("replenish replenishment replenished") == {"replenish"}
 
 
 def test_stem_set_survives_a_full_memo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tx, "_STEM_MEMO_MAX", 3)
     tx._STEM_OF.clear()
-    assert tx.stem_set("alpha beta gamma delta epsilon") == {"alpha", "beta", "gamma", "delta", "epsilo"}
+    assert tx.stem_set("alpha beta gamma delta epsilon") == {"alpha", "beta", "gamma", "delta", "epsilon"}
     assert len(tx._STEM_OF) <= 5
     assert tx.stem_set("alpha zeta") == {"alpha", "zeta"}
 
@@ -112,7 +112,7 @@ def test_script_counts_letters_not_runs() -> None:
 def test_words_with_and_without_apostrophes() -> None:
     assert tx.words("o'brien's x_y 12ab") == ["o'brien", "s", "x", "y", "12ab"]
     assert tx.words("obriens x_y 12ab") == ["obriens", "x", "y", "12ab"]
-    assert tx.content_stems("O’Brien’s troops") == ["obrien", "troops"]  # ’ folds to ', "s" dropped
+    assert tx.content_stems("O’Brien’s troops") == ["obrien", "troop"]  # ’ folds to ', "s" dropped
 
 
 def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
@@ -124,8 +124,8 @@ def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
 
 def test_names_are_remembered_per_word_but_not_at_a_sentence_start() -> None:
     text = "Budanov spoke. Then Budanov left for Kyiv. Officials met Zelensky."
-    assert tx.names(text) == {"budano", "zelens"}  # Kyiv is a topic word
-    assert tx.names(text) == {"budano", "zelens"}  # the same from the memo
+    assert tx.names(text) == {"budanov", "zelenski"}  # Kyiv is a topic word
+    assert tx.names(text) == {"budanov", "zelenski"}  # the same from the memo
 
 
 def test_attribution_prefilter_agrees_with_the_pattern() -> None:

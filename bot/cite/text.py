@@ -2,9 +2,10 @@
 
 Why stems and not words: a post and the article that cites it rarely share exact wording — a second
 translation says "replenish the ranks" where ours says "replenishment of the composition", and Russian
-or Ukrainian inflect every noun. Truncating words to a short prefix ("replen", "контин") after
-lower-casing and folding look-alike letters makes those meet, cheaply, in both scripts.
-Everything here takes strings and returns values; there is no I/O.
+or Ukrainian inflect every noun. Each word becomes its normal form from the one normaliser that search
+and candidate retrieval use too (``storage.wordforms``: dictionary lemmas for Ukrainian and Russian,
+Snowball stems for English and unknown words), so "контингенту" meets "контингент" and "replenishment"
+meets "replenish". Everything here takes strings and returns values; there is no I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import TypeVar
 
-STEM_LEN = 6
+from storage.wordforms import normal
+
 _C = TypeVar("_C")
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -121,11 +123,9 @@ def words(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """Stem-ish: a short prefix, enough to join inflections and derivations in both scripts."""
+    """The word's normal form (``storage.wordforms.normal``; numbers as they are)."""
     w = word.replace("'", "")
-    if w.isdigit():
-        return w
-    return w[:STEM_LEN]
+    return w if w.isdigit() else normal(w)
 
 
 def content_stems(text: str) -> list[str]:
@@ -171,7 +171,7 @@ def _word_stem(w: str) -> str:
         return ""
     if "'" in w:
         w = w.replace("'", "")
-    return w if w.isdigit() else w[:STEM_LEN]
+    return w if w.isdigit() else normal(w)
 
 
 def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[str, ...]]:
