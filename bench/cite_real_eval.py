@@ -30,9 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cite import pipeline
 from bot.cite.detect import ArticleInput
 from bot.config import Settings, load_settings
 from storage import channels, posts, translations
+from storage.candidates import candidate_texts
 from storage.db import Database
 from storage.models import Post, Translation
 
@@ -310,18 +312,8 @@ def table(tallies: dict[str, Tally]) -> str:
 
 async def candidate_keys(db: Database, article: ArticleInput, settings: Settings) -> set[PostKey]:
     """The posts retrieval hands the detector for this article (the pipeline's own query)."""
-    from bot.cite import pipeline
-
     terms, refs, since, until = pipeline._query(article, settings)
-    try:
-        from storage import candidates as retrieval  # after the retrieval split
-    except ImportError:
-        from storage import citations as old
-
-        got = await old.candidates(db, terms, refs, since, until, pipeline.CANDIDATE_LIMIT)
-    else:
-        got = await retrieval.candidate_texts(db, terms, refs, since, until,  # type: ignore[assignment]
-                                              pipeline.CANDIDATE_LIMIT)
+    got = await candidate_texts(db, terms, refs, since, until, pipeline.CANDIDATE_LIMIT)
     return {(p.channel.lower(), p.message_id) for p in got}
 
 
@@ -333,8 +325,6 @@ def _settings(tmp: str, db_path: Path) -> Settings:
 async def evaluate(cases: Sequence[dict[str, Any]], data: SharedData, workdir: Path,
                    threshold: float | None = None) -> tuple[list[Outcome], float]:
     """Build the split's database in ``workdir`` and run every case through the pipeline."""
-    from bot.cite.pipeline import find_citations
-
     db_path = workdir / "eval.db"
     settings = _settings(str(workdir), db_path)
     limit = settings.citation_threshold if threshold is None else threshold
@@ -343,7 +333,7 @@ async def evaluate(cases: Sequence[dict[str, Any]], data: SharedData, workdir: P
     try:
         for case in cases:
             article = article_of(case)
-            results = await find_citations(db, article, settings)
+            results = await pipeline.find_citations(db, article, settings)
             found = [((r.post.channel.lower(), r.post.message_id), r.found.score, r.found.evidence)
                      for r in results]
             cands = await candidate_keys(db, article, settings)
