@@ -20,13 +20,22 @@ import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Settings
 from bot.errors import CitewatchError, ConfigError
 from storage.db import Database
+
+if TYPE_CHECKING:  # imported where each part starts: `citewatch run` pays only for what it uses
+    from bot.alerts.sender import AlertSender
+    from bot.cite.pipeline import FetchPost
+    from bot.news.poller import FeedPoller
+    from bot.telegram.client import CitewatchClient
+    from bot.telegram.source import ChannelSource
+    from bot.telegram.watcher import Watcher
+    from bot.translate.queue import TranslationQueue
 
 log = logging.getLogger("citewatch.service")
 
@@ -50,13 +59,14 @@ class Service:
         self._running: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._closers: list[Callable[[], Awaitable[None]]] = []
-        self.source: Any = None
-        self.watcher: Any = None
-        self.client: Any = None  # Telethon client used for alerts and chat commands, if any
-        self.sender: Any = None
-        self.translation_queue: Any = None
-        self.poller: Any = None
-        self.fetch_post: Callable[[str, int], Awaitable[Any]] | None = None
+        self.source: ChannelSource | None = None
+        self.watcher: Watcher | None = None
+        #: the Telethon client used for alerts and chat commands, if any
+        self.client: CitewatchClient | None = None
+        self.sender: AlertSender | None = None
+        self.translation_queue: TranslationQueue | None = None
+        self.poller: FeedPoller | None = None
+        self.fetch_post: FetchPost | None = None
         self._pool: Executor | None = None
 
     # -- wiring -------------------------------------------------------------------------------
@@ -91,14 +101,14 @@ class Service:
         from bot.telegram.watcher import Watcher
 
         s = self.settings
-        self.source = make_source(s, self.db)
-        self.watcher = Watcher(s, self.db, self.source)  # it starts and stops the source
-        self._closers.append(self.watcher.stop)
-        await self.watcher.start()
-        self.client = getattr(self.source, "client", None)
-        self.fetch_post = self.source.fetch_post
-        self._every(self.watcher.poll, s.poll_interval, "poll-channels")
-        self._every(self.watcher.catch_up_all, s.catchup_interval, "catch-up", start=False)
+        self.source = source = make_source(s, self.db)
+        self.watcher = watcher = Watcher(s, self.db, source)  # it starts and stops the source
+        self._closers.append(watcher.stop)
+        await watcher.start()
+        self.client = getattr(source, "client", None)
+        self.fetch_post = source.fetch_post
+        self._every(watcher.poll, s.poll_interval, "poll-channels")
+        self._every(watcher.catch_up_all, s.catchup_interval, "catch-up", start=False)
 
     async def _start_translation(self) -> None:
         from bot.translate.providers import make_translator
@@ -136,8 +146,8 @@ class Service:
             except RPCError as exc:  # ACCESS_TOKEN_INVALID and kin: a setting, not a bug
                 raise ConfigError(f"TG_BOT_TOKEN: the bot cannot log in: {rpc_reason(exc)}") from None
         transport = TelethonTransport(alert_client) if alert_client is not None else LogTransport()
-        self.sender = AlertSender(self.db, transport, s)
-        self._every(self.sender.run_once, s.alert_interval, "send-alerts")
+        self.sender = sender = AlertSender(self.db, transport, s)
+        self._every(sender.run_once, s.alert_interval, "send-alerts")
         if alert_client is not None:
             from bot.alerts.commands import register_commands
 
@@ -193,9 +203,11 @@ class Service:
 
     async def _translate(self) -> None:
         # drain what is due, batch by batch, so a backlog does not wait an interval per batch
+        queue = self.translation_queue
+        assert queue is not None  # the job is scheduled by _start_translation
         settled = 0
-        while not self._stopping and await self.translation_queue.run_batch():
-            last = self.translation_queue.last
+        while not self._stopping and await queue.run_batch():
+            last = queue.last
             settled += last.translated + last.skipped
         if settled:
             await self._recheck_recent()
@@ -213,6 +225,7 @@ class Service:
             self.run_now("send-alerts")
 
     async def _poll_feeds(self) -> None:
+        assert self.poller is not None  # the job is scheduled by _start_news
         new_ids = await self.poller.poll_due()
         if new_ids:
             log.info("%d new article(s)", len(new_ids))

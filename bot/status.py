@@ -6,6 +6,7 @@ whatever its last error says.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,76 @@ from storage.db import Database
 from storage.models import utcnow
 
 
+@dataclass(frozen=True)
+class ChannelStatus:
+    channel: str
+    active: bool
+    posts: int
+    last_success: str | None  # ISO times: the report is what ``status --json`` prints
+    lag_seconds: float | None
+    last_error: str | None
+    last_error_at: str | None
+    paused_until: str | None
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    feed: str
+    title: str | None
+    last_success: str | None
+    lag_seconds: float | None
+    last_error: str | None
+    last_error_at: str | None
+    next_poll: str | None
+
+
+@dataclass(frozen=True)
+class TranslationDepth:
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Queues:
+    translations: TranslationDepth
+    alerts: dict[str, int]  # alerts per status ("pending", "sent", "failed", …)
+
+
+@dataclass(frozen=True)
+class LastAlert:
+    id: int | None
+    chat: str
+    sent_at: str | None
+    message_id: int | None
+    article: str | None
+    post: str | None
+
+
+@dataclass(frozen=True)
+class FailedAlert:
+    id: int | None
+    chat: str
+    reason: str | None
+    article: str | None
+    post: str | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One snapshot; field names and order are the ``status --json`` keys (``to_json``)."""
+
+    database: str
+    checked_at: str
+    channels: list[ChannelStatus]
+    feeds: list[FeedStatus]
+    queues: Queues
+    last_alert: LastAlert | None
+    failed_alerts: list[FailedAlert]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def _lag(now: datetime, last: datetime | None) -> float | None:
     return round((now - last).total_seconds()) if last else None
 
@@ -25,59 +96,59 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-async def gather(db: Database, now: datetime | None = None) -> dict[str, Any]:
-    """A JSON-ready snapshot: channels, feeds, queue depths, last alert, failed alerts."""
+async def gather(db: Database, now: datetime | None = None) -> StatusReport:
+    """A snapshot: channels, feeds, queue depths, last alert, failed alerts."""
     now = now or utcnow()
     summary = await stats_repo.summary(db)
     posts = {c["channel"].lower(): c["posts"] for c in summary["channels"]}
     last = await alerts_repo.last_sent(db)
     tq = summary["translation_queue"]
-    return {
-        "database": str(db.path),
-        "checked_at": now.isoformat(),
-        "channels": [
-            {
-                "channel": c.username,
-                "active": c.active,
-                "posts": posts.get(c.username.lower(), 0),
-                "last_success": _iso(c.last_success_at),
-                "lag_seconds": _lag(now, c.last_success_at),
-                "last_error": c.last_error,
-                "last_error_at": _iso(c.last_error_at),
-                "paused_until": _iso(c.paused_until),
-            }
+    return StatusReport(
+        database=str(db.path),
+        checked_at=now.isoformat(),
+        channels=[
+            ChannelStatus(
+                channel=c.username,
+                active=c.active,
+                posts=posts.get(c.username.lower(), 0),
+                last_success=_iso(c.last_success_at),
+                lag_seconds=_lag(now, c.last_success_at),
+                last_error=c.last_error,
+                last_error_at=_iso(c.last_error_at),
+                paused_until=_iso(c.paused_until),
+            )
             for c in await channels_repo.list_all(db)
         ],
-        "feeds": [
-            {
-                "feed": f.url,
-                "title": f.title,
-                "last_success": _iso(f.last_success_at),
-                "lag_seconds": _lag(now, f.last_success_at),
-                "last_error": f.last_error,
-                "last_error_at": _iso(f.last_error_at),
-                "next_poll": _iso(f.next_poll_at),
-            }
+        feeds=[
+            FeedStatus(
+                feed=f.url,
+                title=f.title,
+                last_success=_iso(f.last_success_at),
+                lag_seconds=_lag(now, f.last_success_at),
+                last_error=f.last_error,
+                last_error_at=_iso(f.last_error_at),
+                next_poll=_iso(f.next_poll_at),
+            )
             for f in await feeds_repo.list_all(db)
         ],
-        "queues": {
-            "translations": {"pending": tq.get("pending", 0), "failed": tq.get("failed", 0)},
-            "alerts": await alerts_repo.counts_by_status(db),
-        },
-        "last_alert": None if last is None else {
-            "id": last.alert.id,
-            "chat": last.alert.chat,
-            "sent_at": _iso(last.alert.sent_at),
-            "message_id": last.alert.message_id,
-            "article": last.article_url,
-            "post": last.post_url,
-        },
-        "failed_alerts": [
-            {"id": v.alert.id, "chat": v.alert.chat, "reason": v.alert.last_error,
-             "article": v.article_url, "post": v.post_url}
+        queues=Queues(
+            translations=TranslationDepth(pending=tq.get("pending", 0), failed=tq.get("failed", 0)),
+            alerts=await alerts_repo.counts_by_status(db),
+        ),
+        last_alert=None if last is None else LastAlert(
+            id=last.alert.id,
+            chat=last.alert.chat,
+            sent_at=_iso(last.alert.sent_at),
+            message_id=last.alert.message_id,
+            article=last.article_url,
+            post=last.post_url,
+        ),
+        failed_alerts=[
+            FailedAlert(id=v.alert.id, chat=v.alert.chat, reason=v.alert.last_error,
+                        article=v.article_url, post=v.post_url)
             for v in await alerts_repo.failed(db)
         ],
-    }
+    )
 
 
 def fmt_lag(seconds: float | None) -> str:

@@ -8,9 +8,9 @@ drains). Finding the candidate posts is ``storage.candidates``.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import aiosqlite
 
@@ -67,7 +67,8 @@ async def store(
         return await store_in(conn, article_id, found, threshold, alert_chats)
 
 
-_LIST = """
+#: citations with their post's channel and message id and their article's URL and title
+_CITATIONS_IN_CONTEXT = """
 SELECT ci.id, ci.article_id, ci.post_id, ci.score, ci.evidence, ci.created_at,
        c.username, p.message_id, a.url, a.title
 FROM citations ci
@@ -77,7 +78,7 @@ JOIN articles a ON a.id = ci.article_id
 """
 
 
-def _citation(r: Any) -> Citation:
+def _citation(r: sqlite3.Row) -> Citation:
     return Citation(
         id=r[0], article_id=r[1], post_id=r[2], score=float(r[3]), evidence=json.loads(r[4]),
         created_at=from_iso(r[5]), channel=r[6], message_id=r[7], article_url=r[8],
@@ -89,8 +90,8 @@ async def list_recent(db: Database, since: datetime | None = None, limit: int = 
                       min_score: float = 0.0) -> list[Citation]:
     """Newest first."""
     rows = await db.fetchall(
-        _LIST + " WHERE ci.created_at >= ? AND ci.score >= ? ORDER BY ci.created_at DESC, ci.id DESC"
-        " LIMIT ?",
+        _CITATIONS_IN_CONTEXT + " WHERE ci.created_at >= ? AND ci.score >= ?"
+        " ORDER BY ci.created_at DESC, ci.id DESC LIMIT ?",
         (to_iso(since) or "", min_score, max(1, limit)),
     )
     return [_citation(r) for r in rows]
@@ -98,12 +99,13 @@ async def list_recent(db: Database, since: datetime | None = None, limit: int = 
 
 async def for_post(db: Database, post_id: int) -> list[Citation]:
     """Every article that cites one post, best first."""
-    rows = await db.fetchall(_LIST + " WHERE ci.post_id = ? ORDER BY ci.score DESC, ci.id",
-                             (post_id,))
+    rows = await db.fetchall(
+        _CITATIONS_IN_CONTEXT + " WHERE ci.post_id = ? ORDER BY ci.score DESC, ci.id", (post_id,))
     return [_citation(r) for r in rows]
 
 
 async def for_article(db: Database, article_id: int) -> list[Citation]:
-    rows = await db.fetchall(_LIST + " WHERE ci.article_id = ? ORDER BY ci.score DESC, ci.id",
-                             (article_id,))
+    rows = await db.fetchall(
+        _CITATIONS_IN_CONTEXT + " WHERE ci.article_id = ? ORDER BY ci.score DESC, ci.id",
+        (article_id,))
     return [_citation(r) for r in rows]

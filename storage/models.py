@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Required, TypedDict
 
 
 def utcnow() -> datetime:
@@ -186,12 +186,34 @@ class Article:
     checked_at: datetime | None = None
 
 
+class Evidence(TypedDict, total=False):
+    """One reason the detector gives for a citation, stored as JSON in ``citations.evidence`` (a
+    dict, so the stored shape is exactly these keys). Always ``kind``, ``text`` (words for humans)
+    and ``weight``; the rest depends on the kind."""
+
+    kind: Required[str]  # "link" | "embed" | "quote" | "mention" | "shared" | "time"
+    text: Required[str]
+    weight: Required[float]
+    url: str  # link, embed
+    containment: float  # quote: share of the post's words the article matches
+    passage_match: float
+    article_passage: str
+    post_passage: str
+    against: str  # "translation" | "original"
+    name: str  # mention: the name or username found, and what made it a Telegram mention
+    cue: str
+    numbers: list[str]  # shared facts
+    dates: list[str]
+    names: list[str]
+    hours: float  # time: hours from the post to the article
+
+
 @dataclass
 class Citation:
     article_id: int
     post_id: int
     score: float
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     id: int | None = None
     created_at: datetime | None = None
     # joined in when read back

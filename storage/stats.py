@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from storage.db import Database
 
 
-async def summary(db: Database) -> dict[str, Any]:
+class ChannelCounts(TypedDict):
+    channel: str
+    posts: int
+    translated: int
+    translated_share: float
+    deleted: int
+    newest: str | None  # ISO date of the newest post
+
+
+class Summary(TypedDict):
+    """Field names are the ``stats --json`` keys; the mappings are counts per status."""
+
+    channels: list[ChannelCounts]
+    posts: int
+    translated: int
+    translated_share: float
+    translation_queue: dict[str, int]
+    feeds: int
+    articles: dict[str, int]
+    articles_total: int
+    citations: int
+    alerts: dict[str, int]
+
+
+async def summary(db: Database) -> Summary:
     per_channel = await db.fetchall(
         """
         SELECT c.username,

@@ -200,25 +200,25 @@ async def _citations(db: Database, args: str) -> list[str]:
 async def _status(db: Database, args: str) -> list[str]:
     r = await gather(db)
     blocks = ["📊 <b>citewatch status</b>"]
-    lines = [f"@{esc(c['channel'])}: {c['posts']} posts, ok {fmt_lag(c['lag_seconds'])}"
-             + (f"; error: {esc(shorten(c['last_error'], 150))}" if c["last_error"] else "")
-             for c in r["channels"]]
-    lines += [f"{esc(shorten(f['title'] or f['feed'], 80))}: ok {fmt_lag(f['lag_seconds'])}"
-              + (f"; error: {esc(shorten(f['last_error'], 150))}" if f["last_error"] else "")
-              for f in r["feeds"]]
+    lines = [f"@{esc(c.channel)}: {c.posts} posts, ok {fmt_lag(c.lag_seconds)}"
+             + (f"; error: {esc(shorten(c.last_error, 150))}" if c.last_error else "")
+             for c in r.channels]
+    lines += [f"{esc(shorten(f.title or f.feed, 80))}: ok {fmt_lag(f.lag_seconds)}"
+              + (f"; error: {esc(shorten(f.last_error, 150))}" if f.last_error else "")
+              for f in r.feeds]
     if lines:
         blocks.append("\n".join(lines))
-    q = r["queues"]
-    a = q["alerts"]
+    q = r.queues
+    a = q.alerts
     blocks.append(
-        f"Translation queue: {q['translations']['pending']} pending, "
-        f"{q['translations']['failed']} failed\n"
+        f"Translation queue: {q.translations.pending} pending, "
+        f"{q.translations.failed} failed\n"
         f"Alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, {a.get('failed', 0)} failed"
     )
-    if r["last_alert"]:
-        blocks.append(f"Last alert: {esc(r['last_alert']['sent_at'] or '?')}")
-    for f in r["failed_alerts"][:5]:
-        blocks.append(f"Failed alert {f['id']}: {esc(shorten(f['reason'] or '?', 200))}")
+    if r.last_alert:
+        blocks.append(f"Last alert: {esc(r.last_alert.sent_at or '?')}")
+    for fa in r.failed_alerts[:5]:
+        blocks.append(f"Failed alert {fa.id}: {esc(shorten(fa.reason or '?', 200))}")
     return blocks
 
 

@@ -13,11 +13,11 @@ import html
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from telethon.extensions import html as tg_html
 
 from storage.alerts import AlertGroup, AlertItem
+from storage.models import Evidence
 
 #: Telegram's limit is 4096; keep a margin for what Telegram itself may count differently.
 MAX_LEN = 4000
@@ -131,7 +131,7 @@ def fmt_hours(seconds: float) -> str:
     return f"{round(h / 24)} days"
 
 
-def evidence_words(ev: dict[str, Any]) -> str:
+def evidence_words(ev: Evidence) -> str:
     """One piece of evidence as words; the detector's ``text`` when it gave one."""
     if ev.get("text"):
         return shorten(str(ev["text"]), 200)
@@ -142,7 +142,7 @@ def evidence_words(ev: dict[str, Any]) -> str:
     return str(kind) or "evidence"
 
 
-def _quote_passages(evidence: Iterable[dict[str, Any]]) -> dict[str, str]:
+def _quote_passages(evidence: Iterable[Evidence]) -> dict[str, str]:
     """The matched post passage per text ('translation' / 'original') from quote evidence."""
     out: dict[str, str] = {}
     for ev in evidence:

@@ -15,24 +15,33 @@ from itertools import accumulate
 from bot.cite.text import STOPWORDS, sentences
 from storage.fold import fold
 
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+#: a run of letters or digits: what FTS5's unicode61 tokenizer keeps as one token
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+#: index terms looked up per article, at most
 MAX_TERMS = 80
 #: where an article says it is quoting Telegram: the words around it are the ones to look up
-_ATTRIBUTION = re.compile(
+_TELEGRAM_ATTRIBUTION = re.compile(
     r"telegram|телеграм|in a post|channel|канал|допис", re.IGNORECASE)
+#: added once to the score of a term used in or next to such a sentence
 _QUOTED_BONUS = 4.0
+#: the alternatives of ``_TELEGRAM_ATTRIBUTION``, for the quick substring test
 _ATTRIBUTION_WORDS = ("telegram", "телеграм", "in a post", "channel", "канал", "допис")
-#: letters that ``_ATTRIBUTION`` matches case-insensitively but ``str.lower`` does not turn into
-#: its letters (dotted/dotless i, long s, old Cyrillic variants): with none of them in a text, the
-#: lower-cased text holds one of the words exactly when the pattern matches somewhere
-_CASE_ODD = re.compile("[\u0130\u0131\u017f\u1c80-\u1c88]")
+#: letters that ``_TELEGRAM_ATTRIBUTION`` matches case-insensitively but ``str.lower`` does not
+#: turn into its letters (dotted/dotless i, long s, old Cyrillic variants): with none of them in a
+#: text, the lower-cased text holds one of the words exactly when the pattern matches somewhere
+_ODD_CASE_LETTERS = re.compile("[\u0130\u0131\u017f\u1c80-\u1c88]")
+#: a number that reads as a year (says little: "2022" is in half the war coverage)
+_YEAR = re.compile(r"(19|20)\d\d")
+#: folded spellings of the words seen lately (see ``_fold``), emptied when it holds this many
+_FOLDED: dict[str, str] = {}
+_FOLDED_MAX = 65536
 
 
 def _may_attribute(text: str) -> bool:
-    """Whether ``_ATTRIBUTION`` can match in ``text``, by substring tests on the lower-cased text
-    (~10 µs; the case-insensitive alternation costs ~250 µs on a 3 kB article)."""
-    if _CASE_ODD.search(text):
-        return _ATTRIBUTION.search(text) is not None
+    """Whether ``_TELEGRAM_ATTRIBUTION`` can match in ``text``, by substring tests on the
+    lower-cased text (~10 µs; the case-insensitive alternation costs ~250 µs on a 3 kB article)."""
+    if _ODD_CASE_LETTERS.search(text):
+        return _TELEGRAM_ATTRIBUTION.search(text) is not None
     low = text.lower()
     return any(w in low for w in _ATTRIBUTION_WORDS)
 
@@ -48,9 +57,6 @@ def _fold(word: str) -> str:
         got = _FOLDED[word] = _fold_word(word)
     return got
 
-
-_FOLDED: dict[str, str] = {}
-_FOLDED_MAX = 65536
 
 
 def _fold_word(word: str) -> str:
@@ -75,8 +81,6 @@ def _base_score(term: str, raw: str) -> float | None:
     return min(len(term), 12) / 6 + (1.5 if raw[0].isupper() else 0.0)
 
 
-_YEAR = re.compile(r"(19|20)\d\d")
-
 
 def fts_terms(text: str, max_terms: int = MAX_TERMS) -> list[str]:
     """Distinct index terms of ``text``, most distinctive first (names, numbers, long words).
@@ -90,7 +94,7 @@ def fts_terms(text: str, max_terms: int = MAX_TERMS) -> list[str]:
     cited = _cited_spans(text)
     if not cited:  # most articles: no positions needed, and each spelling once, in order of use
         folded = _FOLDED.get
-        for raw in dict.fromkeys(_TOKEN.findall(text)):
+        for raw in dict.fromkeys(_WORD.findall(text)):
             term = folded(raw) or _fold(raw)
             if term in scored or term in STOPWORDS:
                 continue
@@ -104,7 +108,7 @@ def fts_terms(text: str, max_terms: int = MAX_TERMS) -> list[str]:
         los = [lo for lo, _ in cited]
         reach = list(accumulate((hi for _, hi in cited), max))
         k = 0
-        for m in _TOKEN.finditer(text):
+        for m in _WORD.finditer(text):
             at = m.start()
             while k < len(los) and los[k] <= at:
                 k += 1
@@ -131,7 +135,7 @@ def _cited_spans(text: str) -> list[tuple[int, int]]:
     if not _may_attribute(text):
         return []  # most articles: no sentence can match if the whole text does not
     sents = sentences(text, max_words=10_000)
-    hot = {i for i, s in enumerate(sents) if _ATTRIBUTION.search(s)}
+    hot = {i for i, s in enumerate(sents) if _TELEGRAM_ATTRIBUTION.search(s)}
     if not hot:
         return []
     near = sorted({j for i in hot for j in (i - 1, i, i + 1) if 0 <= j < len(sents)})

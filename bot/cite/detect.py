@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 
 from bot.cite import text as tx
 from bot.tglinks import TelegramRef, find_links, refs_from_json
+from storage.models import Evidence
 
 PostKey = tuple[str, int]  # (channel username lower-cased, message id)
-Evidence = dict[str, Any]
 
 _STRONG_CUE = re.compile(
     r"telegram|телеграм|in a post|a post|posted|channel|канал|допис|пост", re.IGNORECASE

@@ -27,31 +27,31 @@ async def status(as_json: bool) -> None:
     finally:
         await db.close()
     if as_json:
-        print_json(report)
+        print_json(report.to_json())
         return
-    click.echo(f"database {report['database']}")
-    click.echo("channels:" if report["channels"] else "channels: none")
-    for c in report["channels"]:
-        line = f"  {c['channel']}: {c['posts']} posts, last success {fmt_lag(c['lag_seconds'])}"
-        if not c["active"]:
+    click.echo(f"database {report.database}")
+    click.echo("channels:" if report.channels else "channels: none")
+    for c in report.channels:
+        line = f"  {c.channel}: {c.posts} posts, last success {fmt_lag(c.lag_seconds)}"
+        if not c.active:
             line += " (inactive)"
-        if c["last_error"]:
-            line += f"; last error {c['last_error_at']}: {c['last_error']}"
+        if c.last_error:
+            line += f"; last error {c.last_error_at}: {c.last_error}"
         click.echo(line)
-    click.echo("feeds:" if report["feeds"] else "feeds: none")
-    for f in report["feeds"]:
-        line = f"  {f['feed']}: last success {fmt_lag(f['lag_seconds'])}"
-        if f["last_error"]:
-            line += f"; last error {f['last_error_at']}: {f['last_error']}"
+    click.echo("feeds:" if report.feeds else "feeds: none")
+    for f in report.feeds:
+        line = f"  {f.feed}: last success {fmt_lag(f.lag_seconds)}"
+        if f.last_error:
+            line += f"; last error {f.last_error_at}: {f.last_error}"
         click.echo(line)
-    q = report["queues"]
-    click.echo(f"translation queue: {q['translations']['pending']} pending, "
-               f"{q['translations']['failed']} failed")
-    a = q["alerts"]
+    q = report.queues
+    click.echo(f"translation queue: {q.translations.pending} pending, "
+               f"{q.translations.failed} failed")
+    a = q.alerts
     click.echo(f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, "
                f"{a.get('failed', 0)} failed")
-    last = report["last_alert"]
-    click.echo(f"last alert sent: {last['sent_at']} to {last['chat']} ({last['article']})"
+    last = report.last_alert
+    click.echo(f"last alert sent: {last.sent_at} to {last.chat} ({last.article})"
                if last else "last alert sent: never")
-    for f in report["failed_alerts"]:
-        click.echo(f"failed alert {f['id']} to {f['chat']}: {f['reason']} ({f['article']})")
+    for fa in report.failed_alerts:
+        click.echo(f"failed alert {fa.id} to {fa.chat}: {fa.reason} ({fa.article})")
