@@ -129,11 +129,11 @@ def test_names_are_remembered_per_word_but_not_at_a_sentence_start() -> None:
 
 
 def test_attribution_prefilter_agrees_with_the_pattern() -> None:
-    from bot.cite.candidates import _ATTRIBUTION, _may_attribute
+    from bot.cite.candidates import _TELEGRAM_ATTRIBUTION, _may_attribute
 
     for text in ["In a post", "IN A POST", "ın a poſt", "İn a post", "Telegram", "ТЕЛЕГРАМ-канал",
                  "дᲂпис", "ДОПИС", "a channel", "tele gram", "no cue here", ""]:
-        assert _may_attribute(text) == (_ATTRIBUTION.search(text) is not None), text
+        assert _may_attribute(text) == (_TELEGRAM_ATTRIBUTION.search(text) is not None), text
 
 
 def test_fts_terms_bonus_once_for_a_term_quoted_after_its_first_use() -> None:
