@@ -17,23 +17,13 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot.cite import aliases as channel_aliases
 from bot.errors import ConfigError
 from bot.tglinks import normalize_username
 
-#: Built-in aliases for the model channel; CHANNEL_ALIASES adds to or replaces these per channel.
-DEFAULT_ALIASES: dict[str, list[str]] = {
-    "diukraine": [
-        "Main Directorate of Intelligence",
-        "Main Intelligence Directorate",
-        "Defence Intelligence of Ukraine",
-        "Defense Intelligence of Ukraine",
-        "Ukraine's military intelligence",
-        "Ukrainian military intelligence",
-        "HUR",
-        "GUR",
-        "Budanov",
-    ],
-}
+#: Built-in aliases of well-known channels (bot/cite/data/channel_aliases.csv); CHANNEL_ALIASES
+#: replaces a channel's list, ``citewatch channels alias`` adds to or hides from it per database.
+DEFAULT_ALIASES: dict[str, list[str]] = channel_aliases.defaults()
 
 
 def _int(v: str) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 from storage import retrieval
 from storage.db import Database
-from storage.models import CandidateText, Post, from_iso
+from storage.models import CandidateText, ChannelNames, Post, from_iso
 from storage.posts import post_from_row
 from storage.readonly import connection
 
@@ -40,8 +40,10 @@ WHERE p.id IN ({marks})
 """
 #: posts by (channel, message_id): one ``(c.username = ? AND p.message_id = ?)`` per link
 _LINKED = "SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id WHERE "
-#: channels with stored aliases
-_ALIASES = "SELECT username, aliases FROM channels WHERE aliases NOT IN ('', '[]')"
+#: channels with anything their press names come from (stored aliases, removals, title, about)
+_ALIASES = ("SELECT username, aliases, aliases_removed, title, about FROM channels"
+            " WHERE aliases NOT IN ('', '[]') OR aliases_removed NOT IN ('', '[]')"
+            " OR title IS NOT NULL OR about IS NOT NULL")
 
 
 def _clean(fts_terms: Sequence[str], refs: Iterable[tuple[str, int]],
@@ -83,16 +85,17 @@ def _texts_on(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
                           text=r[3], translation=r[17]) for r in rows]
 
 
-def _aliases(rows: Iterable[Any]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for username, raw in rows:
-        try:
-            names = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(names, list) and (clean := [n for n in names if isinstance(n, str) and n]):
-            out[username.lower()] = clean
-    return out
+def _names(raw: str | None) -> tuple[str, ...]:
+    try:
+        names = json.loads(raw or "[]")
+    except ValueError:
+        return ()
+    return tuple(n for n in names if isinstance(n, str) and n) if isinstance(names, list) else ()
+
+
+def _aliases(rows: Iterable[Any]) -> dict[str, ChannelNames]:
+    return {username.lower(): ChannelNames(_names(raw), _names(removed), title, about)
+            for username, raw, removed, title, about in rows}
 
 
 async def candidates(
@@ -128,9 +131,10 @@ async def posts_by_id(db: Database, ids: Sequence[int]) -> list[Post]:
     return await db.read(_posts_on, list(ids))
 
 
-async def channel_aliases(db: Database) -> dict[str, list[str]]:
-    """Aliases stored per channel (lower-cased username → names), only channels that have some.
-    One small query (``channels.list_all`` also counts every channel's posts)."""
+async def channel_aliases(db: Database) -> dict[str, ChannelNames]:
+    """What each channel's press names come from (lower-cased username → stored aliases, removed
+    names, title, about), only channels that have any. One small query (``channels.list_all``
+    also counts every channel's posts)."""
     return _aliases(await db.fetchall(_ALIASES))
 
 
@@ -149,7 +153,7 @@ def candidates_at(
     since: datetime | None,
     until: datetime | None,
     limit: int = 50,
-) -> tuple[list[CandidateText], dict[str, list[str]]]:
+) -> tuple[list[CandidateText], dict[str, ChannelNames]]:
     """``candidate_texts`` and ``channel_aliases``, synchronously, on this thread's own read-only
     connection to the database file at ``path`` (a process pool worker)."""
     rc = connection(path)

@@ -31,6 +31,8 @@ def _row(r: aiosqlite.Row) -> Channel:
         last_error_at=from_iso(r["last_error_at"]),
         paused_until=from_iso(r["paused_until"]),
         post_count=r["post_count"] if "post_count" in keys else 0,
+        about=r["about"],
+        aliases_removed=json.loads(r["aliases_removed"] or "[]"),
     )
 
 
@@ -91,25 +93,45 @@ async def remove(db: Database, username: str, *, keep_posts: bool = True) -> boo
 
 
 async def set_resolved(
-    db: Database, username: str, *, tg_id: int, access_hash: int | None, title: str | None
+    db: Database, username: str, *, tg_id: int, access_hash: int | None, title: str | None,
+    about: str | None = None,
 ) -> None:
+    """Store what resolving found; ``about`` None keeps the stored one (not every source has it)."""
     async with db.transaction() as conn:
         await ensure_ids(conn, [username])
         await conn.execute(
-            "UPDATE channels SET tg_id = ?, access_hash = ?, title = ?, resolved_at = ?"
-            " WHERE username = ?",
-            (tg_id, access_hash, title, to_iso(utcnow()), username),
+            "UPDATE channels SET tg_id = ?, access_hash = ?, title = ?, resolved_at = ?,"
+            " about = coalesce(?, about) WHERE username = ?",
+            (tg_id, access_hash, title, to_iso(utcnow()), about, username),
         )
+
+
+async def set_profile(db: Database, username: str, *, title: str | None,
+                      about: str | None) -> None:
+    """Title and about text as a source without ids sees them (the web preview); None keeps the
+    stored value. The channel's press names are derived from them (``bot.cite.aliases``)."""
+    await db.execute(
+        "UPDATE channels SET title = coalesce(?, title), about = coalesce(?, about)"
+        " WHERE username = ?", (title, about, username))
 
 
 async def set_joined(db: Database, username: str, joined: bool = True) -> None:
     await db.execute("UPDATE channels SET joined = ? WHERE username = ?", (int(joined), username))
 
 
-async def set_aliases(db: Database, username: str, aliases: list[str]) -> None:
+async def set_aliases(db: Database, username: str, aliases: list[str],
+                      removed: list[str] | None = None) -> None:
+    """Replace a channel's stored aliases (and, when given, the names removed from it)."""
+    if removed is None:
+        await db.execute(
+            "UPDATE channels SET aliases = ? WHERE username = ?",
+            (json.dumps(aliases, ensure_ascii=False), username),
+        )
+        return
     await db.execute(
-        "UPDATE channels SET aliases = ? WHERE username = ?",
-        (json.dumps(aliases, ensure_ascii=False), username),
+        "UPDATE channels SET aliases = ?, aliases_removed = ? WHERE username = ?",
+        (json.dumps(aliases, ensure_ascii=False), json.dumps(removed, ensure_ascii=False),
+         username),
     )
 
 

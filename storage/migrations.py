@@ -223,6 +223,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alerts_status ON alerts(status, next_attempt_at);
     """,
+    # 2: a channel's about text (names are derived from it) and the aliases removed from it
+    """
+    ALTER TABLE channels ADD COLUMN about TEXT;
+    ALTER TABLE channels ADD COLUMN aliases_removed TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

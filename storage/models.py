@@ -49,6 +49,20 @@ class Channel:
     last_error_at: datetime | None = None
     paused_until: datetime | None = None
     post_count: int = 0
+    #: the channel's description, as resolved (aliases are derived from it and the title)
+    about: str | None = None
+    #: names removed with ``channels alias remove`` (hides a default or a title name too)
+    aliases_removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChannelNames:
+    """What a channel's press names are derived from (``bot.cite.aliases.effective``)."""
+
+    aliases: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    title: str | None = None
+    about: str | None = None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from bot.config import Settings, load_settings
 from bot.errors import CitewatchError
 from storage import articles, candidates, citations, posts, readonly, retrieval, translations
 from storage.db import Database
-from storage.models import Article, Citation, Post, Translation
+from storage.models import Article, ChannelNames, Citation, Post, Translation
 from tests.test_cite_detect import (
     EN_TRANSLATION,
     MODEL_ARTICLE,
@@ -201,12 +201,15 @@ async def test_aliases_stored_with_the_channel_are_used(db: Database, tmp_path: 
 
     await posts.upsert_many(db, [Post("mychan", 7, POST_TIME, "Повідомлення про дрони над містом.")])
     await channels.set_aliases(db, "mychan", ["Night Watch Unit"])
-    assert await candidates.channel_aliases(db) == {"mychan": ["Night Watch Unit"]}
+    assert await candidates.channel_aliases(db) == {
+        "mychan": ChannelNames(aliases=("Night Watch Unit",))}
     s = settings(tmp_path)
     got = aliases(s, ["MyChan"], await candidates.channel_aliases(db))
     assert got["mychan"] == ["Night Watch Unit"]
-    assert "Budanov" in aliases(s, [], {"diukraine": ["Spy Chief"]})["diukraine"]
-    assert "Spy Chief" in aliases(s, [], {"diukraine": ["Spy Chief"]})["diukraine"]
+    spy = {"diukraine": ChannelNames(aliases=("Spy Chief",), removed=("budanov",))}
+    assert "Spy Chief" in aliases(s, [], spy)["diukraine"]
+    assert "Budanov" not in aliases(s, [], spy)["diukraine"]
+    assert "HUR" in aliases(s, [], spy)["diukraine"]
 
 
 async def test_a_batch_checks_each_article_and_reports_failures(db: Database, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.telegram.webpreview import parse_count, parse_page
 
 CHANNEL_TITLE = "Головне управління розвідки МО України"
+CHANNEL_ABOUT = "Офіційний канал Головного управління розвідки Міністерства оборони України"
 
 
 @dataclass
@@ -82,6 +83,7 @@ def render_page(channel: str, msgs: list[WebMsg], *, before: int | None = None) 
             <div class="tgme_channel_info_header_title"><span dir="auto">{html.escape(CHANNEL_TITLE)}</span></div>
             <div class="tgme_channel_info_header_username"><a href="https://t.me/{channel}">@{channel}</a></div>
           </div>
+          <div class="tgme_channel_info_description">{html.escape(CHANNEL_ABOUT)}</div>
           <div class="tgme_channel_info_counters">
             <div class="tgme_channel_info_counter"><span class="counter_value">412K</span> <span class="counter_type">subscribers</span></div>
           </div>
@@ -132,6 +134,7 @@ def test_text_time_views_links_and_channel_info() -> None:
             + text_html(" also www.example.org/report."))
     page = parse_page(render_page("DIUkraine", [WebMsg(5120, body, views="1.2K")]), "DIUkraine")
     assert page.is_channel and page.title == CHANNEL_TITLE and page.username == "DIUkraine"
+    assert page.about == CHANNEL_ABOUT
     [p] = page.posts
     assert p.message_id == 5120 and p.channel == "DIUkraine" and p.source == "web"
     assert p.text.startswith("⚡️ ГУР: знищено склад боєприпасів.\nДеталі: gur.gov.ua #ГУР 🇺🇦")

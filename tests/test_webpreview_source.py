@@ -21,7 +21,7 @@ from storage.db import Database
 from storage.models import utcnow
 from tests.conftest import shared_data
 from tests.httpserver import Request, Response, TestHTTPServer
-from tests.test_webpreview import WebMsg, render_page, text_html
+from tests.test_webpreview import CHANNEL_ABOUT, CHANNEL_TITLE, WebMsg, render_page, text_html
 
 PAGE = 20  # messages per preview page, as on t.me
 
@@ -91,6 +91,8 @@ async def test_backfill_pages_back_with_before(
         assert all("citewatch" in r.headers["user-agent"] for r in reqs)
         p = await posts_repo.get(db, "DIUkraine", 40)
         assert p is not None and p.text == "Пост 40" and p.views == 12_300 and p.source == "web"
+        ch = await channels_repo.get(db, "DIUkraine")  # the press names come from these
+        assert ch is not None and ch.title == CHANNEL_TITLE and ch.about == CHANNEL_ABOUT
         # the next poll reads one page and stops at the last stored id
         new = preview.add(3)
         n_before = len(http.requests)

@@ -16,13 +16,14 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.cite import aliases as channel_aliases
 from bot.cite.candidates import fts_terms
 from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, as_ref, detect, refs_in_text
 from bot.config import Settings
 from bot.errors import CitewatchError, SourceError
 from storage import articles, candidates, citations, posts
 from storage.db import Database
-from storage.models import Article, CandidateText, Citation, Post
+from storage.models import Article, CandidateText, ChannelNames, Citation, Post
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,20 @@ def article_input(a: Article) -> ArticleInput:
 
 
 def aliases(settings: Settings, extra_channels: list[str],
-            stored: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
-    """Aliases per channel: the settings' (CHANNEL_ALIASES or the built-in ones) plus those stored
-    with the channel (``channels.aliases``: copied when it was added, or set later), so a change
-    to either is used."""
+            stored: Mapping[str, ChannelNames] | None = None) -> dict[str, list[str]]:
+    """Names per channel: the settings' (CHANNEL_ALIASES or the built-in ones), those derived from
+    the stored title and about text, and those stored with the channel (``channels alias add``),
+    minus the ones removed from it (``bot.cite.aliases.effective``)."""
     stored = {k.lower(): v for k, v in (stored or {}).items()}
     names = {c.lower() for c in [*settings.channels, *extra_channels, *stored]}
-    return {c: list(dict.fromkeys([*settings.aliases_for(c), *stored.get(c, ())]))
-            for c in sorted(names)}
+    none = ChannelNames()
+    out = {}
+    for c in sorted(names):
+        got = stored.get(c, none)
+        out[c] = channel_aliases.effective(settings.aliases_for(c),
+                                           channel_aliases.from_profile(got.title, got.about),
+                                           got.aliases, got.removed)
+    return out
 
 
 def _query(article: ArticleInput, settings: Settings,

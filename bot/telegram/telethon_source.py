@@ -182,12 +182,27 @@ class TelethonSource:
         chat = await self.lookup(username)
         name = stored.username if stored is not None else (chat.username or username)
         await channels_repo.set_resolved(self.db, name, tg_id=chat.id,
-                                         access_hash=chat.access_hash, title=chat.title)
+                                         access_hash=chat.access_hash, title=chat.title,
+                                         about=await self._about(chat))
         await channels_repo.set_joined(self.db, name, not chat.left)
         got = await channels_repo.get(self.db, name)
         assert got is not None
         log.info("resolved @%s (id %d)", name, chat.id)
         return got
+
+    async def _about(self, chat: types.Channel) -> str | None:
+        """The channel's description (one ``channels.getFullChannel``; the press names a channel's
+        owner are derived from it). Not worth failing the resolve for: None when unavailable."""
+        try:
+            async with telegram_errors(f"@{chat.username}", self.client):
+                full = await self._c(functions.channels.GetFullChannelRequest(
+                    types.InputChannel(chat.id, chat.access_hash)))
+        except FloodWait:
+            raise
+        except SourceError as exc:
+            log.warning("no about text for @%s: %s", chat.username, exc)
+            return None
+        return getattr(full.full_chat, "about", None) or None
 
     async def join(self, channel: Channel) -> Channel:
         """Join so Telegram pushes this channel's updates (the caller paces joins)."""

@@ -124,7 +124,10 @@ class WebSource:
         if stored is not None:
             return stored
         page = await self.page(username)
-        return await channels_repo.add(self.db, page.username or username)
+        ch = await channels_repo.add(self.db, page.username or username)
+        await channels_repo.set_profile(self.db, ch.username, title=page.title, about=page.about)
+        ch.title, ch.about = page.title or ch.title, page.about or ch.about
+        return ch
 
     async def catch_up(self, channel: Channel) -> int:
         ch = await self.resolve(channel.username)
@@ -133,6 +136,9 @@ class WebSource:
         cutoff = utcnow() - timedelta(days=s.backfill_days) if s.backfill_days else None
         found: dict[int, Post] = {}
         page = await self.page(name)
+        if (page.title, page.about) != (ch.title, ch.about) and (page.title or page.about):
+            # a channel added before it was first read, or renamed: its press names follow
+            await channels_repo.set_profile(self.db, name, title=page.title, about=page.about)
         for _ in range(MAX_PAGES):
             for p in page.posts:
                 found.setdefault(p.message_id, p)

@@ -40,6 +40,8 @@ class PreviewPage:
     title: str | None = None
     username: str | None = None
     posts: list[Post] = field(default_factory=list)
+    #: the channel's description (press names are derived from it and the title)
+    about: str | None = None
 
     @property
     def min_id(self) -> int | None:
@@ -207,6 +209,9 @@ def parse_page(html: str | bytes, channel: str) -> PreviewPage:
         uname = _first(info, "tgme_channel_info_header_username")
         if uname is not None:
             page.username = _text(uname).lstrip("@") or None
+        about = _first(info, "tgme_channel_info_description")
+        if about is not None:
+            page.about = _text(about) or None
     posts: dict[int, Post] = {}
     for msg in _find(doc, "tgme_widget_message"):
         if msg.get("data-post") is None:

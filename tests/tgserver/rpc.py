@@ -429,7 +429,7 @@ def get_full_channel(ctx: Ctx, req: functions.channels.GetFullChannelRequest) ->
     ch = resolve_channel(ctx, req.channel)
     full = types.ChannelFull(
         id=ch.id,
-        about="",
+        about=ch.about,
         read_inbox_max_id=ch.next_id - 1,
         read_outbox_max_id=0,
         unread_count=0,

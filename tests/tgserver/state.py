@@ -189,6 +189,7 @@ class ChannelRec:
     megagroup: bool = False
     creator: bool = False
     date: int = field(default_factory=now_ts)
+    about: str = ""
     pts: int = 1
     next_id: int = 1
     messages: dict[int, StoredMessage] = field(default_factory=dict)

@@ -1,0 +1,140 @@
+"""The names a channel goes by in the press (pure, plus the shipped data file).
+
+A journalist rarely writes "@DIUkraine": they write "Ukraine's military intelligence (HUR)",
+"Budanov", "the DeepState project" or "Kadyrov said in a Telegram post". A channel's names are:
+
+- the built-in defaults for well-known channels, kept in ``data/channel_aliases.csv`` (with the
+  sources) so they can be reviewed and extended without touching code;
+- names derived from the channel's stored title and about text ("Рамзан Кадыров" → also
+  "Ramzan Kadyrov"; "Official channel of X" → X), romanised by ``storage.crossscript``;
+- names stored with the channel (``citewatch channels alias add``), minus those removed from it
+  (``citewatch channels alias remove``), which also hides a default or a title name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from importlib import resources
+
+_DATA = "data/channel_aliases.csv"
+#: title parts: "Зеленський / Official", "DeepState | Карта" → each part on its own
+_TITLE_PARTS = re.compile(r"\s*[|/·•—–:]\s*|\s+-\s+")
+#: "official channel of X" in an about text names the owner
+_OWNER = re.compile(
+    r"(?:official\s+(?:telegram\s+)?channel\s+of|офіційний\s+(?:телеграм-?)?канал|"
+    r"официальный\s+(?:телеграм-?)?канал)\s+(?:the\s+)?([^.\n|,;!?()]{4,80})",
+    re.IGNORECASE)
+_LETTERS = re.compile(r"[^\W\d_]")
+#: title words that name nothing ("Official", "News", "Channel")
+_GENERIC = frozenset({"official", "офіційний", "официальный", "news", "новини", "новости", "channel",
+                      "канал", "telegram", "live", "tg"})
+MIN_LETTERS = 4
+
+
+class AliasFileError(ValueError):
+    """The aliases data file has a line that is not ``channel,name``."""
+
+
+def parse(text: str, origin: str) -> dict[str, list[str]]:
+    """``channel,name`` rows (``#`` lines are comments) → lower-cased channel → names, in order."""
+    out: dict[str, list[str]] = {}
+    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+            continue
+        cells = [c.strip() for c in row]
+        if len(cells) != 2 or not cells[0] or not cells[1]:
+            raise AliasFileError(f"{origin} line {n}: expected channel,name")
+        names = out.setdefault(cells[0].lower(), [])
+        if cells[1] not in names:
+            names.append(cells[1])
+    return out
+
+
+@lru_cache(maxsize=1)
+def _defaults() -> dict[str, tuple[str, ...]]:
+    text = resources.files("bot.cite").joinpath(_DATA).read_text(encoding="utf-8")
+    return {k: tuple(v) for k, v in parse(text, _DATA).items()}
+
+
+def defaults() -> dict[str, list[str]]:
+    """The built-in aliases: lower-cased channel → names (a fresh copy each call)."""
+    return {k: list(v) for k, v in _defaults().items()}
+
+
+def _name_like(part: str) -> bool:
+    words = [w for w in part.split() if w.lower() not in _GENERIC]
+    return bool(words) and len(_LETTERS.findall(" ".join(words))) >= MIN_LETTERS
+
+
+@lru_cache(maxsize=4096)
+def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
+    """Names from a channel's title and about text, each as written and romanised.
+
+    The whole title and each part of it ("Зеленський / Official" → "Зеленський"), and the owner an
+    about text names ("Official channel of the Kherson regional administration"); parts that are
+    only generic words ("Official", "News") are left out. Emoji and symbols are dropped."""
+    found: list[str] = []
+    if title:
+        clean = " ".join("".join(ch if ch.isalnum() or ch in " '’-|/·•—–:" else " "
+                                 for ch in title).split())
+        parts = [clean, *_TITLE_PARTS.split(clean)]
+        found += [p.strip(" -") for p in parts if p and _name_like(p)]
+    if about:
+        found += [m.group(1).strip() for m in _OWNER.finditer(about) if _name_like(m.group(1))]
+    from storage.crossscript import romanise  # loads the transliteration tables: only when used
+
+    out: list[str] = []
+    for name in dict.fromkeys(found):
+        out.append(name)
+        if not name.isascii():
+            spelled = name.title() if name.isupper() else name  # "СОЛОВЬЁВ": not "SOLOVYoV"
+            out += [r for r in romanise(spelled) if r.isascii() and _name_like(r)]
+    return tuple(dict.fromkeys(out))
+
+
+def effective(defaults_: Sequence[str], profile: Iterable[str], stored: Sequence[str],
+              removed: Iterable[str]) -> list[str]:
+    """A channel's names: defaults, then title/about names, then stored ones; minus the removed
+    (case-insensitive), each once."""
+    gone = {r.casefold() for r in removed}
+    out: dict[str, str] = {}
+    for name in (*defaults_, *profile, *stored):
+        key = name.casefold()
+        if key not in gone and key not in out:
+            out[key] = name
+    return list(out.values())
+
+
+def origins(defaults_: Sequence[str], profile: Sequence[str], stored: Sequence[str],
+            removed: Iterable[str]) -> list[tuple[str, str]]:
+    """``effective`` with where each name comes from: "default", "title" or "stored"."""
+    where: dict[str, str] = {}
+    for origin, names in (("default", defaults_), ("title", profile), ("stored", stored)):
+        for n in names:
+            where.setdefault(n.casefold(), origin)
+    return [(n, where[n.casefold()]) for n in effective(defaults_, profile, stored, removed)]
+
+
+def with_added(stored: Sequence[str], removed: Sequence[str], name: str,
+               ) -> tuple[list[str], list[str]]:
+    """(stored, removed) after ``alias add``: the name is stored (once) and no longer removed."""
+    key = name.casefold()
+    kept = [n for n in stored if n.casefold() != key]
+    return [*kept, name], [n for n in removed if n.casefold() != key]
+
+
+def with_removed(stored: Sequence[str], removed: Sequence[str], name: str,
+                 inherited: Iterable[str]) -> tuple[list[str], list[str]] | None:
+    """(stored, removed) after ``alias remove``, or None when the channel has no such name. A
+    default or title name (``inherited``) is remembered as removed, so it stays hidden."""
+    key = name.casefold()
+    in_stored = any(n.casefold() == key for n in stored)
+    inherits = any(n.casefold() == key for n in inherited)
+    if (not in_stored and not inherits) or any(n.casefold() == key for n in removed):
+        return None
+    left = [n for n in stored if n.casefold() != key]
+    return left, ([*removed, name] if inherits else list(removed))

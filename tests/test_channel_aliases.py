@@ -1,0 +1,134 @@
+"""Channel press names: the shipped data file, names from the title and about text (stored when the
+channel is resolved by Telethon or the web preview), and ``citewatch channels alias``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.cite import aliases as names_of
+from bot.cite.detect import ArticleInput
+from bot.cite.pipeline import aliases, find_citations
+from bot.config import DEFAULT_ALIASES, load_settings
+from storage import candidates, channels, posts
+from storage.db import Database
+from storage.models import Post
+from tests.test_telegram_cli import citewatch, srv, tg_env  # noqa: F401  (srv is a fixture)
+from tests.tgserver import FakeTelegram
+
+POST_TIME = datetime(2024, 3, 2, 9, 15, tzinfo=UTC)
+
+
+def test_the_data_file_holds_the_well_known_channels() -> None:
+    for channel in ("diukraine", "generalstaffzsu", "deepstateua", "operativnozsu", "mod_russia",
+                    "rybar", "solovievlive", "rkadyrov_95"):
+        assert DEFAULT_ALIASES[channel], channel
+    assert "Budanov" in DEFAULT_ALIASES["diukraine"]
+    assert "Kadyrov" in DEFAULT_ALIASES["rkadyrov_95"]
+
+
+def test_the_data_file_is_package_data() -> None:
+    text = Path("pyproject.toml").read_text()
+    assert '"bot.cite" = ["data/*.csv"]' in text
+
+
+def test_a_bad_line_names_the_line() -> None:
+    with pytest.raises(names_of.AliasFileError, match=r"x\.csv line 3: expected channel,name"):
+        names_of.parse("# c\nrybar,Rybar\nonly-one-cell\n", "x.csv")
+
+
+@pytest.mark.parametrize(("title", "about", "expected"), [
+    ("Рамзан Кадыров", None, ["Рамзан Кадыров", "Ramzan Kadyrov"]),
+    ("Оперативний ЗСУ", None, ["Оперативний ЗСУ", "Operatyvnyi ZSU"]),
+    ("СОЛОВЬЁВ", None, ["СОЛОВЬЁВ", "Solovyov"]),
+    ("Зеленський / Official", None, ["Зеленський", "Zelenskyi", "Zelensky"]),
+    ("🇺🇦 Повітряні Сили ЗС України", None, ["Повітряні Сили ЗС України"]),
+    (None, "Official channel of the Kherson regional administration. News 24/7",
+     ["Kherson regional administration"]),
+])
+def test_names_from_title_and_about(title: str | None, about: str | None,
+                                    expected: list[str]) -> None:
+    got = names_of.from_profile(title, about)
+    for name in expected:
+        assert any(name.casefold() == g.casefold() for g in got), (name, got)
+    assert "Official" not in got
+
+
+def test_generic_title_parts_are_not_names() -> None:
+    assert names_of.from_profile("News | Official", None) == ("News | Official",) or \
+        "Official" not in names_of.from_profile("News | Official", None)
+    assert names_of.from_profile("TG", None) == ()
+
+
+def test_removing_hides_a_default_and_adding_brings_it_back() -> None:
+    defaults = ["HUR", "Budanov"]
+    stored, removed = names_of.with_added([], [], "Spy Chief")
+    assert names_of.effective(defaults, [], stored, removed) == ["HUR", "Budanov", "Spy Chief"]
+    got = names_of.with_removed(stored, removed, "budanov", defaults)
+    assert got is not None
+    stored, removed = got
+    assert names_of.effective(defaults, [], stored, removed) == ["HUR", "Spy Chief"]
+    assert names_of.with_removed(stored, removed, "Budanov", defaults) is None  # already gone
+    assert names_of.with_removed(stored, removed, "Nobody", defaults) is None
+    stored, removed = names_of.with_added(stored, removed, "Budanov")
+    assert "Budanov" in names_of.effective(defaults, [], stored, removed)
+
+
+async def test_a_name_from_the_stored_title_attributes_a_post(db: Database, tmp_path: Path) -> None:
+    """A personal channel with no built-in aliases: its romanised title names it in the article."""
+    await posts.upsert_many(db, [Post("gladkov_vv", 4410, POST_TIME,
+                                      "Twelve drones were shot down over Belgorod overnight, one "
+                                      "house in the Shebekino district was damaged by debris.")])
+    await channels.set_resolved(db, "gladkov_vv", tg_id=77, access_hash=1, title="Вячеслав Гладков",
+                                about="Губернатор Белгородской области")
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    names = aliases(settings, [], await candidates.channel_aliases(db))["gladkov_vv"]
+    assert "Viacheslav Hladkov" in names or "Vyacheslav Gladkov" in names, names
+    stored = await channels.get(db, "gladkov_vv")
+    assert stored is not None and stored.about == "Губернатор Белгородской области"
+    article = ArticleInput(
+        text="Belgorod governor Vyacheslav Gladkov said on Telegram that twelve drones were "
+             "shot down over Belgorod overnight and a house in Shebekino district was damaged.",
+        published=datetime(2024, 3, 2, 15, tzinfo=UTC), url="https://example.com/a")
+    found = await find_citations(db, article, settings)
+    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    assert mention and mention[0]["name"] == "Vyacheslav Gladkov", found
+
+
+async def test_alias_commands_against_a_resolved_channel(env: dict[str, str], srv: FakeTelegram,  # noqa: F811
+                                                         tmp_path: Path) -> None:
+    ch = srv.add_channel("RKadyrov_95", title="Рамзан Кадыров")
+    ch.about = "Официальный канал Главы Чеченской Республики"
+    e = tg_env(env, srv, tmp_path)
+    code, out, err = await citewatch(e, "channels", "add", "RKadyrov_95", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = await citewatch(e, "channels", "alias", "list", "RKadyrov_95", "--json",
+                                     cwd=tmp_path)
+    assert code == 0, err
+    [row] = json.loads(out)
+    got = {a["name"]: a["origin"] for a in row["aliases"]}
+    assert got["Kadyrov"] == "default"
+    assert got["Ramzan Kadyrov"] == "default"  # the data file has it; the title gives it too
+    assert got["Рамзан Кадыров"] == "title"
+    assert got["Glavy Chechenskoy Respubliki"] == "title"  # owner named in the about text
+
+    code, out, err = await citewatch(e, "channels", "alias", "add", "@RKadyrov_95",
+                                     "Chechen leader", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = await citewatch(e, "channels", "alias", "remove", "RKadyrov_95", "kadyrov",
+                                     cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = await citewatch(e, "channels", "alias", "list", "RKadyrov_95", cwd=tmp_path)
+    assert code == 0, err
+    assert "Chechen leader  (stored)" in out
+    assert "  Kadyrov  (" not in out and "removed: kadyrov" in out
+
+    code, out, err = await citewatch(e, "channels", "alias", "remove", "RKadyrov_95", "Nobody",
+                                     cwd=tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "has no alias 'Nobody'" in err
+    code, out, err = await citewatch(e, "channels", "alias", "add", "not_stored", "X", cwd=tmp_path)
+    assert code == 2 and "@not_stored is not stored" in err
