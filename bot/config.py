@@ -1,8 +1,9 @@
 """Settings from the environment and a ``.env`` file (the environment wins).
 
-Every setting is declared once in ``_SPECS`` with its parser and default, so ``config.example.env``,
-validation and the error messages cannot drift apart. A bad value raises ``ConfigError`` naming the
-variable; the CLI prints that one line and exits 2.
+Every setting is declared once, as a ``Settings`` field with its parser and default, so
+``config.example.env``, validation and the error messages cannot drift apart. A bad value raises
+``ConfigError`` naming the variable; the CLI prints that one line and exits 2. Reading settings
+changes nothing on disk.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -170,17 +171,21 @@ def _existing_file(v: str) -> Path | None:
 
 
 def _writable_path(v: str) -> Path:
+    """A file we can create or write. Checked only: the directory is made on first use (the database,
+    the session), so reading settings (``--help``, a bad value elsewhere) leaves no trace."""
     p = Path(v.strip()).expanduser()
     if not v.strip():
         raise ValueError("empty path")
-    parent = p.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cannot create directory {parent}: {exc.strerror}") from None
+    parent = existing = p.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"cannot create directory {parent}: {existing} is not a directory")
+    if existing != parent and not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot create directory {parent}: {existing} is not writable")
     if p.is_dir():
         raise ValueError(f"{p} is a directory")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+    if not os.access(existing, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise ValueError(f"{p} is not writable")
     return p
 
@@ -193,107 +198,69 @@ class Spec:
     secret: bool = False
 
 
-# name → spec; the order here is the order of config.example.env
-_SPECS: dict[str, Spec] = {
-    # core
-    "CITEWATCH_DB": Spec("./data/citewatch.db", _writable_path, "SQLite database file"),
-    "CHANNELS": Spec("DIUkraine", _channels, "comma-separated channel usernames to watch"),
-    "CHANNEL_ALIASES": Spec("", _aliases, "extra names per channel: chan=alias|alias;chan2=..."),
-    "FEEDS": Spec("", _urls, "comma-separated RSS/Atom feed URLs to follow"),
-    "LOG_LEVEL": Spec("INFO", _choice("debug", "info", "warning", "error"), "log verbosity"),
-    "LOG_FORMAT": Spec("text", _choice("text", "json"), "text lines or JSON lines"),
-    # telegram
-    "SOURCE": Spec("auto", _choice("auto", "telethon", "web"), "where posts come from"),
-    "TG_API_ID": Spec("", _opt_int, "Telegram API id from my.telegram.org"),
-    "TG_API_HASH": Spec("", _str, "Telegram API hash", secret=True),
-    "TG_SESSION": Spec("./data/citewatch.session", _writable_path, "Telethon session file"),
-    "TG_BOT_TOKEN": Spec("", _str, "optional bot token to send alerts as a bot", secret=True),
-    "TG_BOT_SESSION": Spec("./data/citewatch-bot.session", _writable_path, "bot session file"),
-    "TG_SERVER": Spec("", _server, "host:port[:dc] of a test server (empty: Telegram)"),
-    "TG_SERVER_KEY": Spec("", _existing_file, "PEM public key of that test server"),
-    "POLL_INTERVAL": Spec("300", _pos_int, "seconds between polls of channels not joined"),
-    "CATCHUP_INTERVAL": Spec("900", _pos_int, "seconds between catch-ups of every channel"),
-    "BACKFILL_DAYS": Spec("30", _nonneg_int, "how far back to load a new channel (days)"),
-    "BACKFILL_LIMIT": Spec("1000", _nonneg_int, "at most this many posts for a new channel"),
-    "FLOOD_SLEEP_MAX": Spec("60", _nonneg_int, "flood waits up to this many seconds are slept"),
-    "JOIN_DELAY": Spec("10", _nonneg_int, "seconds between channel joins"),
-    "WEB_BASE_URL": Spec("https://t.me", _str, "base URL of the public web preview"),
-    "WEB_INTERVAL": Spec("2", _nonneg_float, "seconds between requests to one web host"),
-    # translation
-    "TRANSLATOR": Spec("auto", _choice("auto", "argos", "libretranslate", "deepl", "none"),
-                       "translation provider (auto: deepl, libretranslate, argos, none)"),
-    "TRANSLATE_TO": Spec("en", _str, "target language of translations"),
-    "LIBRETRANSLATE_URL": Spec("", _str, "base URL of a LibreTranslate server"),
-    "LIBRETRANSLATE_API_KEY": Spec("", _str, "LibreTranslate API key", secret=True),
-    "DEEPL_API_KEY": Spec("", _str, "DeepL API key (':fx' keys use the free endpoint)",
-                          secret=True),
-    "DEEPL_API_URL": Spec("", _str, "override the DeepL endpoint (tests, proxies)"),
-    "TRANSLATE_INTERVAL": Spec("30", _pos_int, "seconds between translation queue runs"),
-    "TRANSLATE_BATCH": Spec("20", _pos_int, "posts per translation batch"),
-    # news
-    "FEED_INTERVAL": Spec("600", _pos_int, "default seconds between polls of one feed"),
-    "FETCH_TIMEOUT": Spec("20", _pos_float, "seconds before an HTTP request gives up"),
-    "FETCH_MAX_BYTES": Spec("5000000", _pos_int, "largest page or feed we download"),
-    "MAX_REDIRECTS": Spec("5", _nonneg_int, "redirects followed per request"),
-    "ALLOW_PRIVATE_URLS": Spec("false", _bool, "allow loopback/private addresses (tests only)"),
-    "USER_AGENT": Spec("citewatch/0.1 (+https://github.com/citewatch)", _str, "HTTP User-Agent"),
-    # citations and alerts
-    "CITATION_THRESHOLD": Spec("0.6", _unit_float, "score from which a citation is alerted"),
-    "CITATION_WINDOW_DAYS": Spec("30", _pos_int, "a post must precede the article by at most"),
-    "CITE_WORKERS": Spec("2", _nonneg_int,
-                         "processes that check a backlog of articles in parallel (0: in-process only)"),
-    "ALERT_CHAT": Spec("me", _str, "chat id, @username or me (Saved Messages) for alerts"),
-    "ALLOWED_CHATS": Spec("", _list, "more chat ids/usernames whose commands are answered"),
-    "ALERT_INTERVAL": Spec("5", _pos_int, "seconds between alert sender runs"),
-    "METRICS_PORT": Spec("", _opt_port, "serve Prometheus metrics on this port (empty: off)"),
-}
+def _setting(default: str, parse: Callable[[str], Any], doc: str, *, secret: bool = False) -> Any:
+    """A ``Settings`` field read from the env variable of the same name (upper case)."""
+    return field(metadata={"spec": Spec(default, parse, doc, secret)})
 
 
 @dataclass(frozen=True)
 class Settings:
-    citewatch_db: Path
-    channels: list[str]
-    channel_aliases: dict[str, list[str]]
-    feeds: list[str]
-    log_level: str
-    log_format: str
-    source: str
-    tg_api_id: int | None
-    tg_api_hash: str
-    tg_session: Path
-    tg_bot_token: str
-    tg_bot_session: Path
-    tg_server: tuple[str, int, int] | None
-    tg_server_key: Path | None
-    poll_interval: int
-    catchup_interval: int
-    backfill_days: int
-    backfill_limit: int
-    flood_sleep_max: int
-    join_delay: int
-    web_base_url: str
-    web_interval: float
-    translator: str
-    translate_to: str
-    libretranslate_url: str
-    libretranslate_api_key: str
-    deepl_api_key: str
-    deepl_api_url: str
-    translate_interval: int
-    translate_batch: int
-    feed_interval: int
-    fetch_timeout: float
-    fetch_max_bytes: int
-    max_redirects: int
-    allow_private_urls: bool
-    user_agent: str
-    citation_threshold: float
-    citation_window_days: int
-    cite_workers: int
-    alert_chat: str
-    allowed_chats: list[str]
-    alert_interval: int
-    metrics_port: int | None
+    """Every setting, declared once: the field is the env variable in lower case, its metadata the
+    default, parser and doc (the order here is the order of config.example.env)."""
+
+    # core
+    citewatch_db: Path = _setting("./data/citewatch.db", _writable_path, "SQLite database file")
+    channels: list[str] = _setting("DIUkraine", _channels, "comma-separated channel usernames to watch")
+    channel_aliases: dict[str, list[str]] = _setting(
+        "", _aliases, "extra names per channel: chan=alias|alias;chan2=...")
+    feeds: list[str] = _setting("", _urls, "comma-separated RSS/Atom feed URLs to follow")
+    log_level: str = _setting("INFO", _choice("debug", "info", "warning", "error"), "log verbosity")
+    log_format: str = _setting("text", _choice("text", "json"), "text lines or JSON lines")
+    # telegram
+    source: str = _setting("auto", _choice("auto", "telethon", "web"), "where posts come from")
+    tg_api_id: int | None = _setting("", _opt_int, "Telegram API id from my.telegram.org")
+    tg_api_hash: str = _setting("", _str, "Telegram API hash", secret=True)
+    tg_session: Path = _setting("./data/citewatch.session", _writable_path, "Telethon session file")
+    tg_bot_token: str = _setting("", _str, "optional bot token to send alerts as a bot", secret=True)
+    tg_bot_session: Path = _setting("./data/citewatch-bot.session", _writable_path, "bot session file")
+    tg_server: tuple[str, int, int] | None = _setting(
+        "", _server, "host:port[:dc] of a test server (empty: Telegram)")
+    tg_server_key: Path | None = _setting("", _existing_file, "PEM public key of that test server")
+    poll_interval: int = _setting("300", _pos_int, "seconds between polls of channels not joined")
+    catchup_interval: int = _setting("900", _pos_int, "seconds between catch-ups of every channel")
+    backfill_days: int = _setting("30", _nonneg_int, "how far back to load a new channel (days)")
+    backfill_limit: int = _setting("1000", _nonneg_int, "at most this many posts for a new channel")
+    flood_sleep_max: int = _setting("60", _nonneg_int, "flood waits up to this many seconds are slept")
+    join_delay: int = _setting("10", _nonneg_int, "seconds between channel joins")
+    web_base_url: str = _setting("https://t.me", _str, "base URL of the public web preview")
+    web_interval: float = _setting("2", _nonneg_float, "seconds between requests to one web host")
+    # translation
+    translator: str = _setting("auto", _choice("auto", "argos", "libretranslate", "deepl", "none"),
+                               "translation provider (auto: deepl, libretranslate, argos, none)")
+    translate_to: str = _setting("en", _str, "target language of translations")
+    libretranslate_url: str = _setting("", _str, "base URL of a LibreTranslate server")
+    libretranslate_api_key: str = _setting("", _str, "LibreTranslate API key", secret=True)
+    deepl_api_key: str = _setting("", _str, "DeepL API key (':fx' keys use the free endpoint)",
+                                  secret=True)
+    deepl_api_url: str = _setting("", _str, "override the DeepL endpoint (tests, proxies)")
+    translate_interval: int = _setting("30", _pos_int, "seconds between translation queue runs")
+    translate_batch: int = _setting("20", _pos_int, "posts per translation batch")
+    # news
+    feed_interval: int = _setting("600", _pos_int, "default seconds between polls of one feed")
+    fetch_timeout: float = _setting("20", _pos_float, "seconds before an HTTP request gives up")
+    fetch_max_bytes: int = _setting("5000000", _pos_int, "largest page or feed we download")
+    max_redirects: int = _setting("5", _nonneg_int, "redirects followed per request")
+    allow_private_urls: bool = _setting("false", _bool, "allow loopback/private addresses (tests only)")
+    user_agent: str = _setting("citewatch/0.1 (+https://github.com/citewatch)", _str, "HTTP User-Agent")
+    # citations and alerts
+    citation_threshold: float = _setting("0.6", _unit_float, "score from which a citation is alerted")
+    citation_window_days: int = _setting("30", _pos_int, "a post must precede the article by at most")
+    cite_workers: int = _setting(
+        "2", _nonneg_int, "processes that check a backlog of articles in parallel (0: in-process only)")
+    alert_chat: str = _setting("me", _str, "chat id, @username or me (Saved Messages) for alerts")
+    allowed_chats: list[str] = _setting("", _list, "more chat ids/usernames whose commands are answered")
+    alert_interval: int = _setting("5", _pos_int, "seconds between alert sender runs")
+    metrics_port: int | None = _setting("", _opt_port, "serve Prometheus metrics on this port (empty: off)")
 
     @property
     def has_telegram_credentials(self) -> bool:
@@ -302,6 +269,10 @@ class Settings:
     def aliases_for(self, username: str) -> list[str]:
         key = username.lower()
         return self.channel_aliases.get(key, DEFAULT_ALIASES.get(key, []))
+
+
+#: env variable name → spec, in declaration order (derived from ``Settings``)
+_SPECS: dict[str, Spec] = {f.name.upper(): f.metadata["spec"] for f in fields(Settings)}
 
 
 def load_settings(
@@ -351,5 +322,3 @@ def example_env() -> str:
         lines.append("")
     return "\n".join(lines)
 
-
-assert {f.name for f in fields(Settings)} == {n.lower() for n in _SPECS}

@@ -54,6 +54,14 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
     assert both.channels == ["rybar", "DIUkraine"]  # the file still fills what env leaves out
 
 
+def test_reading_settings_creates_no_directories(tmp_path: Path) -> None:
+    paths = {"CITEWATCH_DB": tmp_path / "a" / "b" / "cw.db", "TG_SESSION": tmp_path / "s" / "tg",
+             "TG_BOT_SESSION": tmp_path / "bot" / "tg"}
+    s = load_settings({k: str(v) for k, v in paths.items()}, dotenv_path=None)
+    assert (s.citewatch_db, s.tg_session, s.tg_bot_session) == tuple(paths.values())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_channel_usernames_are_normalised() -> None:
     s = load_settings({"CHANNELS": "https://t.me/s/DIUkraine, t.me/rybar/123, @mod_russia"}, None)
     assert s.channels == ["DIUkraine", "rybar", "mod_russia"]
