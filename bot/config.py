@@ -112,7 +112,8 @@ def _channels(v: str) -> list[str]:
     return [normalize_username(p) for p in _list(v)]
 
 
-def _urls(v: str) -> list[str]:
+def parse_urls(v: str) -> list[str]:
+    """Comma-separated http(s) URLs (FEEDS, and ``feeds add`` arguments); ValueError names a bad one."""
     out = []
     for u in _list(v):
         # the whole URL is checked: a prefix match let "https://a b" through
@@ -213,7 +214,7 @@ class Settings:
     channels: list[str] = _setting("DIUkraine", _channels, "comma-separated channel usernames to watch")
     channel_aliases: dict[str, list[str]] = _setting(
         "", _aliases, "extra names per channel: chan=alias|alias;chan2=...")
-    feeds: list[str] = _setting("", _urls, "comma-separated RSS/Atom feed URLs to follow")
+    feeds: list[str] = _setting("", parse_urls, "comma-separated RSS/Atom feed URLs to follow")
     log_level: str = _setting("INFO", _choice("debug", "info", "warning", "error"), "log verbosity")
     log_format: str = _setting("text", _choice("text", "json"), "text lines or JSON lines")
     # telegram

@@ -9,9 +9,11 @@ connection so they never see a half-done write. Files that are not ours are refu
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,12 +27,19 @@ Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
 
+#: set on every connection we open (they are per connection, not stored in the file)
+_CONNECTION_PRAGMAS = (
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA temp_store = MEMORY",
+)
+
+
 def _configure(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA cache_size = -65536")
-    conn.execute("PRAGMA temp_store = MEMORY")
+    for pragma in _CONNECTION_PRAGMAS:
+        conn.execute(pragma)
 
 
 def _statements(script: str) -> list[str]:
@@ -116,13 +125,50 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     return version
 
 
-class Database:
-    """An open citewatch database. Create with ``await Database.open(path)``."""
+def _open_reader(path: Path) -> sqlite3.Connection:
+    """The reader connection, after it has checked and migrated the file and switched it to WAL."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open database {path}: {exc}") from exc
+    try:
+        _configure(conn)
+        try:
+            migrate(conn)
+        except StorageError as exc:  # name the file: the user may have several
+            raise StorageError(f"{path}: {exc}") from exc
+        _use_wal(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StorageError(f"cannot use database {path}: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    conn.row_factory = sqlite3.Row
+    return conn
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _fetchone(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    return conn.execute(sql, params).fetchone()
+
+
+class Database:
+    """An open citewatch database. Create with ``await Database.open(path)``.
+
+    The writer is an aiosqlite connection; the reader is a plain sqlite3 connection used only from
+    its own single thread, so ``read`` can run several statements per thread hop through public APIs.
+    """
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: sqlite3.Connection,
+                 reader_thread: ThreadPoolExecutor):
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._reader_thread = reader_thread
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -132,31 +178,39 @@ class Database:
             raise StorageError(f"no database at {path}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot open database {path}: {exc}") from exc
+        reader_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewatch-db-reader")
+        try:
+            reader = await asyncio.get_running_loop().run_in_executor(reader_thread, _open_reader, path)
+        except BaseException:
+            reader_thread.shutdown(wait=False)
+            raise
+        try:
             writer = await aiosqlite.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
+            await cls._close_reader(reader, reader_thread)
             raise StorageError(f"cannot open database {path}: {exc}") from exc
         try:
-            await writer._execute(_configure, writer._conn)  # type: ignore[attr-defined]
-            try:
-                await writer._execute(migrate, writer._conn)  # type: ignore[attr-defined]
-            except StorageError as exc:  # name the file: the user may have several
-                raise StorageError(f"{path}: {exc}") from exc
-            await writer._execute(_use_wal, writer._conn)  # type: ignore[attr-defined]
-            reader = await aiosqlite.connect(path, isolation_level=None)
-            await reader._execute(_configure, reader._conn)  # type: ignore[attr-defined]
-        except sqlite3.DatabaseError as exc:
+            for pragma in _CONNECTION_PRAGMAS:
+                await writer.execute(pragma)
+        except BaseException as exc:
             await writer.close()
-            raise StorageError(f"cannot use database {path}: {exc}") from exc
-        except BaseException:
-            await writer.close()
+            await cls._close_reader(reader, reader_thread)
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StorageError(f"cannot use database {path}: {exc}") from exc
             raise
         writer.row_factory = aiosqlite.Row
-        reader.row_factory = aiosqlite.Row
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, reader_thread)
+
+    @staticmethod
+    async def _close_reader(reader: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        await asyncio.get_running_loop().run_in_executor(thread, reader.close)
+        thread.shutdown(wait=False)
 
     async def close(self) -> None:
         async with self._lock:
-            await self._reader.close()
+            await self._close_reader(self._reader, self._reader_thread)
             await self._writer.close()
 
     async def __aenter__(self) -> Database:
@@ -181,16 +235,14 @@ class Database:
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, *args, **kwargs)`` on the reader connection in its own thread: several
         statements for one thread hop (each awaited statement costs a hop on a busy loop)."""
-        conn = self._reader._conn  # type: ignore[attr-defined]
-        return await self._reader._execute(fn, conn, *args, **kwargs)  # type: ignore[attr-defined]
+        call = functools.partial(fn, self._reader, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._reader_thread, call)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        async with self._reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await self.read(_fetchall, sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self._reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await self.read(_fetchone, sql, params)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)

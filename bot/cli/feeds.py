@@ -9,7 +9,7 @@ import click
 
 from bot.cli import cli
 from bot.cli.common import get_settings, handle_errors, open_db, print_json, run_async
-from bot.config import _urls
+from bot.config import parse_urls
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
 from storage.models import Feed
@@ -17,7 +17,7 @@ from storage.models import Feed
 
 def _check_urls(urls: tuple[str, ...]) -> list[str]:
     try:
-        return _urls(",".join(urls))
+        return parse_urls(",".join(urls))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
