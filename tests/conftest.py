@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -11,6 +15,8 @@ from storage.db import Database
 from tests.httpserver import TestHTTPServer
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: the installed console script, run as a user runs it
+CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
 
 
 def shared_data(name: str) -> Path:
@@ -39,8 +45,6 @@ def http() -> Iterator[TestHTTPServer]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A minimal environment for running the CLI in a subprocess against a temp database."""
-    import os
-
     base = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "CITEWATCH_"))}
     base.update({
         "CITEWATCH_DB": str(tmp_path / "cw.db"),
@@ -52,3 +56,21 @@ def env(tmp_path: Path) -> dict[str, str]:
         "ALLOW_PRIVATE_URLS": "true",
     })
     return base
+
+
+class Cli(Protocol):
+    def __call__(self, env: Mapping[str, str], *args: str, stdin: str | None = None,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]: ...
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """``cli(env, "search", "x")``: the real ``citewatch`` console script in its own process, in
+    ``tmp_path`` (exit codes, one-line errors on stderr and ``.env`` lookup are what a user gets)."""
+
+    def run(env: Mapping[str, str], *args: str, stdin: str | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CITEWATCH, *args], env=dict(env), cwd=cwd or tmp_path, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    return run

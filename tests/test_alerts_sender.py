@@ -23,6 +23,7 @@ from storage import alerts
 from storage.db import Database
 from storage.models import utcnow
 from tests.alerts_support import HOSTILE, cite, settings_for, store_post, telegram, within
+from tests.conftest import Cli
 
 
 def _urls(entities: list) -> list[str]:
@@ -96,7 +97,7 @@ async def test_flood_wait_postpones_instead_of_failing(db: Database) -> None:
 
 
 async def test_write_forbidden_marks_failed_and_status_shows_it(
-    db: Database, env: dict[str, str]
+    db: Database, env: dict[str, str], cli: Cli
 ) -> None:
     await cite(db, [await store_post(db, 9)])
     async with telegram() as (srv, client):
@@ -109,12 +110,10 @@ async def test_write_forbidden_marks_failed_and_status_shows_it(
     assert row.status == "failed" and (row.last_error or "").startswith("CHAT_WRITE_FORBIDDEN")
 
     env["CITEWATCH_DB"] = str(db.path)
-    out = subprocess.run(["citewatch", "status"], env=env, capture_output=True, text=True,
-                         timeout=60)
+    out = cli(env, "status")
     assert out.returncode == 0, out.stderr
     assert "1 failed" in out.stdout and "CHAT_WRITE_FORBIDDEN" in out.stdout
-    js = subprocess.run(["citewatch", "status", "--json"], env=env, capture_output=True,
-                        text=True, timeout=60)
+    js = cli(env, "status", "--json")
     report = json.loads(js.stdout)
     assert report["queues"]["alerts"]["failed"] == 1
     assert report["failed_alerts"][0]["reason"].startswith("CHAT_WRITE_FORBIDDEN")

@@ -5,36 +5,17 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
 from bot.cite.pipeline import check_article
-from bot.cli import _register, cli
 from bot.config import load_settings
 from storage import articles
 from storage.db import Database
 from storage.models import Article
+from tests.conftest import Cli
 from tests.test_cite_detect import MODEL_ARTICLE, POST_TIME, SAME_TOPIC_ARTICLE
 from tests.test_cite_pipeline import seed
-
-
-def cw(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    """The real ``citewatch`` process (slow to start: used for the JSON contract)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", *args],
-        env=env, input=stdin.decode() if stdin else None, capture_output=True, text=True, timeout=60,
-    )
-
-
-def run_cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
-    """The same command in-process (click's runner), for speed."""
-    _register()
-    res = CliRunner().invoke(cli, list(args), input=stdin, env=env, catch_exceptions=False)
-    return res
 
 
 def page(body: str, *, published: str = "2023-05-02T16:00:00+00:00", extra: str = "") -> str:
@@ -56,11 +37,11 @@ async def _seed(env: dict[str, str]) -> None:
         await db.close()
 
 
-async def test_check_article_json_on_a_local_file(env: dict[str, str], tmp_path: Path) -> None:
+async def test_check_article_json_on_a_local_file(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     await _seed(env)
     f = tmp_path / "article.html"
     f.write_text(page(MODEL_ARTICLE), encoding="utf-8")
-    res = cw(env, "check-article", str(f), "--json")
+    res = cli(env, "check-article", str(f), "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["article"]["title"] == "Conscripts refuse contracts"
@@ -74,55 +55,55 @@ async def test_check_article_json_on_a_local_file(env: dict[str, str], tmp_path:
     assert all({"kind", "text", "weight"} <= e.keys() for e in c["evidence"])
 
 
-def test_check_article_embed_from_stdin_and_published_override(env: dict[str, str]) -> None:
+def test_check_article_embed_from_stdin_and_published_override(cli: Cli, env: dict[str, str]) -> None:
     asyncio.run(_seed(env))
     embed = ('<blockquote class="telegram-post" data-telegram-post="DIUkraine/1908">'
              '<a href="https://t.me/DIUkraine/1908">post</a></blockquote>')
-    body = page(SAME_TOPIC_ARTICLE, extra=embed).encode()
-    res = run_cli(env, "check-article", "-", "--json", stdin=body)
-    assert res.exit_code == 0, res.output
+    body = page(SAME_TOPIC_ARTICLE, extra=embed)
+    res = cli(env, "check-article", "-", "--json", stdin=body)
+    assert res.returncode == 0, res.stderr
     [c] = json.loads(res.stdout)["citations"]
     assert c["score"] == 1.0 and c["evidence"][0]["kind"] == "embed"
     # the same page dated before the post: never a citation
-    res = run_cli(env, "check-article", "-", "--json", "--published", "2023-04-30T10:00:00Z",
+    res = cli(env, "check-article", "-", "--json", "--published", "2023-04-30T10:00:00Z",
                   stdin=body)
     assert json.loads(res.stdout)["citations"] == []
 
 
-def test_check_article_plain_text_human_output(env: dict[str, str], tmp_path: Path) -> None:
+def test_check_article_plain_text_human_output(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     asyncio.run(_seed(env))
     f = tmp_path / "article.txt"
     f.write_text(MODEL_ARTICLE, encoding="utf-8")
-    res = run_cli(env, "check-article", str(f), "--published", "2023-05-02T16:00:00Z")
-    assert res.exit_code == 0, res.output
+    res = cli(env, "check-article", str(f), "--published", "2023-05-02T16:00:00Z")
+    assert res.returncode == 0, res.stderr
     assert "https://t.me/DIUkraine/1908" in res.stdout and "ALERT" in res.stdout
     assert "quotes " in res.stdout and "published 31 h after the post" in res.stdout
 
 
-def test_check_article_bad_input_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
-    res = cw(env, "check-article", str(tmp_path / "missing.html"))
+def test_check_article_bad_input_is_one_line(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    res = cli(env, "check-article", str(tmp_path / "missing.html"))
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
     assert "no such file or URL" in res.stderr
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"   ")
-    res = cw(env, "check-article", str(empty))
+    res = cli(env, "check-article", str(empty))
     assert res.returncode == 2 and "empty article" in res.stderr
-    res = cw(env, "check-article", str(empty), "--published", "yesterday-ish")
+    res = cli(env, "check-article", str(empty), "--published", "yesterday-ish")
     assert res.returncode == 2 and "not a date" in res.stderr
 
 
-def test_citations_lists_newest_first(env: dict[str, str], tmp_path: Path) -> None:
+def test_citations_lists_newest_first(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     ids = asyncio.run(_two_checked_articles(env))
-    res = run_cli(env, "citations", "--json")
-    assert res.exit_code == 0, res.output
+    res = cli(env, "citations", "--json")
+    assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
     assert [r["article"]["id"] for r in rows] == [ids[1], ids[0]]
     assert rows[0]["post_url"] == "https://t.me/DIUkraine/1908" and rows[0]["evidence"]
-    res = run_cli(env, "citations", "--since", "2099-01-01", "--json")
-    assert res.exit_code == 0 and json.loads(res.stdout) == []
-    res = run_cli(env, "citations", "--since", "1d", "--json")
+    res = cli(env, "citations", "--since", "2099-01-01", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout) == []
+    res = cli(env, "citations", "--since", "1d", "--json")
     assert len(json.loads(res.stdout)) == 2
-    assert "Story 1" in run_cli(env, "citations").stdout
+    assert "Story 1" in cli(env, "citations").stdout
 
 
 async def _two_checked_articles(env: dict[str, str]) -> list[int]:

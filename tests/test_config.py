@@ -6,21 +6,15 @@ The error tests run the real ``citewatch`` console script in a subprocess, as a 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import _SPECS, example_env, load_settings
 from bot.errors import ConfigError
+from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
-
-
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CITEWATCH, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
 
 
 def test_defaults_without_env_or_file(tmp_path: Path) -> None:
@@ -130,46 +124,46 @@ def _assert_one_line_error(proc: subprocess.CompletedProcess[str], name: str) ->
     [("TG_API_ID", "not-a-number"), ("SOURCE", "smoke"), ("LOG_LEVEL", "verbose"),
      ("FEEDS", "example.org/rss"), ("ALLOW_PRIVATE_URLS", "perhaps")],
 )
-def test_cli_stops_with_one_line_for_bad_env(env: dict[str, str], tmp_path: Path, name: str,
+def test_cli_stops_with_one_line_for_bad_env(cli: Cli, env: dict[str, str], tmp_path: Path, name: str,
                                               value: str) -> None:
-    proc = run_cli(["stats"], {**env, name: value}, tmp_path)
+    proc = cli({**env, name: value}, "stats")
     _assert_one_line_error(proc, name)
     assert not Path(env["CITEWATCH_DB"]).exists()  # nothing was created before the check
 
 
-def test_cli_unwritable_db_path(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_unwritable_db_path(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     # a directory cannot be created under a regular file, even as root
     blocker = tmp_path / "blocker"
     blocker.write_text("I am a file")
-    proc = run_cli(["stats"], {**env, "CITEWATCH_DB": str(blocker / "sub" / "cw.db")}, tmp_path)
+    proc = cli({**env, "CITEWATCH_DB": str(blocker / "sub" / "cw.db")}, "stats")
     _assert_one_line_error(proc, "CITEWATCH_DB")
     assert "cannot create directory" in proc.stderr
     # a directory where the file should be
-    proc = run_cli(["stats"], {**env, "CITEWATCH_DB": str(tmp_path)}, tmp_path)
+    proc = cli({**env, "CITEWATCH_DB": str(tmp_path)}, "stats")
     _assert_one_line_error(proc, "CITEWATCH_DB")
     assert "is a directory" in proc.stderr
 
 
-def test_cli_bad_value_in_dotenv_file(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_bad_value_in_dotenv_file(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     env = {k: v for k, v in env.items() if k != "FEEDS"}
     (tmp_path / ".env").write_text("FEEDS=https://ok.example/rss,javascript:alert(1)\n")
-    proc = run_cli(["stats"], env, tmp_path)
+    proc = cli(env, "stats")
     _assert_one_line_error(proc, "FEEDS")
     # the environment wins over the broken file value
-    proc = run_cli(["stats"], {**env, "FEEDS": ""}, tmp_path)
+    proc = cli({**env, "FEEDS": ""}, "stats")
     assert proc.returncode == 0, proc.stderr
 
 
-def test_cli_undecodable_dotenv_file(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_undecodable_dotenv_file(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / ".env").write_bytes(b"LOG_LEVEL=\xff\xfe info\n")
-    proc = run_cli(["stats"], env, tmp_path)
+    proc = cli(env, "stats")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "cannot read settings file" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_cli_env_file_option(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_env_file_option(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     other = tmp_path / "other.env"
     other.write_text("SOURCE=bogus\n")
-    proc = run_cli(["--env-file", str(other), "stats"], env, tmp_path)
+    proc = cli(env, "--env-file", str(other), "stats")
     _assert_one_line_error(proc, "SOURCE")

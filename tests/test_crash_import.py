@@ -6,11 +6,11 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
+from tests.conftest import CITEWATCH
+
 N = 100_000
 
 

@@ -9,20 +9,13 @@ import pty
 import sqlite3
 import struct
 import subprocess
-import sys
 import termios
 from pathlib import Path
 
 import pytest
 
 from bot.importing import detect_format, flatten_export_text
-
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
-
-
-def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CITEWATCH, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+from tests.conftest import CITEWATCH, Cli
 
 
 def q(env: dict[str, str], sql: str) -> list[tuple]:
@@ -61,13 +54,15 @@ def test_flatten_export_text_captures_text_link_hrefs() -> None:
     assert links == ["https://gur.gov.ua/content/x.html", "https://t.me/DIUkraine/1"]
 
 
-def test_import_telegram_desktop_export(env: dict[str, str], tmp_path: Path) -> None:
+def test_import_telegram_desktop_export(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     path = tmp_path / "result.json"
     path.write_text(json.dumps(EXPORT, ensure_ascii=False, indent=1))
     assert detect_format(path) == "export"
-    proc = cli(["import", str(path)], env, tmp_path)  # the export names no username
+    proc = cli(env, "import", str(path))  # the export names no username
     assert proc.returncode == 0 and "give --channel" in proc.stderr
-    proc = cli(["import", str(path), "--channel", "https://t.me/DIUkraine"], env, tmp_path)
+    proc = cli(env, "import", str(path), "--channel", "https://t.me/DIUkraine")
     assert proc.returncode == 0, proc.stderr
     assert "imported 2 new, 0 edited, 0 unchanged; 1 skipped" in proc.stdout
     assert "message #4" in proc.stderr
@@ -94,11 +89,13 @@ def _write_jsonl(path: Path, lines: list[str]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def test_jsonl_import_twice_changes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+def test_jsonl_import_twice_changes_nothing(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     path = tmp_path / "posts.jsonl"
     _write_jsonl(path, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
     assert detect_format(path) == "jsonl"
-    proc = cli(["import", str(path)], env, tmp_path)
+    proc = cli(env, "import", str(path))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 0 skipped"
     first = counts(env)
@@ -109,13 +106,15 @@ def test_jsonl_import_twice_changes_nothing(env: dict[str, str], tmp_path: Path)
     queue = q(env, "SELECT count(*) FROM translation_queue")[0][0]
     assert queue == 1  # only the post without a translation waits
 
-    proc = cli(["import", str(path)], env, tmp_path)
+    proc = cli(env, "import", str(path))
     assert proc.stdout.strip() == "imported 0 new, 0 edited, 3 unchanged; 0 skipped"
     assert counts(env) == first
     assert q(env, "SELECT count(*) FROM translation_queue")[0][0] == queue
 
 
-def test_malformed_lines_reported_and_skipped(env: dict[str, str], tmp_path: Path) -> None:
+def test_malformed_lines_reported_and_skipped(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     path = tmp_path / "mixed.jsonl"
     good = [json.dumps(r, ensure_ascii=False) for r in JSONL_OK]
     _write_jsonl(path, [
@@ -134,7 +133,7 @@ def test_malformed_lines_reported_and_skipped(env: dict[str, str], tmp_path: Pat
         json.dumps({"channel": "DIUkraine", "id": 9, "date": "2023-01-01",  # 13
                     "versions": [{"text": "old", "replaced_at": "someday"}]}),
     ])
-    proc = cli(["import", str(path)], env, tmp_path)
+    proc = cli(env, "import", str(path))
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 9 skipped"
@@ -146,30 +145,36 @@ def test_malformed_lines_reported_and_skipped(env: dict[str, str], tmp_path: Pat
     assert counts(env)[0] == 3
 
 
-def test_long_first_line_is_still_jsonl(env: dict[str, str], tmp_path: Path) -> None:
+def test_long_first_line_is_still_jsonl(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     path = tmp_path / "long.jsonl"
     rec = {"channel": "DIUkraine", "id": 1, "date": "2023-01-01", "text": "слово " * 3000}
     _write_jsonl(path, [json.dumps(rec, ensure_ascii=False)])
     assert detect_format(path) == "jsonl"
-    proc = cli(["import", str(path)], env, tmp_path)
+    proc = cli(env, "import", str(path))
     assert proc.stdout.strip() == "imported 1 new, 0 edited, 0 unchanged; 0 skipped"
 
 
-def test_edit_through_reimport_keeps_history(env: dict[str, str], tmp_path: Path) -> None:
+def test_edit_through_reimport_keeps_history(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     path = tmp_path / "p.jsonl"
     _write_jsonl(path, [json.dumps(JSONL_OK[1], ensure_ascii=False)])
-    cli(["import", str(path)], env, tmp_path)
+    cli(env, "import", str(path))
     _write_jsonl(path, [json.dumps({**JSONL_OK[1], "text": "Змінений текст"}, ensure_ascii=False)])
-    proc = cli(["import", str(path)], env, tmp_path)
+    proc = cli(env, "import", str(path))
     assert proc.stdout.strip() == "imported 0 new, 1 edited, 0 unchanged; 0 skipped"
     assert q(env, "SELECT text FROM post_versions") == [("Без перекладу",)]
 
 
-def test_no_progress_bar_when_piped_but_one_on_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+def test_no_progress_bar_when_piped_but_one_on_a_terminal(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     path = tmp_path / "p.jsonl"
     _write_jsonl(path, [json.dumps({"channel": "DIUkraine", "id": i, "date": "2023-01-01",
                                     "text": f"допис {i}"}) for i in range(1, 301)])
-    proc = cli(["import", str(path)], env, tmp_path)
+    proc = cli(env, "import", str(path))
     assert proc.stderr == ""  # piped: no bar, no carriage returns
     # stderr on a pseudo-terminal: the bar is drawn there
     master, slave = pty.openpty()
@@ -196,7 +201,7 @@ def test_no_progress_bar_when_piped_but_one_on_a_terminal(env: dict[str, str], t
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fmt: str) -> None:
+def test_export_is_the_inverse_of_import(cli: Cli, env: dict[str, str], tmp_path: Path, fmt: str) -> None:
     src = tmp_path / "in.jsonl"
     tricky = {"channel": "DIUkraine", "id": 77, "date": "2023-02-01T00:00:00+00:00",
               "text": 'Рядок 1\nрядок 2, "лапки", коми; https://gur.gov.ua/x', "views": 9,
@@ -204,15 +209,15 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
               "edit_date": "2023-02-02T00:00:00+00:00", "lang": "uk",
               "translation": 'Line 1\nline 2, "quotes"'}
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in [*JSONL_OK, tricky]])
-    cli(["import", str(src)], env, tmp_path)
+    cli(env, "import", str(src))
     edited = tmp_path / "edit.jsonl"  # post 77 is then edited: its first text must travel too
     _write_jsonl(edited, [json.dumps({**tricky, "text": "Виправлений текст", "translation": "Fixed",
                                       "edit_date": "2023-02-03T00:00:00+00:00"}, ensure_ascii=False)])
-    assert "1 edited" in cli(["import", str(edited)], env, tmp_path).stdout
-    cli(["search", "x"], env, tmp_path)
+    assert "1 edited" in cli(env, "import", str(edited)).stdout
+    cli(env, "search", "x")
     with sqlite3.connect(env["CITEWATCH_DB"]) as conn:  # a deletion travels too
         conn.execute("UPDATE posts SET deleted_at = '2023-03-01T00:00:00+00:00' WHERE message_id = 5")
-    proc = cli(["export", "--format", fmt], env, tmp_path)
+    proc = cli(env, "export", "--format", fmt)
     assert proc.returncode == 0, proc.stderr
     dumped = tmp_path / f"out.{fmt}"
     dumped.write_text(proc.stdout, encoding="utf-8")
@@ -220,7 +225,7 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
         assert len(proc.stdout.splitlines()) == 4
 
     env2 = {**env, "CITEWATCH_DB": str(tmp_path / "fresh.db")}
-    proc = cli(["import", str(dumped)], env2, tmp_path)
+    proc = cli(env2, "import", str(dumped))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "imported 4 new, 0 edited, 0 unchanged; 0 skipped"
     cols = ("c.username, p.message_id, p.date, p.text, p.views, p.forwards, p.reply_to, p.grouped_id,"
@@ -234,31 +239,35 @@ def test_export_is_the_inverse_of_import(env: dict[str, str], tmp_path: Path, fm
     assert q(env2, history) == q(env, history)
     assert [(r[2], r[5]) for r in q(env2, history)] == [(tricky["text"], tricky["translation"])]
     # importing the same file again, even over a database that has the history, adds nothing
-    assert "0 edited, 4 unchanged" in cli(["import", str(dumped)], env2, tmp_path).stdout
-    assert "0 edited, 4 unchanged" in cli(["import", str(dumped)], env, tmp_path).stdout
+    assert "0 edited, 4 unchanged" in cli(env2, "import", str(dumped)).stdout
+    assert "0 edited, 4 unchanged" in cli(env, "import", str(dumped)).stdout
     assert q(env2, history) == q(env, history) and len(q(env, history)) == 1
-    again = cli(["export", "--format", fmt], env2, tmp_path)
+    again = cli(env2, "export", "--format", fmt)
     # and exporting the copy gives the same records (order follows internal channel ids)
     assert sorted(again.stdout.splitlines()) == sorted(dumped.read_text().splitlines())
 
 
-def test_export_filters(env: dict[str, str], tmp_path: Path) -> None:
+def test_export_filters(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
-    cli(["import", str(src)], env, tmp_path)
-    proc = cli(["export", "--format", "jsonl", "--channel", "rybar"], env, tmp_path)
+    cli(env, "import", str(src))
+    proc = cli(env, "export", "--format", "jsonl", "--channel", "rybar")
     assert [json.loads(ln)["id"] for ln in proc.stdout.splitlines()] == [5]
-    proc = cli(["export", "--format", "jsonl", "--since", "2023-01-25"], env, tmp_path)
+    proc = cli(env, "export", "--format", "jsonl", "--since", "2023-01-25")
     assert sorted(json.loads(ln)["id"] for ln in proc.stdout.splitlines()) == [5, 1909]
 
 
-def test_stats_numbers(env: dict[str, str], tmp_path: Path) -> None:
+def test_stats_numbers(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
-    cli(["import", str(src)], env, tmp_path)
+    cli(env, "import", str(src))
     with sqlite3.connect(env["CITEWATCH_DB"]) as conn:
         conn.execute("UPDATE posts SET deleted_at = '2024-01-01' WHERE message_id = 1909")
-    proc = cli(["stats", "--json"], env, tmp_path)
+    proc = cli(env, "stats", "--json")
     s = json.loads(proc.stdout)
     by = {c["channel"]: c for c in s["channels"]}
     assert by["DIUkraine"]["posts"] == 2 and by["DIUkraine"]["translated"] == 1
@@ -267,5 +276,5 @@ def test_stats_numbers(env: dict[str, str], tmp_path: Path) -> None:
     assert s["posts"] == 3 and s["translated"] == 2 and s["translated_share"] == round(2 / 3, 4)
     assert s["translation_queue"] == {"pending": 1}
     assert s["citations"] == 0 and s["articles_total"] == 0 and s["alerts"] == {}
-    text = cli(["stats"], env, tmp_path).stdout
+    text = cli(env, "stats").stdout
     assert "DIUkraine" in text and "50%" in text and "posts: 3 (67% translated)" in text

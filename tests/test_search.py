@@ -8,8 +8,6 @@ import io
 import json
 import random
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,15 +18,7 @@ from storage.db import Database
 from storage.errors import QueryError
 from storage.fts_query import parse, to_fts5
 from storage.models import Post
-
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
-
-
-def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CITEWATCH, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          input=stdin, timeout=60)
-
+from tests.conftest import Cli
 
 # -- the pure query translator -------------------------------------------------------------------
 
@@ -198,35 +188,35 @@ ROWS = [
 
 
 @pytest.fixture
-def filled(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+def filled(cli: Cli, env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     src = tmp_path / "posts.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS))
-    proc = cli(["import", str(src)], env, tmp_path)
+    proc = cli(env, "import", str(src))
     assert proc.returncode == 0, proc.stderr
     return env
 
 
-def test_cli_search_text_json_csv(filled: dict[str, str], tmp_path: Path) -> None:
-    proc = cli(["search", "дрони"], filled, tmp_path)
+def test_cli_search_text_json_csv(cli: Cli, filled: dict[str, str], tmp_path: Path) -> None:
+    proc = cli(filled, "search", "дрони")
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("https://")]
     assert lines[0].startswith("https://t.me/DIUkraine/2")  # three hits beat one
     assert "[Дрони]" in proc.stdout  # highlighted (brackets when not a terminal)
 
-    proc = cli(["search", "drones", "--json"], filled, tmp_path)
+    proc = cli(filled, "search", "drones", "--json")
     out = json.loads(proc.stdout)
     assert [(r["channel"], r["message_id"]) for r in out] == [("DIUkraine", 1)]
     assert out[0]["url"] == "https://t.me/DIUkraine/1" and out[0]["date"].startswith("2023-01-10")
     assert "[drones]" in out[0]["translation_snippet"]
 
-    proc = cli(["search", "дрони", "--csv", "--channel", "@rybar"], filled, tmp_path)
+    proc = cli(filled, "search", "дрони", "--csv", "--channel", "@rybar")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [(r["channel"], r["message_id"]) for r in rows] == [("rybar", "7")]
 
 
-def test_cli_search_filters_and_limit(filled: dict[str, str], tmp_path: Path) -> None:
+def test_cli_search_filters_and_limit(cli: Cli, filled: dict[str, str], tmp_path: Path) -> None:
     def ids(*args: str) -> list[int]:
-        proc = cli(["search", "дрони", "--json", *args], filled, tmp_path)
+        proc = cli(filled, "search", "дрони", "--json", *args)
         assert proc.returncode == 0, proc.stderr
         return sorted(r["message_id"] for r in json.loads(proc.stdout))
 
@@ -238,11 +228,11 @@ def test_cli_search_filters_and_limit(filled: dict[str, str], tmp_path: Path) ->
     assert len(ids("--limit", "1")) == 1
 
 
-def test_cli_search_nothing_found_and_bad_queries(filled: dict[str, str], tmp_path: Path) -> None:
-    proc = cli(["search", "неіснуючеслово"], filled, tmp_path)
+def test_cli_search_nothing_found_and_bad_queries(cli: Cli, filled: dict[str, str], tmp_path: Path) -> None:
+    proc = cli(filled, "search", "неіснуючеслово")
     assert proc.returncode == 0 and proc.stdout == "" and "no matches" in proc.stderr
     for q in ['"', "AND", "-дрони", ""]:
-        proc = cli(["search", q], filled, tmp_path)
+        proc = cli(filled, "search", q)
         assert proc.returncode == 2, (q, proc.stderr)
         assert proc.stderr.startswith("citewatch: error: ") and proc.stderr.count("\n") == 1
 
@@ -259,23 +249,25 @@ async def test_many_nasty_strings_through_storage(tmp_path: Path) -> None:
         await db.close()
 
 
-def test_cli_nasty_strings_never_traceback(filled: dict[str, str], tmp_path: Path) -> None:
+def test_cli_nasty_strings_never_traceback(cli: Cli, filled: dict[str, str], tmp_path: Path) -> None:
     for q in ['"дрони', "text:дрони AND (дрони^", "NEAR(дрони склад)", "💥 OR OR", "-- --"]:
-        proc = cli(["search", q], filled, tmp_path)
+        proc = cli(filled, "search", q)
         assert proc.returncode in (0, 2), (q, proc.stderr)
         assert "Traceback" not in proc.stderr
         if proc.returncode == 2:
             assert proc.stderr.count("\n") == 1
 
 
-def test_cli_text_output_keeps_each_snippet_on_one_line(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_text_output_keeps_each_snippet_on_one_line(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     src = tmp_path / "multi.jsonl"
     src.write_text(json.dumps({"channel": "DIUkraine", "id": 1, "date": "2023-01-01T00:00:00Z",
                                "text": "Перший рядок\n\nдрони над Кримом\nтретій рядок",
                                "translation": "First line\n\ndrones over Crimea\nthird line"},
                               ensure_ascii=False) + "\n")
-    assert cli(["import", str(src)], env, tmp_path).returncode == 0
-    proc = cli(["search", "дрони"], env, tmp_path)
+    assert cli(env, "import", str(src)).returncode == 0
+    proc = cli(env, "search", "дрони")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 3, proc.stdout  # the link line, the original, the translation

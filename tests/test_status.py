@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import urllib.request
 
 from bot import metrics
 from storage import alerts, channels, feeds
 from storage.db import Database
 from tests.alerts_support import cite, store_post
+from tests.conftest import Cli
 
 
-def _status(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["citewatch", "status", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
-
-
-def test_status_fails_when_the_database_cannot_be_opened(env: dict[str, str], tmp_path) -> None:
+def test_status_fails_when_the_database_cannot_be_opened(cli: Cli, env: dict[str, str], tmp_path) -> None:
     env["CITEWATCH_DB"] = str(tmp_path / "missing" / "cw.db")
-    out = _status(env)
+    out = cli(env, "status")
     assert out.returncode != 0 and "no database" in out.stderr
     assert not (tmp_path / "missing" / "cw.db").exists()  # a healthcheck must not create one
     bad = tmp_path / "garbage.db"
     bad.write_bytes(b"not a database at all" * 100)
     env["CITEWATCH_DB"] = str(bad)
-    assert _status(env, "--json").returncode != 0
+    assert cli(env, "status", "--json").returncode != 0
 
 
-async def test_status_reports_sources_queues_and_alerts(db: Database, env: dict[str, str]) -> None:
+async def test_status_reports_sources_queues_and_alerts(cli: Cli, db: Database, env: dict[str, str]) -> None:
     pid = await store_post(db, 1, translation=None)  # waits for translation
     await channels.record_success(db, "DIUkraine", 1)
     await channels.record_error(db, "DIUkraine", "FloodWait 30s")
@@ -38,12 +33,12 @@ async def test_status_reports_sources_queues_and_alerts(db: Database, env: dict[
     [a] = await alerts.list_all(db)
     await alerts.mark_sent(db, [a.id], 42)
     env["CITEWATCH_DB"] = str(db.path)
-    out = _status(env)
+    out = cli(env, "status")
     assert out.returncode == 0, out.stderr
     assert "DIUkraine: 1 posts, last success" in out.stdout and "FloodWait 30s" in out.stdout
     assert "https://news.example/feed.xml: last success never" in out.stdout
     assert "translation queue: 1 pending" in out.stdout and "1 sent" in out.stdout
-    report = json.loads(_status(env, "--json").stdout)
+    report = json.loads(cli(env, "status", "--json").stdout)
     [ch] = report["channels"]
     assert ch["channel"] == "DIUkraine" and ch["lag_seconds"] is not None and ch["lag_seconds"] < 60
     assert report["feeds"][0]["last_success"] is None

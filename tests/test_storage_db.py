@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from storage.db import Database, migrate
 from storage.errors import StorageError
 from storage.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from storage.models import Post
-
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
+from tests.conftest import CITEWATCH
 
 
 def _pragma(path: Path, name: str) -> int | str:

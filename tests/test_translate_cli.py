@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,15 +10,10 @@ from storage import posts as posts_repo
 from storage import translations as tr_repo
 from storage.db import Database
 from storage.models import Post
+from tests.conftest import Cli
 from tests.httpserver import Request, Response, TestHTTPServer
 
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
-
-
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CITEWATCH, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
 
 
 def seed(path: str) -> None:
@@ -66,7 +59,7 @@ def libretranslate(state: dict[str, bool]):  # type: ignore[no-untyped-def]
     return handler
 
 
-def test_translate_command_channel_failures_and_retry(
+def test_translate_command_channel_failures_and_retry(cli: Cli,
     env: dict[str, str], tmp_path: Path, http: TestHTTPServer
 ) -> None:
     seed(env["CITEWATCH_DB"])
@@ -75,14 +68,14 @@ def test_translate_command_channel_failures_and_retry(
     env = {**env, "TRANSLATOR": "libretranslate", "LIBRETRANSLATE_URL": http.base,
            "LIBRETRANSLATE_API_KEY": "very-secret-lt-key"}
 
-    proc = run_cli(["translate", "--channel", "@rybar"], env, tmp_path)
+    proc = cli(env, "translate", "--channel", "@rybar")
     assert proc.returncode == 0, proc.stderr
     assert "translated 1, not needed 1, failed 0" in proc.stdout
     assert translations(env["CITEWATCH_DB"]) == {
         ("rybar", 7): "ru>en libretranslate: EN Кадры уничтожения катера"
     }
 
-    proc = run_cli(["translate"], env, tmp_path)
+    proc = cli(env, "translate")
     assert proc.returncode == 0, proc.stderr
     assert "translated 1, not needed 0, failed 1" in proc.stdout
     assert "failed: DIUkraine/2: libretranslate: HTTP 400: Invalid request: text is not valid" in (
@@ -92,9 +85,9 @@ def test_translate_command_channel_failures_and_retry(
     assert "\r" not in proc.stderr  # no progress bar when stderr is not a terminal
 
     state["refuse_bad"] = False
-    proc = run_cli(["translate"], env, tmp_path)  # failed posts stay failed ...
+    proc = cli(env, "translate")  # failed posts stay failed ...
     assert "translated 0" in proc.stdout and "1 failed" in proc.stdout
-    proc = run_cli(["translate", "--retry-failed"], env, tmp_path)  # ... until retried
+    proc = cli(env, "translate", "--retry-failed")  # ... until retried
     assert proc.returncode == 0, proc.stderr
     assert "1 failed post(s) put back" in proc.stderr
     assert "translated 1" in proc.stdout and "0 pending, 0 failed" in proc.stdout
@@ -103,17 +96,21 @@ def test_translate_command_channel_failures_and_retry(
     )
 
 
-def test_translate_with_no_translator_keeps_posts_waiting(env: dict[str, str], tmp_path: Path) -> None:
+def test_translate_with_no_translator_keeps_posts_waiting(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
     seed(env["CITEWATCH_DB"])
-    proc = run_cli(["translate"], env, tmp_path)  # env fixture sets TRANSLATOR=none
+    proc = cli(env, "translate")  # env fixture sets TRANSLATOR=none
     assert proc.returncode == 0, proc.stderr
     assert "not needed 1" in proc.stdout and "3 pending" in proc.stdout
     assert "no translator configured" in proc.stderr
 
 
-def test_translate_errors_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
-    proc = run_cli(["translate", "--channel", "not a channel!"], env, tmp_path)
+def test_translate_errors_are_one_line(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    proc = cli(env, "translate", "--channel", "not a channel!")
     assert proc.returncode == 2 and "not a public channel username" in proc.stderr
-    proc = run_cli(["translate"], {**env, "TRANSLATOR": "deepl"}, tmp_path)
+    proc = cli({**env, "TRANSLATOR": "deepl"}, "translate")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "citewatch: error: DEEPL_API_KEY: must be set when TRANSLATOR=deepl"
