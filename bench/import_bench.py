@@ -1,5 +1,5 @@
 """Import speed: N synthetic posts (with translations, FTS and queue triggers) through our code path
-(``bot.cli.data.import_records`` → ``posts.upsert_many_in`` + translations) against raw
+(``bot.archive.import_records`` → ``posts.upsert_many_in`` + translations) against raw
 ``sqlite3.executemany`` into the same schema, in the same run. Target: ours ≥ 50% of raw.
 
     python bench/import_bench.py [--posts 200000]
@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.search_bench import synthetic_posts  # noqa: E402
-from bot.cli.data import import_records  # noqa: E402
-from bot.importing import ImportRecord  # noqa: E402
+from bot.archive import ImportRecord, import_records  # noqa: E402
 from storage.db import Database, migrate  # noqa: E402
 from storage.models import Post  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.importing import detect_format, flatten_export_text
+from bot.archive import detect_format, flatten_export_text
 from tests.conftest import CITEWATCH, Cli
 
 

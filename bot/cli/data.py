@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +10,18 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from bot.archive import (
+    CSV_COLUMNS,
+    CSV_FIELD_LIMIT,
+    csv_row,
+    detect_format,
+    export_record,
+    import_records,
+    iter_csv,
+    iter_export,
+    iter_jsonl,
+    jsonl_line,
+)
 from bot.cli import cli
 from bot.cli.common import (
     WHEN,
@@ -22,22 +33,10 @@ from bot.cli.common import (
     render_snippet,
     run_async,
 )
-from bot.importing import (
-    CSV_COLUMNS,
-    ImportIssue,
-    ImportRecord,
-    detect_format,
-    iter_csv,
-    iter_export,
-    iter_jsonl,
-)
 from bot.tglinks import normalize_username
 from storage import posts as posts_repo
 from storage import search as search_repo
 from storage import stats as stats_repo
-from storage import translations as tr_repo
-from storage.db import Database
-from storage.models import Translation, UpsertResult
 
 
 def _channel_opt(value: str | None) -> str | None:
@@ -111,70 +110,6 @@ async def search(
             click.echo(f"  en: {' '.join(render_snippet(h.translation_snippet, style).split())}")
 
 
-async def import_records(
-    db: Database,
-    records: object,
-    *,
-    batch_size: int = 2000,
-    progress: tqdm | None = None,
-) -> tuple[UpsertResult, list[ImportIssue]]:
-    """Store parsed records in batches, each batch (posts + translations) in one transaction."""
-    total = UpsertResult()
-    issues: list[ImportIssue] = []
-    batch: list[ImportRecord] = []
-
-    async def flush() -> None:
-        if not batch:
-            return
-        async with db.transaction() as conn:
-            total.__iadd__(await posts_repo.upsert_many_in(conn, [r.post for r in batch]))
-            # translations and earlier texts (our own export's) need the posts' row ids: one lookup
-            needing = [r for r in batch if r.translation or r.post.versions]
-            ids = await _post_ids(conn, needing) if needing else {}
-            if any(r.post.versions for r in needing):  # history survives an export → import trip
-                await posts_repo.restore_versions_in(conn, [
-                    (ids[(r.post.channel.lower(), r.post.message_id)], v)
-                    for r in needing for v in r.post.versions
-                ])
-            with_tr = [r for r in needing if r.translation]
-            if with_tr:
-                await tr_repo.upsert_in(
-                    conn,
-                    [
-                        (
-                            Translation(
-                                post_id=ids[(r.post.channel.lower(), r.post.message_id)],
-                                lang=r.translation_lang or "en",
-                                provider=r.translation_provider,
-                                text=r.translation or "",
-                                source_lang=r.post.lang,
-                            ),
-                            r.post.text,
-                        )
-                        for r in with_tr
-                    ],
-                )
-        if progress is not None:
-            progress.update(len(batch))
-        batch.clear()
-
-    for rec in records:  # type: ignore[attr-defined]
-        if isinstance(rec, ImportIssue):
-            issues.append(rec)
-            if progress is not None:
-                progress.update(1)
-            continue
-        batch.append(rec)
-        if len(batch) >= batch_size:
-            await flush()
-    await flush()
-    return total, issues
-
-
-async def _post_ids(conn: object, recs: list[ImportRecord]) -> dict[tuple[str, int], int]:
-    return await posts_repo.ids_for(conn, [(r.post.channel, r.post.message_id) for r in recs])
-
-
 def _count_lines(path: Path) -> int | None:
     try:
         with path.open("rb") as fh:
@@ -199,6 +134,8 @@ async def import_cmd(path: Path, channel: str | None, fmt: str) -> None:
     except OSError as exc:
         raise click.FileError(str(path), exc.strerror) from None
     readers = {"export": iter_export, "csv": iter_csv, "jsonl": iter_jsonl}
+    if kind == "csv":
+        csv.field_size_limit(CSV_FIELD_LIMIT)  # process-wide: this command is the edge that reads
     records = readers[kind](path, channel)
     # a bar only for a human watching a terminal; piped or logged stderr stays clean
     show = sys.stderr.isatty()
@@ -227,47 +164,17 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
                  fmt: str) -> None:
     """Write stored posts (and translations) to stdout; the inverse of import."""
     settings = get_settings()
-    header = CSV_COLUMNS
-
     writer = csv.writer(sys.stdout) if fmt == "csv" else None
     if writer:
-        writer.writerow(header)
+        writer.writerow(CSV_COLUMNS)
     async with open_db(settings) as db:
         async for p in posts_repo.iter_posts(db, _channel_opt(channel), since, until,
                                              with_versions=True):
-            rec = {
-                "channel": p.channel,
-                "id": p.message_id,
-                "date": p.date.isoformat(),
-                "text": p.text,
-                "translation": p.translation,
-                "translation_lang": p.translation_lang,
-                "views": p.views,
-                "forwards": p.forwards,
-                "reply_to": p.reply_to,
-                "grouped_id": p.grouped_id,
-                "media_kind": p.media_kind,
-                "edit_date": p.edit_date.isoformat() if p.edit_date else None,
-                "deleted_at": p.deleted_at.isoformat() if p.deleted_at else None,
-                "lang": p.lang,
-                "links": p.links,
-                "versions": [
-                    {k: val for k, val in (
-                        ("text", v.text),
-                        ("edit_date", v.edit_date.isoformat() if v.edit_date else None),
-                        ("replaced_at", v.replaced_at.isoformat()),
-                        ("translation", v.translation)) if val is not None}
-                    for v in p.versions
-                ] or None,
-            }
+            rec = export_record(p)
             if writer:
-                writer.writerow(["" if rec[k] is None else
-                                 (json.dumps(rec[k], ensure_ascii=False)
-                                  if k in ("links", "versions") else rec[k])
-                                 for k in header])
+                writer.writerow(csv_row(rec))
             else:
-                sys.stdout.write(json.dumps({k: v for k, v in rec.items() if v is not None},
-                                            ensure_ascii=False) + "\n")
+                sys.stdout.write(jsonl_line(rec))
 
 
 @cli.command()

@@ -1,23 +1,54 @@
-"""Parse import files into posts (pure): Telegram Desktop exports and JSON Lines.
+"""The citewatch archive format, both directions: what ``citewatch export`` writes and what
+``citewatch import`` reads (our JSON Lines and CSV, and Telegram Desktop's ``result.json``).
 
-Both formats are read line by line / object by object so a malformed record is reported with its
-line number and skipped while the rest is imported.
+Parsing a record and building an export record are pure functions; the readers (``iter_*``,
+``detect_format``) open the file they are given, and ``import_records`` stores parsed records.
+Files are read line by line / object by object so a malformed record is reported with its line
+number and skipped while the rest is imported. Export → import keeps every field, history included.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.tglinks import normalize_username
-from storage.models import Post, PostVersion
+from storage import posts as posts_repo
+from storage import translations as tr_repo
+from storage.db import Database
+from storage.models import Post, PostVersion, Translation, UpsertResult
 
-_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+#: an http(s) URL written in a post's text
+_HTTP_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+_INT64_MAX = 2**63 - 1
+#: what a parser may raise for one bad record (an out-of-range timestamp raises OverflowError/OSError)
+RECORD_ERRORS = (ValueError, TypeError, OverflowError, OSError)
+#: Telegram Desktop's media_type → our Post.media_kind
+_EXPORT_MEDIA_KINDS = {
+    "photo": "photo",
+    "video_file": "video",
+    "animation": "animation",
+    "voice_message": "voice",
+    "audio_file": "audio",
+    "sticker": "sticker",
+    "video_message": "round_video",
+}
+#: the columns ``citewatch export --format csv`` writes, in order (import reads them back)
+CSV_COLUMNS = ["channel", "id", "date", "text", "translation", "translation_lang", "views",
+               "forwards", "reply_to", "grouped_id", "media_kind", "edit_date", "deleted_at",
+               "lang", "links", "versions"]
+#: CSV columns holding integers
+_CSV_INT_COLUMNS = ("id", "views", "forwards", "reply_to", "grouped_id")
+#: CSV columns holding JSON lists
+_CSV_JSON_COLUMNS = ("links", "versions")
+#: the largest CSV field the import reads (a post's text with its history can exceed csv's 128 KiB)
+CSV_FIELD_LIMIT = 2**31 - 1
 
 
 @dataclass
@@ -39,7 +70,7 @@ class ImportIssue:
 
 def find_links(text: str) -> list[str]:
     seen: dict[str, None] = {}
-    for m in _URL.finditer(text or ""):
+    for m in _HTTP_URL.finditer(text or ""):
         seen[m.group(0).rstrip(".,;:!?")] = None
     return list(seen)
 
@@ -74,9 +105,6 @@ def flatten_export_text(text: Any) -> tuple[str, list[str]]:
         else:
             raise ValueError("unexpected item in 'text'")
     return "".join(parts), links
-
-
-_INT64_MAX = 2**63 - 1
 
 
 def _int_or_none(v: Any, name: str) -> int | None:
@@ -125,10 +153,6 @@ def _versions(v: Any) -> list[PostVersion]:
                                edit_date or datetime.fromtimestamp(0, UTC),
                                translation=translation or None))
     return out
-
-
-#: what a parser may raise for one bad record (an out-of-range timestamp raises OverflowError/OSError)
-RECORD_ERRORS = (ValueError, TypeError, OverflowError, OSError)
 
 
 def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
@@ -189,17 +213,6 @@ def iter_jsonl(path: Path, channel: str | None) -> Iterator[ImportRecord | Impor
                 yield ImportIssue(lineno, (str(exc).splitlines() or ["bad record"])[0][:200])
 
 
-_EXPORT_MEDIA = {
-    "photo": "photo",
-    "video_file": "video",
-    "animation": "animation",
-    "voice_message": "voice",
-    "audio_file": "audio",
-    "sticker": "sticker",
-    "video_message": "round_video",
-}
-
-
 def parse_export_message(msg: Any, channel: str) -> ImportRecord | None:
     """One message of a Telegram Desktop export; service messages give None."""
     if not isinstance(msg, dict):
@@ -218,7 +231,7 @@ def parse_export_message(msg: Any, channel: str) -> ImportRecord | None:
         media_kind = "photo"
         media = {"file": msg.get("photo")}
     elif msg.get("media_type") or msg.get("file"):
-        media_kind = _EXPORT_MEDIA.get(str(msg.get("media_type")), "document")
+        media_kind = _EXPORT_MEDIA_KINDS.get(str(msg.get("media_type")), "document")
         media = {"file": msg.get("file"), "mime_type": msg.get("mime_type"),
                  "size": msg.get("file_size")}
     fwd = {"from": msg["forwarded_from"]} if msg.get("forwarded_from") else None
@@ -298,25 +311,18 @@ def detect_format(path: Path) -> str:
     return "jsonl"
 
 
-#: the columns ``citewatch export --format csv`` writes, in order (import reads them back)
-CSV_COLUMNS = ["channel", "id", "date", "text", "translation", "translation_lang", "views",
-               "forwards", "reply_to", "grouped_id", "media_kind", "edit_date", "deleted_at",
-               "lang", "links", "versions"]
-_CSV_INTS = ("id", "views", "forwards", "reply_to", "grouped_id")
-
-
 def csv_row_to_obj(row: dict[str, Any]) -> dict[str, Any]:
     """A CSV row (all text) as the JSON Lines object it stands for: empty means absent."""
     obj: dict[str, Any] = {}
     for k, v in row.items():
         if k is None or v is None or v == "":
             continue
-        if k in _CSV_INTS:
+        if k in _CSV_INT_COLUMNS:
             try:
                 obj[k] = int(v)
             except ValueError:
                 raise ValueError(f"'{k}' must be an integer") from None
-        elif k in ("links", "versions"):
+        elif k in _CSV_JSON_COLUMNS:
             try:
                 obj[k] = json.loads(v)
             except ValueError:
@@ -327,10 +333,9 @@ def csv_row_to_obj(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def iter_csv(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportIssue]:
-    """Our own CSV export read back; issues carry the physical line where the record ends."""
-    import csv
-
-    csv.field_size_limit(2**31 - 1)
+    """Our own CSV export read back; issues carry the physical line where the record ends.
+    Fields longer than csv's default limit need ``csv.field_size_limit(CSV_FIELD_LIMIT)``, which is
+    process-wide: the command that reads sets it."""
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "id" not in reader.fieldnames:
@@ -348,3 +353,115 @@ def iter_csv(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportI
                 yield parse_jsonl_record(csv_row_to_obj(row), channel)
             except RECORD_ERRORS as exc:
                 yield ImportIssue(reader.line_num, (str(exc).splitlines() or ["bad record"])[0][:200])
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_record(p: Post) -> dict[str, Any]:
+    """One stored post (with its translation and earlier texts) as an archive record; None = absent."""
+    return {
+        "channel": p.channel,
+        "id": p.message_id,
+        "date": p.date.isoformat(),
+        "text": p.text,
+        "translation": p.translation,
+        "translation_lang": p.translation_lang,
+        "views": p.views,
+        "forwards": p.forwards,
+        "reply_to": p.reply_to,
+        "grouped_id": p.grouped_id,
+        "media_kind": p.media_kind,
+        "edit_date": p.edit_date.isoformat() if p.edit_date else None,
+        "deleted_at": p.deleted_at.isoformat() if p.deleted_at else None,
+        "lang": p.lang,
+        "links": p.links,
+        "versions": [
+            {k: val for k, val in (
+                ("text", v.text),
+                ("edit_date", v.edit_date.isoformat() if v.edit_date else None),
+                ("replaced_at", v.replaced_at.isoformat()),
+                ("translation", v.translation)) if val is not None}
+            for v in p.versions
+        ] or None,
+    }
+
+
+def jsonl_line(rec: dict[str, Any]) -> str:
+    """A record as one JSON Lines line (absent fields left out)."""
+    return json.dumps({k: v for k, v in rec.items() if v is not None}, ensure_ascii=False) + "\n"
+
+
+def csv_row(rec: dict[str, Any]) -> list[Any]:
+    """A record as a CSV row in ``CSV_COLUMNS`` order (absent = empty, lists as JSON)."""
+    return ["" if rec[k] is None else
+            (json.dumps(rec[k], ensure_ascii=False) if k in _CSV_JSON_COLUMNS else rec[k])
+            for k in CSV_COLUMNS]
+
+
+# ---------------------------------------------------------------- import into storage
+
+
+class Progress(Protocol):
+    def update(self, n: int) -> object: ...
+
+
+async def import_records(
+    db: Database,
+    records: Iterable[ImportRecord | ImportIssue],
+    *,
+    batch_size: int = 2000,
+    progress: Progress | None = None,
+) -> tuple[UpsertResult, list[ImportIssue]]:
+    """Store parsed records in batches, each batch (posts + translations) in one transaction."""
+    total = UpsertResult()
+    issues: list[ImportIssue] = []
+    batch: list[ImportRecord] = []
+
+    async def flush() -> None:
+        if not batch:
+            return
+        async with db.transaction() as conn:
+            total.__iadd__(await posts_repo.upsert_many_in(conn, [r.post for r in batch]))
+            # translations and earlier texts (our own export's) need the posts' row ids: one lookup
+            needing = [r for r in batch if r.translation or r.post.versions]
+            ids = await posts_repo.ids_for(
+                conn, [(r.post.channel, r.post.message_id) for r in needing]) if needing else {}
+            if any(r.post.versions for r in needing):  # history survives an export → import trip
+                await posts_repo.restore_versions_in(conn, [
+                    (ids[(r.post.channel.lower(), r.post.message_id)], v)
+                    for r in needing for v in r.post.versions
+                ])
+            with_tr = [r for r in needing if r.translation]
+            if with_tr:
+                await tr_repo.upsert_in(
+                    conn,
+                    [
+                        (
+                            Translation(
+                                post_id=ids[(r.post.channel.lower(), r.post.message_id)],
+                                lang=r.translation_lang or "en",
+                                provider=r.translation_provider,
+                                text=r.translation or "",
+                                source_lang=r.post.lang,
+                            ),
+                            r.post.text,
+                        )
+                        for r in with_tr
+                    ],
+                )
+        if progress is not None:
+            progress.update(len(batch))
+        batch.clear()
+
+    for rec in records:
+        if isinstance(rec, ImportIssue):
+            issues.append(rec)
+            if progress is not None:
+                progress.update(1)
+            continue
+        batch.append(rec)
+        if len(batch) >= batch_size:
+            await flush()
+    await flush()
+    return total, issues
