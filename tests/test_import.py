@@ -54,9 +54,7 @@ def test_flatten_export_text_captures_text_link_hrefs() -> None:
     assert links == ["https://gur.gov.ua/content/x.html", "https://t.me/DIUkraine/1"]
 
 
-def test_import_telegram_desktop_export(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_import_telegram_desktop_export(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "result.json"
     path.write_text(json.dumps(EXPORT, ensure_ascii=False, indent=1))
     assert detect_format(path) == "export"
@@ -89,9 +87,7 @@ def _write_jsonl(path: Path, lines: list[str]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def test_jsonl_import_twice_changes_nothing(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_jsonl_import_twice_changes_nothing(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "posts.jsonl"
     _write_jsonl(path, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
     assert detect_format(path) == "jsonl"
@@ -112,9 +108,7 @@ def test_jsonl_import_twice_changes_nothing(
     assert q(env, "SELECT count(*) FROM translation_queue")[0][0] == queue
 
 
-def test_malformed_lines_reported_and_skipped(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_malformed_lines_reported_and_skipped(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
     good = [json.dumps(r, ensure_ascii=False) for r in JSONL_OK]
     _write_jsonl(path, [
@@ -145,9 +139,7 @@ def test_malformed_lines_reported_and_skipped(
     assert counts(env)[0] == 3
 
 
-def test_long_first_line_is_still_jsonl(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_long_first_line_is_still_jsonl(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "long.jsonl"
     rec = {"channel": "DIUkraine", "id": 1, "date": "2023-01-01", "text": "слово " * 3000}
     _write_jsonl(path, [json.dumps(rec, ensure_ascii=False)])
@@ -156,9 +148,7 @@ def test_long_first_line_is_still_jsonl(
     assert proc.stdout.strip() == "imported 1 new, 0 edited, 0 unchanged; 0 skipped"
 
 
-def test_edit_through_reimport_keeps_history(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_edit_through_reimport_keeps_history(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     _write_jsonl(path, [json.dumps(JSONL_OK[1], ensure_ascii=False)])
     cli(env, "import", str(path))
@@ -247,9 +237,7 @@ def test_export_is_the_inverse_of_import(cli: Cli, env: dict[str, str], tmp_path
     assert sorted(again.stdout.splitlines()) == sorted(dumped.read_text().splitlines())
 
 
-def test_export_filters(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_export_filters(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
     cli(env, "import", str(src))
@@ -259,9 +247,7 @@ def test_export_filters(
     assert sorted(json.loads(ln)["id"] for ln in proc.stdout.splitlines()) == [5, 1909]
 
 
-def test_stats_numbers(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_stats_numbers(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, [json.dumps(r, ensure_ascii=False) for r in JSONL_OK])
     cli(env, "import", str(src))

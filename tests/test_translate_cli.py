@@ -106,9 +106,7 @@ def test_translate_with_no_translator_keeps_posts_waiting(
     assert "no translator configured" in proc.stderr
 
 
-def test_translate_errors_are_one_line(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_translate_errors_are_one_line(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     proc = cli(env, "translate", "--channel", "not a channel!")
     assert proc.returncode == 2 and "not a public channel username" in proc.stderr
     proc = cli({**env, "TRANSLATOR": "deepl"}, "translate")
