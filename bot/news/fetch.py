@@ -5,8 +5,10 @@ Safety rules, each a one-line ``FetchError`` (never a traceback):
   multicast, reserved and unspecified addresses are refused unless ALLOW_PRIVATE_URLS=true — and this
   is done again on every redirect hop, since a public page may redirect to an internal one;
 - redirects are followed by hand, at most MAX_REDIRECTS, and a loop is named as a loop;
-- the body is streamed and abandoned as soon as it passes FETCH_MAX_BYTES (decoded size, so a
-  gzip bomb is cut off too); a declared Content-Length over the cap is refused before reading;
+- the body is streamed and abandoned as soon as it passes FETCH_MAX_BYTES, counted on decoded bytes
+  as they are produced (bot/news/decompress.py: at most two gzip/deflate layers, each inflated in
+  small pieces, so a nested gzip bomb costs neither memory nor time); a declared Content-Length over
+  the cap is refused before reading;
 - one deadline (FETCH_TIMEOUT) per hop covers connect, headers and the whole body (a slow drip
   cannot hold us forever);
 - at most one request at a time per host (politeness; feeds and their articles share hosts);
@@ -31,6 +33,7 @@ import httpx
 
 from bot.config import Settings
 from bot.errors import FetchError
+from bot.news.decompress import ACCEPT_ENCODING, BodyDecoder
 
 Accept = Literal["any", "html", "feed"]
 
@@ -200,7 +203,8 @@ class Fetcher:
             follow_redirects=False,
             timeout=httpx.Timeout(settings.fetch_timeout),
             trust_env=False,
-            headers={"User-Agent": settings.user_agent},
+            # only what BodyDecoder decodes (httpx would add br/zstd when their packages are present)
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
         self._own_client = client is None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -289,12 +293,19 @@ class Fetcher:
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise FetchError(f"{noun} larger than {_mb(self.max_bytes)} "
                                  f"(Content-Length {int(declared):,})")
+            # decoded here, piece by piece, so the cap holds for decoded bytes as they are produced
+            decoder = BodyDecoder(resp.headers.get_list("content-encoding"))
             body = bytearray()
-            async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > self.max_bytes:
+            received = 0
+            async for raw in resp.aiter_raw():
+                received += len(raw)
+                for piece in decoder.feed(raw):
+                    body += piece
+                    if len(body) > self.max_bytes:
+                        break
+                if len(body) > self.max_bytes or received > self.max_bytes:
                     raise FetchError(f"{noun} larger than {_mb(self.max_bytes)} "
-                                     f"(stopped after {len(body):,} bytes)")
+                                     f"(stopped after {max(len(body), received):,} bytes)")
             head = bytes(body[:4096])
             if head and looks_binary(head):
                 raise FetchError(f"binary content, not a {'web page' if accept == 'html' else noun}"
