@@ -103,6 +103,66 @@ def test_check_address() -> None:
     assert check_address(ipaddress.ip_address("2606:4700::1111")) is None
 
 
+# address: (reason without ALLOW_PRIVATE_URLS, reason with it)
+ADDRESS_CASES = {
+    "169.254.169.254": ("link-local", "link-local"),
+    "169.254.170.2": ("link-local", "link-local"),
+    "fe80::1": ("link-local", "link-local"),
+    "febf:ffff::1": ("link-local", "link-local"),
+    "fd00:ec2::254": ("cloud-metadata", "cloud-metadata"),
+    "100.100.100.200": ("cloud-metadata", "cloud-metadata"),
+    "::ffff:169.254.169.254": ("link-local", "link-local"),
+    "2002:a9fe:a9fe::1": ("6to4 form of a link-local", "6to4 form of a link-local"),
+    "2002:7f00:1::": ("6to4 form of a loopback", None),
+    "2002:0a00:0001::5": ("6to4 form of a private", None),
+    "2001:0:4136:e378:8000:63bf:5601:5601": ("Teredo form of a link-local",
+                                             "Teredo form of a link-local"),
+    "2001:0:4136:e378:8000:63bf:80ff:fffe": ("Teredo form of a loopback", None),
+    "64:ff9b::a9fe:a9fe": ("NAT64 form of a link-local", "NAT64 form of a link-local"),
+    "64:ff9b::7f00:1": ("NAT64 form of a loopback", None),
+    "64:ff9b:1::a9fe:a9fe": ("NAT64 form of a link-local", "NAT64 form of a link-local"),
+    "64:ff9b:1:a9fe:a9:fe00::": ("NAT64 form of a link-local", "NAT64 form of a link-local"),
+    "::169.254.169.254": ("IPv4-compatible form of a link-local", "IPv4-compatible form of a link-local"),
+    "::ffff:0:a9fe:a9fe": ("IPv4-translated form of a link-local", "IPv4-translated form of a link-local"),
+    "127.0.0.1": ("loopback", None),
+    "10.0.0.1": ("private", None),
+    "0.0.0.0": ("unspecified", None),
+    # 6to4 and well-known NAT64 reach their IPv4 address: a public one is public
+    "2002:5db8:d822::1": (None, None),
+    "64:ff9b::5db8:d822": (None, None),
+    "93.184.216.34": (None, None),
+}
+
+
+def test_check_address_embedded_forms_and_never_fetched() -> None:
+    for addr, (strict, allowed) in ADDRESS_CASES.items():
+        ip = ipaddress.ip_address(addr)
+        assert (check_address(ip), check_address(ip, allow_private=True)) == (strict, allowed), addr
+
+
+async def test_private_allowed_still_refuses_link_local_and_metadata(http: TestHTTPServer,
+                                                                   tmp_path: Path) -> None:
+    """ALLOW_PRIVATE_URLS=true (as in these tests) reaches 127.0.0.1 but never the link-local and
+    cloud-metadata addresses, in any spelling: literal, IPv6 forms, a decimal host that resolves
+    there, a redirect there, or a connection opened by the fetcher's client directly."""
+    http.route("/ok", Response(200, PAGE))
+    http.route("/to-metadata", Response(302, "", {"Location": "http://169.254.169.254/latest/meta-data/"}))
+    never = r"is an? (?:\S+ form of an? )?(?:link-local|cloud-metadata) address " \
+            r"\(never fetched, whatever ALLOW_PRIVATE_URLS says\)$"
+    async with Fetcher(make_settings(tmp_path, FETCH_TIMEOUT="1")) as f:
+        assert (await f.get(http.url("/ok"))).status == 200
+        for host in ("169.254.169.254", "[fe80::1]", "[fd00:ec2::254]", "100.100.100.200",
+                     "[2002:a9fe:a9fe::]", "[2001:0:4136:e378:8000:63bf:5601:5601]",
+                     "[64:ff9b::a9fe:a9fe]", "[::ffff:169.254.169.254]", "2852039166"):
+            with pytest.raises(FetchError, match=r"^refused \S+: \S+ " + never):
+                await f.get(f"http://{host}/latest/meta-data/")
+        with pytest.raises(FetchError, match=r"^refused 169\.254\.169\.254: 169\.254\.169\.254 " + never):
+            await f.get(http.url("/to-metadata"))
+        with pytest.raises(httpx.ConnectError, match="link-local"):
+            await f._client.get("http://169.254.169.254/")
+    assert [r.path for r in http.requests] == ["/ok", "/to-metadata"]
+
+
 async def test_declared_oversized_page_refused_before_reading(http: TestHTTPServer,
                                                               tmp_path: Path) -> None:
     http.route("/huge", Response(200, b"<html>" + b"x" * 50_000_000))

@@ -1,9 +1,10 @@
 """The one HTTP fetcher for feeds and articles: article URLs come from untrusted feeds and pages.
 
 Safety rules, each a one-line ``FetchError`` (never a traceback):
-- only http(s); the host is resolved and EVERY address checked — loopback, private, link-local,
-  multicast, reserved and unspecified addresses are refused unless ALLOW_PRIVATE_URLS=true — and this
-  is done again on every redirect hop, since a public page may redirect to an internal one;
+- only http(s); the host is resolved and EVERY address checked — loopback, private, multicast,
+  reserved and unspecified addresses are refused unless ALLOW_PRIVATE_URLS=true; link-local and
+  cloud-metadata addresses always; IPv6 forms carrying a refused IPv4 address (6to4, Teredo, NAT64)
+  too — and this is done again on every redirect hop and at connect time;
 - redirects are followed by hand, at most MAX_REDIRECTS, and a loop is named as a loop;
 - the body is streamed and abandoned as soon as it passes FETCH_MAX_BYTES, counted on decoded bytes
   as they are produced (bot/news/decompress.py: at most two gzip/deflate layers, each inflated in
@@ -113,10 +114,72 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def check_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why this address must not be fetched, or None when it is a public unicast address."""
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Never fetched, whatever ALLOW_PRIVATE_URLS says: link-local is where cloud metadata services live
+# (169.254.169.254 on AWS, GCP, Azure, OpenStack), plus the ones outside it (AWS IPv6, Alibaba).
+_ALWAYS_REFUSED = (
+    (ipaddress.ip_network("169.254.0.0/16"), "link-local"),
+    (ipaddress.ip_network("fe80::/10"), "link-local"),
+    (ipaddress.ip_network("fd00:ec2::254/128"), "cloud-metadata"),
+    (ipaddress.ip_network("100.100.100.200/32"), "cloud-metadata"),
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")
+_V4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiouAEIOU' else 'a'} {noun}"
+
+
+def _v4(bits: int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(bits & 0xFFFFFFFF)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]] | None:
+    """The IPv4 address(es) an IPv6 address carries, with the form's name: 6to4 (2002::/16), Teredo
+    (2001::/32, the client), NAT64 (64:ff9b::/96; the local-use 64:ff9b:1::/48 in each RFC 6052
+    layout it may use), IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96)."""
+    n = int(ip)
+    if ip.sixtofour is not None:
+        return "6to4", [ip.sixtofour]
+    if ip.teredo is not None:
+        return "Teredo", [ip.teredo[1]]
+    if ip in _NAT64:
+        return "NAT64", [_v4(n)]
+    if ip in _NAT64_LOCAL:  # prefix /48, /56, /64 or /96 (bits 64-71 are always zero)
+        return "NAT64", [_v4((n >> 56 & 0xFFFF) << 16 | n >> 40 & 0xFFFF),
+                         _v4((n >> 48 & 0xFF) << 24 | n >> 32 & 0xFFFFFF), _v4(n >> 24), _v4(n)]
+    if ip in _V4_TRANSLATED or (ip in _V4_COMPATIBLE and n > 1):
+        return ("IPv4-translated" if ip in _V4_TRANSLATED else "IPv4-compatible"), [_v4(n)]
+    return None
+
+
+def check_address(ip: IPAddress, *, allow_private: bool = False) -> str | None:
+    """Why this address must not be fetched (e.g. "loopback", "6to4 form of a link-local"), or None.
+
+    Link-local and cloud-metadata addresses are refused even with ``allow_private``; the rest
+    (loopback, private, multicast, reserved, unspecified, non-public) only without it. An IPv6
+    address carrying an IPv4 one is refused when that IPv4 address is; 6to4 and the well-known NAT64
+    prefix reach exactly their IPv4 address, so they are judged by it alone."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    for network, why in _ALWAYS_REFUSED:
+        if ip.version == network.version and ip in network:
+            return why
+    if isinstance(ip, ipaddress.IPv6Address) and (wrapped := embedded_ipv4(ip)):
+        form, inner = wrapped
+        # the local-use NAT64 layouts are guesses: only the never-fetched addresses count there
+        strict_inner = allow_private or ip in _NAT64_LOCAL
+        for v4 in inner:
+            if why := check_address(v4, allow_private=strict_inner):
+                return f"{form} form of {_a(why)}"
+        if form == "6to4" or ip in _NAT64:
+            return None
+    if allow_private:
+        return None
     for attr, why in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
                       ("is_multicast", "multicast"), ("is_unspecified", "unspecified"),
                       ("is_private", "private"), ("is_reserved", "reserved")):
@@ -127,9 +190,9 @@ def check_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     return None
 
 
-async def public_address(host: str, port: int, timeout: float) -> str:
+async def public_address(host: str, port: int, timeout: float, *, allow_private: bool = False) -> str:
     """Resolve ``host`` and return an address to connect to; FetchError when ANY of its addresses
-    is loopback, private, link-local or otherwise non-public."""
+    is refused by ``check_address``."""
     try:
         addresses = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
@@ -142,10 +205,10 @@ async def public_address(host: str, port: int, timeout: float) -> str:
             raise FetchError(f"cannot resolve {host}: {_one_line(exc)}") from exc
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for ip in addresses:
-        if why := check_address(ip):
-            raise FetchError(
-                f"refused {host}: {ip} is a {why} address (set ALLOW_PRIVATE_URLS=true to allow)"
-            )
+        if why := check_address(ip, allow_private=allow_private):
+            hint = ("set ALLOW_PRIVATE_URLS=true to allow" if check_address(ip, allow_private=True) is None
+                    else "never fetched, whatever ALLOW_PRIVATE_URLS says")
+            raise FetchError(f"refused {host[:200]}: {ip} is {_a(why)} address ({hint})")
     return str(addresses[0])
 
 
@@ -158,15 +221,17 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     TLS still verifies the certificate against the host name (httpcore passes it as SNI).
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, allow_private: bool = False) -> None:
         self._inner = httpcore.AnyIOBackend()
         self.timeout = timeout
+        self.allow_private = allow_private
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
         try:
-            address = await public_address(host, port, timeout or self.timeout)
+            address = await public_address(host, port, timeout or self.timeout,
+                                           allow_private=self.allow_private)
         except FetchError as exc:  # surfaces from httpx as a ConnectError with our reason
             raise httpcore.ConnectError(str(exc)) from exc
         return await self._inner.connect_tcp(address, port, timeout=timeout,
@@ -182,10 +247,10 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _guarded_transport(timeout: float) -> httpx.AsyncHTTPTransport:
+def _guarded_transport(timeout: float, allow_private: bool) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     # httpx does not expose httpcore's network_backend; the pool reads it on every new connection
-    transport._pool._network_backend = PublicOnlyBackend(timeout)
+    transport._pool._network_backend = PublicOnlyBackend(timeout, allow_private=allow_private)
     return transport
 
 
@@ -199,7 +264,8 @@ class Fetcher:
         self.allow_private = settings.allow_private_urls
         # trust_env=False: a proxy from the environment would bypass the address checks
         self._client = client or httpx.AsyncClient(
-            transport=None if self.allow_private else _guarded_transport(settings.fetch_timeout),
+            # guarded even with ALLOW_PRIVATE_URLS: link-local and metadata addresses stay refused
+            transport=_guarded_transport(settings.fetch_timeout, self.allow_private),
             follow_redirects=False,
             timeout=httpx.Timeout(settings.fetch_timeout),
             trust_env=False,
@@ -248,13 +314,11 @@ class Fetcher:
         host = parts.hostname
         if not host:
             raise FetchError(f"URL without a host: {url[:200]}")
-        if self.allow_private:
-            return
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise FetchError(f"bad port in URL: {url[:200]}") from None
-        await public_address(host, port, self.timeout)
+        await public_address(host, port, self.timeout, allow_private=self.allow_private)
 
     def _lock(self, url: str) -> asyncio.Lock:
         host = (urlsplit(url).hostname or "").lower()
