@@ -92,6 +92,24 @@ def test_check_article_bad_input_is_one_line(cli: Cli, env: dict[str, str], tmp_
     assert res.returncode == 2 and "not a date" in res.stderr
 
 
+def test_check_article_refuses_binary_input(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    """An image, an archive or an executable is not an article: one line, exit 2, no database made."""
+    png = tmp_path / "photo.html"  # the name does not matter, the bytes do
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    res = cli(env, "check-article", str(png))
+    assert res.returncode == 2, res.stdout
+    assert res.stderr.strip().count("\n") == 0 and res.stdout == ""
+    assert "photo.html: binary content, not an article (give an HTML page or a text file)" in res.stderr
+    assert not Path(env["CITEWATCH_DB"]).exists()
+    elf = tmp_path / "tool"
+    elf.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200))
+    for args, stdin, name in (((str(elf),), None, str(elf)), (("-",), "caf\u00e9\x00\x01\x02 NULs", "stdin")):
+        res = cli(env, "check-article", *args, stdin=stdin)
+        assert res.returncode == 2 and res.stdout == "", res.stdout
+        assert res.stderr == (f"citewatch: error: {name}: binary content, not an article "
+                              "(give an HTML page or a text file)\n"), res.stderr
+
+
 def test_citations_lists_newest_first(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     ids = asyncio.run(_two_checked_articles(env))
     res = cli(env, "citations", "--json")

@@ -84,6 +84,11 @@ async def check_article(source: str, published: datetime | None, as_json: bool) 
     body, url = await _load(source, settings)
     if not body.strip():
         raise CitewatchError(f"{source}: empty article")
+    from bot.news.fetch import looks_binary
+
+    if looks_binary(body[:4096]):  # an image, archive, executable: decoding it would be noise
+        raise CitewatchError(f"{'stdin' if source == '-' else source}: binary content, not an "
+                             "article (give an HTML page or a text file)")
     article = _article(body, url, published)
     from bot.cite.pipeline import find_citations
 
