@@ -37,7 +37,7 @@ _CONNECTION_PRAGMAS = (
 )
 
 
-def _configure(conn: sqlite3.Connection) -> None:
+def configure(conn: sqlite3.Connection) -> None:
     for pragma in _CONNECTION_PRAGMAS:
         conn.execute(pragma)
 
@@ -132,7 +132,7 @@ def _open_reader(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from exc
     try:
-        _configure(conn)
+        configure(conn)
         try:
             migrate(conn)
         except StorageError as exc:  # name the file: the user may have several

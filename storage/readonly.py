@@ -10,8 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-# the setup every connection gets (private in storage.db until its half of issue #9 lands)
-from storage.db import _configure
+from storage.db import configure
 
 #: bytes of the file a worker maps (SQLite clamps it to its compile-time maximum, 2 GB by default)
 WORKER_MMAP = 1 << 31
@@ -24,7 +23,7 @@ class ReadOnlyConn:
 
     def __init__(self, path: str):
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        _configure(self.conn)
+        configure(self.conn)
         self.conn.execute("PRAGMA query_only = ON")
         # reads through the OS page cache, shared by all workers, instead of copying each page into
         # a private cache: the FTS5 work of an article drops from ~8 to ~6 ms at 1M posts

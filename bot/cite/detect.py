@@ -84,16 +84,6 @@ class Found:
     post_id: int | None = None  # None: linked but not stored (the pipeline may fetch it)
 
 
-def as_ref(obj: TelegramRef | Mapping[str, Any]) -> TelegramRef | None:
-    """A ref or its stored dict as a ref; None if unusable."""
-    return TelegramRef.from_json(obj)
-
-
-def refs_in_text(text: str) -> list[TelegramRef]:
-    """Telegram links written in the article text itself (plain-text articles, pasted URLs)."""
-    return list(find_links(text))
-
-
 # ---------------------------------------------------------------- article preparation
 
 
@@ -453,7 +443,7 @@ def detect(
     aliases = {k.lower(): list(v) for k, v in (aliases_by_channel or {}).items()}
     when = article_time(article, now)
     since = when - timedelta(days=window_days)
-    refs = refs_from_json(article.tg_refs) + refs_in_text(article.text)
+    refs = refs_from_json(article.tg_refs) + list(find_links(article.text))
     explicit: dict[PostKey, TelegramRef] = {}
     for r in refs:
         if r.message_id is not None:

@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from bot.cite import aliases as channel_aliases
 from bot.cite.candidates import fts_terms
-from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, as_ref, detect, refs_in_text
+from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, detect
 from bot.config import Settings
 from bot.errors import CitewatchError, SourceError
+from bot.tglinks import find_links, refs_from_json
 from storage import articles, candidates, citations, posts
 from storage.db import Database
 from storage.models import Article, CandidateText, ChannelNames, Citation, Post
@@ -71,7 +72,7 @@ def _query(article: ArticleInput, settings: Settings,
     """What to look up for an article: FTS terms, linked (channel, id) pairs, and the time window."""
     when = article_time(article, None)
     since = when - timedelta(days=settings.citation_window_days)
-    refs = [r for r in (as_ref(x) for x in article.tg_refs) if r] + refs_in_text(article.text)
+    refs = refs_from_json(article.tg_refs) + list(find_links(article.text))
     post_refs = [(r.channel, r.message_id) for r in refs if r.message_id is not None]
     return fts_terms(f"{article.title}\n{article.text}"), post_refs, since, when
 
