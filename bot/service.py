@@ -1,9 +1,11 @@
 """``citewatch run``: one asyncio process wiring sources, feeds, translation, detection and alerts.
 
 Every periodic piece is an APScheduler 3 job on an ``AsyncIOScheduler``. Job defaults are chosen on
-purpose: ``coalesce`` (a job that fell behind runs once, not N times), ``max_instances=1`` (a slow poll
-never overlaps itself), and a misfire grace of a full interval (the default 1 s would silently skip
-runs whenever the loop is busy for a second, e.g. during a large backfill).
+purpose: ``coalesce`` (a job that fell behind runs once, not N times), and a misfire grace of a full
+interval (the default 1 s would silently skip runs whenever the loop is busy for a second, e.g.
+during a large backfill). A slow poll never overlaps itself, but not through APScheduler's
+``max_instances=1``, which logs a warning for every tick or wake-up that finds the job running: our
+own guard turns such a start into "run once more when the current run ends" (``_guard``).
 
 Work that makes an article's alert late is chained instead of waiting for the next tick: a feed poll
 that stores new articles runs detection at once, and detection that creates alerts wakes the sender.
@@ -54,9 +56,12 @@ class Service:
         self.db = db
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            # the guard lets one run in at a time; APScheduler only has to let the knock through
+            job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": 30},
         )
         self._running: set[asyncio.Task[Any]] = set()
+        self._active: set[str] = set()  # jobs running now
+        self._again: set[str] = set()  # jobs to run once more when their current run ends
         self._stopping = False
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self.source: ChannelSource | None = None
@@ -169,33 +174,51 @@ class Service:
         )
 
     def _guard(self, fn: Callable[[], Awaitable[Any]], name: str) -> Callable[[], Awaitable[None]]:
-        """One failing run logs one line and leaves the next run scheduled; tracks it for stop()."""
+        """One run at a time: a start while the job runs (its tick, or a wake-up by ``run_now``)
+        makes the current run go once more instead. One failing run logs one line and leaves the
+        next run scheduled; runs are tracked for stop()."""
 
         async def job() -> None:
             if self._stopping:
                 return
+            if name in self._active:
+                self._again.add(name)
+                return
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
+            self._active.add(name)
             try:
-                await fn()
-            except asyncio.CancelledError:
-                if not self._stopping:
-                    raise
-                log.warning("%s: cancelled at shutdown (its open transaction rolled back)", name)
-            except CitewatchError as exc:
-                log.warning("%s: %s", name, exc)
-            except Exception:
-                log.exception("%s failed", name)
+                while True:
+                    self._again.discard(name)
+                    await self._run_once(fn, name)
+                    if self._stopping or name not in self._again:
+                        break
             finally:
+                self._active.discard(name)
                 self._running.discard(task)
 
         job.__name__ = name
         return job
 
+    async def _run_once(self, fn: Callable[[], Awaitable[Any]], name: str) -> None:
+        try:
+            await fn()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            log.warning("%s: cancelled at shutdown (its open transaction rolled back)", name)
+        except CitewatchError as exc:
+            log.warning("%s: %s", name, exc)
+        except Exception:
+            log.exception("%s failed", name)
+
     def run_now(self, name: str) -> None:
         """Wake a job at once (chaining: new articles → detection → alerts)."""
         if self._stopping:
+            return
+        if name in self._active:
+            self._again.add(name)
             return
         job = self.scheduler.get_job(name)
         if job is not None:

@@ -50,7 +50,7 @@ class TranslationDepth:
 @dataclass(frozen=True)
 class Queues:
     translations: TranslationDepth
-    alerts: dict[str, int]  # alerts per status ("pending", "sent", "failed", …)
+    alerts: dict[str, int]  # alerts per status ("pending", "sent", "printed", "failed")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class LastAlert:
     message_id: int | None
     article: str | None
     post: str | None
+    status: str = "sent"  # or "printed": shown on stdout only, no Telegram credentials
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
             message_id=last.alert.message_id,
             article=last.article_url,
             post=last.post_url,
+            status=last.alert.status,
         ),
         failed_alerts=[
             FailedAlert(id=v.alert.id, chat=v.alert.chat, reason=v.alert.last_error,

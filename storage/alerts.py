@@ -133,13 +133,21 @@ async def begin_attempt(db: Database, ids: Sequence[int]) -> None:
         )
 
 
-async def mark_sent(db: Database, ids: Sequence[int], message_id: int | None) -> None:
-    """Delivered (``message_id`` is None when Telegram only told us it was a duplicate)."""
+#: what became of a delivered alert: sent to Telegram, or printed on stdout (no credentials)
+DELIVERED = ("sent", "printed")
+
+
+async def mark_sent(db: Database, ids: Sequence[int], message_id: int | None,
+                    status: str = "sent") -> None:
+    """Delivered (``message_id`` is None when Telegram only told us it was a duplicate); ``status``
+    'printed' when it only went to stdout, so nobody reads "sent" for a message never sent."""
+    if status not in DELIVERED:
+        raise ValueError(f"not a delivered status: {status!r}")
     if ids:
         await db.execute(
-            "UPDATE alerts SET status = 'sent', message_id = ?, sent_at = ?, last_error = NULL"
+            "UPDATE alerts SET status = ?, message_id = ?, sent_at = ?, last_error = NULL"
             f" WHERE id IN ({_marks(ids)})",
-            [message_id, to_iso(utcnow()), *ids],
+            [status, message_id, to_iso(utcnow()), *ids],
         )
 
 
@@ -164,7 +172,7 @@ async def postpone(db: Database, ids: Sequence[int], until: datetime, error: str
 
 async def counts_by_status(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT status, count(*) FROM alerts GROUP BY status")
-    out = {"pending": 0, "sent": 0, "failed": 0}
+    out = {"pending": 0, "sent": 0, "printed": 0, "failed": 0}
     out.update({r[0]: r[1] for r in rows})
     return out
 
@@ -190,7 +198,9 @@ def _view(r: aiosqlite.Row) -> AlertView:
 
 
 async def last_sent(db: Database) -> AlertView | None:
-    r = await db.fetchone(_VIEW + " WHERE a.status = 'sent' ORDER BY a.sent_at DESC, a.id DESC LIMIT 1")
+    """The last delivered alert, sent or printed (its ``status`` says which)."""
+    r = await db.fetchone(_VIEW + " WHERE a.status IN ('sent', 'printed')"
+                          " ORDER BY a.sent_at DESC, a.id DESC LIMIT 1")
     return _view(r) if r else None
 
 

@@ -228,6 +228,31 @@ MIGRATIONS: list[str] = [
     ALTER TABLE channels ADD COLUMN about TEXT;
     ALTER TABLE channels ADD COLUMN aliases_removed TEXT NOT NULL DEFAULT '[]';
     """,
+    # 3: an alert shown on stdout (no Telegram credentials) is 'printed', not 'sent'; SQLite cannot
+    # change a CHECK constraint in place, so the table is rebuilt with the same columns
+    """
+    CREATE TABLE alerts_v3 (
+        id              INTEGER PRIMARY KEY,
+        citation_id     INTEGER NOT NULL REFERENCES citations(id) ON DELETE CASCADE,
+        chat            TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sent', 'printed', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL DEFAULT '',
+        last_error      TEXT,
+        message_id      INTEGER,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        UNIQUE (citation_id, chat)
+    );
+    INSERT INTO alerts_v3 (id, citation_id, chat, status, attempts, next_attempt_at, last_error,
+                           message_id, created_at, sent_at)
+        SELECT id, citation_id, chat, status, attempts, next_attempt_at, last_error, message_id,
+               created_at, sent_at FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v3 RENAME TO alerts;
+    CREATE INDEX alerts_status ON alerts(status, next_attempt_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

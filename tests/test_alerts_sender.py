@@ -149,7 +149,8 @@ async def test_log_transport_without_credentials(db: Database) -> None:
     assert await sender.run_once() == 1
     text = out.getvalue()
     assert "A & B <i>" in text and "t.me/DIUkraine/8" in text and "<b>" not in text
-    assert (await alerts.list_all(db))[0].status == "sent"
+    assert (await alerts.list_all(db))[0].status == "printed"  # never "sent": nothing was sent
+    assert (await alerts.counts_by_status(db))["sent"] == 0
 
 
 def test_pacer_keeps_a_gap_and_a_per_minute_cap() -> None:

@@ -13,6 +13,7 @@ import html
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -128,11 +129,13 @@ def publish_article(http: TestHTTPServer, path: str, title: str) -> str:
     return url
 
 
-async def start_run(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def start_run(env: dict[str, str], log: Path, err: Path | None = None,
+                    ) -> asyncio.subprocess.Process:
+    """``citewatch run`` with stdout to ``log`` and stderr to ``err`` (or ``log`` too)."""
     fh = log.open("ab")
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", env=env, stdout=fh, stderr=fh,
-        stdin=asyncio.subprocess.DEVNULL,
+        sys.executable, "-m", "bot", "run", env=env, stdout=fh,
+        stderr=err.open("ab") if err is not None else fh, stdin=asyncio.subprocess.DEVNULL,
     )
 
 
@@ -278,7 +281,8 @@ async def test_run_without_credentials_reads_the_web_preview_and_alerts_on_stdou
         "ALERT_INTERVAL": "1",
         "CITATION_THRESHOLD": "0.5",
     }
-    proc = await start_run(env, out)
+    err = tmp_path / "run.err"
+    proc = await start_run(env, out, err)
     try:
         await wait_for(lambda: query(db, "SELECT count(*) FROM posts") == [(3,)], 30, "backfill")
         new_id = max(preview.msgs) + 1
@@ -290,8 +294,17 @@ async def test_run_without_credentials_reads_the_web_preview_and_alerts_on_stdou
                        40, "the alert on stdout")
     finally:
         rc, took = await stop_run(proc)
-    text = out.read_text(errors="replace")
-    assert rc == 0 and took < 10, text[-2000:]
-    assert url in text
-    assert query(db, "SELECT status FROM alerts") == [("sent",)]
+    text, logged = out.read_text(errors="replace"), err.read_text(errors="replace")
+    assert rc == 0 and took < 10, logged[-2000:]
+    assert text.count(url) == 1 and text.count(f"t.me/DIUkraine/{new_id}") == 1
+    # nothing was sent: the row, the log and `status` say "printed"; the alert is not logged again
+    assert query(db, "SELECT status FROM alerts") == [("printed",)]
+    assert "alert printed on stdout" in logged and "alert sent" not in logged
+    assert url not in logged and f"t.me/DIUkraine/{new_id}" not in logged
+    assert "maximum number of running instances" not in logged
+    status = subprocess.run([sys.executable, "-m", "bot", "status"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert "1 printed" in status.stdout and "0 sent" in status.stdout
+    assert "last alert printed:" in status.stdout
     assert not Path(env["TG_SESSION"]).exists()  # no account was touched

@@ -213,10 +213,12 @@ async def _status(db: Database, args: str) -> list[str]:
     blocks.append(
         f"Translation queue: {q.translations.pending} pending, "
         f"{q.translations.failed} failed\n"
-        f"Alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, {a.get('failed', 0)} failed"
+        f"Alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, "
+        + (f"{a['printed']} printed, " if a.get("printed") else "")
+        + f"{a.get('failed', 0)} failed"
     )
     if r.last_alert:
-        blocks.append(f"Last alert: {esc(r.last_alert.sent_at or '?')}")
+        blocks.append(f"Last alert ({r.last_alert.status}): {esc(r.last_alert.sent_at or '?')}")
     for fa in r.failed_alerts[:5]:
         blocks.append(f"Failed alert {fa.id}: {esc(shorten(fa.reason or '?', 200))}")
     return blocks

@@ -61,6 +61,7 @@ class Delivery:
 
     message_id: int | None
     duplicate: bool = False
+    printed: bool = False  # shown on stdout only (no Telegram credentials): not "sent"
 
 
 class Transport(Protocol):
@@ -167,18 +168,17 @@ def _message_id(result: Any, random_id: int) -> int | None:
 
 
 class LogTransport:
-    """No Telegram credentials: the alert goes to the log (one line) and, as text, to stdout."""
+    """No Telegram credentials: the alert is printed, as text, on stdout; the sender logs one short
+    line saying so (the alert itself appears once, not again on stderr)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
     async def send(self, chat: str, message_html: str, random_id: int) -> Delivery:
-        text = readable_text(message_html)
-        log.info("alert (no Telegram credentials, not sent to %s): %s", chat, text)
         out = self.stream or sys.stdout
-        out.write(text + "\n\n")
+        out.write(readable_text(message_html) + "\n\n")
         out.flush()
-        return Delivery(None)
+        return Delivery(None, printed=True)
 
 
 class Pacer:
@@ -257,11 +257,16 @@ class AlertSender:
             done = [i for i in ids if i in tried_before] or ids
             await alerts_repo.mark_sent(self.db, done, None)
             log.info("alerts %s to %s were already delivered (duplicate random_id)", done, group.chat)
+        elif delivery.printed:
+            await alerts_repo.mark_sent(self.db, ids, None, status="printed")
+            log.info("alert printed on stdout (no Telegram credentials, not sent to %s): article %s,"
+                     " %d citation(s)", group.chat, group.article.id, len(ids))
         else:
             await alerts_repo.mark_sent(self.db, ids, delivery.message_id)
             log.info("alert sent to %s: article %s, %d citation(s), message %s", group.chat,
                      group.article.id, len(ids), delivery.message_id)
-        metrics.ALERTS_SENT.inc()
+        if not delivery.printed:
+            metrics.ALERTS_SENT.inc()
         return 1
 
     async def _failed(self, group: AlertGroup, exc: AlertError, attempts: int) -> None:

@@ -48,10 +48,11 @@ async def status(as_json: bool) -> None:
     click.echo(f"translation queue: {q.translations.pending} pending, "
                f"{q.translations.failed} failed")
     a = q.alerts
-    click.echo(f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, "
+    printed = f"{a['printed']} printed (no Telegram credentials), " if a.get("printed") else ""
+    click.echo(f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, {printed}"
                f"{a.get('failed', 0)} failed")
     last = report.last_alert
-    click.echo(f"last alert sent: {last.sent_at} to {last.chat} ({last.article})"
+    click.echo(f"last alert {last.status}: {last.sent_at} to {last.chat} ({last.article})"
                if last else "last alert sent: never")
     for fa in report.failed_alerts:
         click.echo(f"failed alert {fa.id} to {fa.chat}: {fa.reason} ({fa.article})")
