@@ -206,7 +206,7 @@ class Evidence(TypedDict, total=False):
     dict, so the stored shape is exactly these keys). Always ``kind``, ``text`` (words for humans)
     and ``weight``; the rest depends on the kind."""
 
-    kind: Required[str]  # "link" | "embed" | "quote" | "mention" | "shared" | "time"
+    kind: Required[str]  # "link" | "embed" | "quote" | "mention" | "shared" | "time" | "guard"
     text: Required[str]
     weight: Required[float]
     url: str  # link, embed
@@ -215,11 +215,17 @@ class Evidence(TypedDict, total=False):
     article_passage: str
     post_passage: str
     against: str  # "translation" | "original"
+    passages: int  # quote: article sentences that match the post, added up
+    span: str  # quote: the best of the article's quoted spans found in the post
+    spans: list[dict[str, Any]]  # quote: every span found: span, post_passage, match
+    distinctive: bool  # quote: a long quoted span found nearly word for word
     name: str  # mention: the name or username found, and what made it a Telegram mention
     cue: str
     numbers: list[str]  # shared facts
     dates: list[str]
     names: list[str]
+    units: list[str]  # shared: numbers with their unit word ("12 occupi")
+    guard: str  # guard: what held the score back ("no-attribution" | "thin" | "relay")
     hours: float  # time: hours from the post to the article
 
 

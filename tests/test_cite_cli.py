@@ -50,7 +50,7 @@ async def test_check_article_json_on_a_local_file(cli: Cli, env: dict[str, str],
     [c] = out["citations"]
     assert (c["channel"], c["message_id"], c["post_url"]) == (
         "DIUkraine", 1908, "https://t.me/DIUkraine/1908")
-    assert c["score"] >= 0.6
+    assert c["score"] >= 0.6 and c["alert"] is True
     assert {e["kind"] for e in c["evidence"]} >= {"quote", "time"}
     assert all({"kind", "text", "weight"} <= e.keys() for e in c["evidence"])
 
@@ -63,7 +63,13 @@ def test_check_article_embed_from_stdin_and_published_override(cli: Cli, env: di
     res = cli(env, "check-article", "-", "--json", stdin=body)
     assert res.returncode == 0, res.stderr
     [c] = json.loads(res.stdout)["citations"]
-    assert c["score"] == 1.0 and c["evidence"][0]["kind"] == "embed"
+    assert c["score"] == 1.0 and c["evidence"][0]["kind"] == "embed" and c["alert"] is True
+    # without the embed, a page sharing only two numbers with the post: named, but no alert
+    weak = "Forty servicemen of the 127th division filed reports, Russian media said. 40 of them."
+    res = cli(env, "check-article", "-", "--json", stdin=page(weak))
+    out = json.loads(res.stdout)
+    assert out["citations"] and all(c["alert"] is False and c["score"] < out["threshold"]
+                                    for c in out["citations"]), out
     # the same page dated before the post: never a citation
     res = cli(env, "check-article", "-", "--json", "--published", "2023-04-30T10:00:00Z",
                   stdin=body)

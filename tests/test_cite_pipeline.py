@@ -84,7 +84,7 @@ async def test_below_threshold_is_stored_without_alert(db: Database, tmp_path: P
     assert len(found) == 1 and 0 < found[0].score < 0.6
     assert await alert_rows(db) == []
     # the same citation later scored higher (threshold lowered) gets its alert, still one row
-    again = await check_article(db, aid, settings(tmp_path, CITATION_THRESHOLD="0.3"))
+    again = await check_article(db, aid, settings(tmp_path, CITATION_THRESHOLD="0.2"))
     assert await db.fetchval("SELECT count(*) FROM citations") == 1
     assert await alert_rows(db) == [(again[0].id, "@analysts", "pending")]
 

@@ -5,16 +5,27 @@ pipeline (bot/cite/pipeline.py) does the I/O. Evidence weights combine as a nois
 weak signals add up while none alone (a mention, a shared number) reaches the alert threshold:
 
 - link / embed of channel/id ............ 1.0 (certain, even if the post is not stored yet)
-- quote: passages matching the translation or the original, by stems and skip-bigrams with
-  containment (robust to another translation, reordering, paraphrase) ... up to 0.95
+- quote: the article's quoted spans ("…", «…», '…' of three or more words) matched by how much of
+  the *span* a passage of the post holds (short and trimmed quotes count in full), and its sentences
+  matching the post's by stems and skip-bigrams (robust to another translation, reordering,
+  paraphrase); every matching passage adds up with diminishing returns, each article sentence
+  once ... up to 0.95. A passage the article puts in the mouth of a source outside Telegram (a
+  briefing, an interview, a televised address) counts half
 - mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count)
-- shared: numbers (not years), dates and names the post and the article have in common ... ≤ 0.25
+- shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
+  than short), dates and names the post and the article have in common, each weighed by how many
+  candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures)
 - time: the post precedes the article within the window (a post after the article is never cited)
 
 Only per-post evidence (link, embed, quote, shared) makes a post a citation; a mention or the timing
 just strengthens it, because they say nothing about *which* of a channel's posts is meant.
+
+Guards against look-alikes, for a post whose channel the article neither links nor names: quotes
+count less in an article that never says it took anything from Telegram; a one-line post, or one
+that relays someone else's statement, cannot alert without a distinctive quoted passage (score ≤ 0.5).
+Each guard that applies is in the evidence (kind "guard", weight 0), so the verdict explains itself.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.cite import text as tx
+from bot.cite.spans import Span, mentions_telegram, offline_sentences, quoted_spans, relays
 from bot.tglinks import TelegramRef, find_links, refs_from_json
 from storage.models import Evidence
 
@@ -97,6 +109,13 @@ class _Side:
     dates: set[tuple[int, int]]
     names: set[str]
     raw_sents: list[str]
+    units: set[tuple[str, str]] = field(default_factory=set)
+    #: quoted spans: (span, its stems, its adjacent word pairs, the sentence it stands in)
+    spans: list[tuple[Span, list[str], set[tuple[str, ...]], int]] = field(default_factory=list)
+    #: sentences that attribute their words to a source outside Telegram (an interview, a briefing)
+    offline: set[int] = field(default_factory=set)
+    #: whether the article says anywhere that something comes from Telegram or a channel
+    telegram: bool = False
     #: the index's stems as a set, for C-speed intersections with a post's stems
     stems: frozenset[str] = frozenset()
     _windows: dict[int, tuple[set[str], set[tuple[str, ...]]]] = field(default_factory=dict)
@@ -136,7 +155,31 @@ def _prepare(text: str) -> _Side:
         dates=tx.dates(text),
         names=tx.names(text),
         raw_sents=raw,
+        units=tx.number_units(text),
+        spans=_span_features(text, raw),
+        offline=offline_sentences(raw),
+        telegram=mentions_telegram(text),
     )
+
+
+def _span_features(text: str, raw: list[str]) -> list[tuple[Span, list[str], set[tuple[str, ...]],
+                                                              int]]:
+    """Quoted spans with their stems, adjacent pairs (within each piece between ellipses) and the
+    article sentence they stand in."""
+    out = []
+    for sp in quoted_spans(text):
+        stems: list[str] = []
+        pairs: set[tuple[str, ...]] = set()
+        for part in sp.parts:
+            ps = tx.content_stems(part)
+            stems += ps
+            pairs |= tx.shingles(ps, skip=False)
+        if len(set(stems)) < 2:
+            continue
+        head = sp.parts[0][:40]
+        at = next((i for i, r in enumerate(raw) if head in r), -1)
+        out.append((sp, stems, pairs, at))
+    return out
 
 
 class _Weights(dict[str, int]):
@@ -193,24 +236,55 @@ def _post_sents(text: str) -> tuple[_PostSent, ...]:
 
 
 @lru_cache(maxsize=8192)
-def _post_facts(text: str) -> tuple[frozenset[str], frozenset[tuple[int, int]], frozenset[str]]:
-    """Numbers, dates and names of a post text (cached like ``_post_sents``)."""
-    return frozenset(tx.numbers(text)), frozenset(tx.dates(text)), frozenset(tx.names(text))
+def _post_facts(text: str) -> tuple[frozenset[str], frozenset[tuple[int, int]], frozenset[str],
+                                    frozenset[tuple[str, str]]]:
+    """Numbers, dates, names and number+unit pairs of a post text (cached like ``_post_sents``)."""
+    return (frozenset(tx.numbers(text)), frozenset(tx.dates(text)), frozenset(tx.names(text)),
+            frozenset(tx.number_units(text)))
 
 
-def _quote(art: _Side, post_text: str, weights: _Weights, against: str) -> Evidence | None:
-    """Best passage and coverage of one post text (translation or original) in the article."""
+#: each further passage counts this much less than the one before (evidence adds up, with
+#: diminishing returns: five half-matching sentences are worth more than one, not five times more)
+_DECAY = 0.7
+#: a passage the article attributes to a source outside Telegram (a briefing, an interview)
+_OFFLINE_FACTOR = 0.5
+
+
+def _add_up(weights: Iterable[float], cap: float = 0.95) -> float:
+    """Noisy-OR of the weights, best first, each further one discounted by ``_DECAY``."""
+    p = 1.0
+    for k, w in enumerate(sorted(weights, reverse=True)):
+        p *= 1.0 - w * _DECAY**k
+    return min(cap, 1.0 - p)
+
+
+def _which(against: str) -> str:
+    return "translated post" if against == "translation" else "original post"
+
+
+_Passages = dict[int, float]  # article sentence -> the weight of what matched there
+
+
+def _quote(art: _Side, post_text: str, weights: _Weights, against: str
+           ) -> tuple[Evidence | None, _Passages, float]:
+    """How much of one post text (translation or original) the article's sentences carry: the
+    weight of whole-sentence matches by coverage, and of every matching passage on its own (to be
+    added up with the quoted spans, each article sentence once)."""
+    none: tuple[Evidence | None, _Passages, float] = (None, {}, 0.0)
     post_stems = _post_stems(post_text)
     post_mass = weights.mass(post_stems)
     if post_mass <= 0:
-        return None
+        return none
     # an upper bound first: a passage needs _MIN_MASS of stems the article has at all
     if weights.mass(post_stems & art.stems) < _MIN_MASS:
-        return None
+        return none
     matched: set[str] = set()
     best = (0.0, "", "")
     partial_mass = 0
     index = art.index
+    #: article sentence -> (match, weight) of the best post sentence landing there (each article
+    #: passage counts once, whatever number of post sentences it resembles)
+    passages: dict[int, tuple[float, float]] = {}
     for ps in _post_sents(post_text):
         uniq = ps.uniq
         if len(uniq) < _MIN_SENT_STEMS:
@@ -235,41 +309,122 @@ def _quote(art: _Side, post_text: str, weights: _Weights, against: str) -> Evide
         common_mass = weights.mass(best_common)
         if common_mass < _MIN_MASS:
             continue
-        if best_m >= _MATCH_AT:
+        factor = _OFFLINE_FACTOR if best_i in art.offline else 1.0
+        if best_m >= _MATCH_AT and factor == 1.0:
             matched |= best_common
+        if best_m >= _PARTIAL_AT:
+            w = factor * 0.6 * best_m * math.sqrt(min(1.0, common_mass / 100))
+            if w > passages.get(best_i, (0.0, 0.0))[1]:
+                passages[best_i] = (best_m, w)
         if best_m > best[0]:
             best = (best_m, art.raw_sents[best_i], ps.raw)
             partial_mass = common_mass
-    if not matched:
-        if best[0] < _PARTIAL_AT:
-            return None
-        # a loose paraphrase of one sentence: weak alone, decisive with a mention or shared facts
-        weight = 0.6 * best[0] * math.sqrt(min(1.0, partial_mass / 100))
-        which = "translated post" if against == "translation" else "original post"
-        return {
-            "kind": "quote",
-            "text": f"partly matches a sentence of the {which} ({round(best[0] * 100)}%)",
-            "weight": round(weight, 3),
-            "containment": round(partial_mass / post_mass, 3),
-            "passage_match": round(best[0], 3),
-            "article_passage": best[1][:300],
-            "post_passage": best[2][:300],
-            "against": against,
-        }
-    matched_mass = weights.mass(matched)
-    coverage = matched_mass / post_mass
-    weight = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 100)) + 0.25 * coverage)
-    which = "translated post" if against == "translation" else "original post"
+    if not passages:
+        return none
+    # loose paraphrases of several sentences: each weak alone, together they add up
+    partial = _add_up((w for _, w in passages.values()), cap=0.9)
+    strong = 0.0
+    coverage = 0.0
+    if matched:
+        matched_mass = weights.mass(matched)
+        coverage = matched_mass / post_mass
+        strong = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 100)) + 0.25 * coverage)
+    weight = max(strong, partial)
+    n = len(passages)
+    if strong >= partial:
+        text = f"quotes {round(coverage * 100)}% of the {_which(against)}"
+    elif n > 1:
+        text = f"partly matches {n} sentences of the {_which(against)} (best {round(best[0] * 100)}%)"
+    else:
+        text = f"partly matches a sentence of the {_which(against)} ({round(best[0] * 100)}%)"
     return {
         "kind": "quote",
-        "text": f"quotes {round(coverage * 100)}% of the {which}",
+        "text": text,
         "weight": round(weight, 3),
-        "containment": round(coverage, 3),
+        "containment": round(coverage if matched else partial_mass / post_mass, 3),
         "passage_match": round(best[0], 3),
+        "passages": n,
         "article_passage": best[1][:300],
         "post_passage": best[2][:300],
         "against": against,
-    }
+    }, {i: w for i, (_, w) in passages.items()}, strong
+
+
+#: a quoted span matches a post passage when this share of its (weighted) stems is there
+_SPAN_AT = 0.6
+_SPAN_MIN_MASS = 25  # tenths: more than two ordinary stems found (not a stock phrase)
+
+
+@lru_cache(maxsize=4096)
+def _post_windows(text: str) -> tuple[tuple[str, frozenset[str], frozenset[tuple[str, ...]]], ...]:
+    """A post text's passages for quoted spans: each sentence joined with the next (a quote may run
+    over a sentence end), with stems and word pairs (adjacent and one apart)."""
+    sents = _post_sents(text)
+    out = []
+    for j, ps in enumerate(sents):
+        nxt = sents[j + 1] if j + 1 < len(sents) else None
+        if nxt is None:
+            out.append((ps.raw, ps.uniq, ps.shingles))
+        else:
+            out.append((f"{ps.raw} {nxt.raw}", ps.uniq | nxt.uniq, ps.shingles | nxt.shingles))
+    return tuple(out)
+
+
+def _spans(art: _Side, post_text: str, weights: _Weights, against: str
+           ) -> tuple[Evidence | None, _Passages]:
+    """The article's quoted spans found in one post text: each span is matched by how much of the
+    *span* a passage of the post contains (so a short or trimmed quote counts in full). Returns the
+    evidence and the weight per article sentence the matched spans stand in."""
+    if not art.spans:
+        return None, {}
+    post_stems = _post_stems(post_text)
+    found = []
+    used: _Passages = {}
+    for sp, stems, pairs, at in art.spans:
+        uniq = set(stems)
+        if weights.mass(uniq & post_stems) < _SPAN_MIN_MASS:
+            continue
+        mass = weights.mass(uniq)
+        best = (0.0, 0.0, 0, "")
+        best_shared: set[str] = set()
+        for raw, wstems, wpairs in _post_windows(post_text):
+            shared = uniq & wstems
+            c_uni = weights.mass(shared) / mass
+            if c_uni < _SPAN_AT:
+                continue
+            c_bi = len(pairs & wpairs) / len(pairs) if pairs else c_uni
+            m = 0.6 * c_uni + 0.4 * c_bi
+            if m > best[0]:
+                best = (m, c_uni, weights.mass(shared), raw)
+                best_shared = shared
+        m, c_uni, got, raw = best
+        if m <= 0 or got < _SPAN_MIN_MASS:
+            continue
+        if sum(not x.isdigit() for x in best_shared) < 2:
+            continue  # "3 out of 10", "at least 7": figures and a word are not a passage
+        factor = _OFFLINE_FACTOR if at in art.offline else 1.0
+        w = factor * 0.75 * m * min(1.0, got / 45)
+        found.append((w, sp.text, raw, round(m, 3), got))
+        key = at if at >= 0 else -1 - len(found)  # a span placed in no sentence stands alone
+        used[key] = _add_up([used[key], w]) if key in used else w
+    if not found:
+        return None, {}
+    found.sort(key=lambda f: (-f[0], f[1]))
+    weight = _add_up((f[0] for f in found), cap=0.9)
+    _, span, raw, m0, _ = found[0]
+    more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+    return {
+        "kind": "quote",
+        "text": f"quoted \u201c{span[:80]}\u201d{more} is in the {_which(against)} ({round(m0 * 100)}%)",
+        "weight": round(weight, 3),
+        "span": span[:300],
+        "spans": [{"span": f[1][:300], "post_passage": f[2][:300], "match": f[3]} for f in found],
+        "passage_match": m0,
+        "article_passage": span[:300],
+        "post_passage": raw[:300],
+        "against": against,
+        "distinctive": max(f[4] for f in found) >= 50 and m0 >= 0.75,
+    }, used
 
 
 # ---------------------------------------------------------------- channel mentions
@@ -340,20 +495,67 @@ def _mentions(
 # ---------------------------------------------------------------- shared facts
 
 
+def _fact_frequencies(candidates: Sequence[CandidatePost], shortlist: set[int], art_script: str
+                      ) -> Counter[str]:
+    """In how many candidates each number and name occurs. The candidates are the posts that share
+    the article's rarer words, so a name most of them carry ("Putin", "NATO") is the topic, not
+    evidence that this post is the one cited: a local rarity, without I/O."""
+    df: Counter[str] = Counter()
+    for i, c in enumerate(candidates):
+        if i in shortlist or len(candidates) <= 2 * MAX_COMPARED:
+            nums, _, nms, _ = _post_facts(_facts_text(c, art_script))
+            df.update(nums)
+            df.update(nms)
+    return df
+
+
+def _facts_text(c: CandidatePost, art_script: str) -> str:
+    return c.translation if art_script != "cyrillic" and c.translation else c.text
+
+
 _YEAR = re.compile(r"(?:19|20)\d\d")
+#: shared facts alone never make a citation, however many
+_SHARED_CAP = 0.4
+_SHARED_CAP_FIGURES = 0.55
 
 
-def _shared(art: _Side, post_text: str) -> Evidence | None:
-    numbers, dates, names = _post_facts(post_text)
-    # years say little ("2014", "2022" are in half the war coverage)
-    nums = sorted(n for n in art.numbers & numbers if not _YEAR.fullmatch(n))
+def _number_weight(num: str) -> float:
+    """A shared number's weight by its length: "12" is everywhere, "162560" almost nowhere."""
+    digits = len(num.replace(".", ""))
+    return 0.05 * min(3, max(1, digits - 1))
+
+
+def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None) -> Evidence | None:
+    """Numbers (with their unit word: "12 occupiers"), dates and names the post and the article
+    share, each weighed by its rarity among the candidates; a number that is a shared date's day,
+    or part of a number+unit pair, is counted once."""
+    numbers, dates, names, units = _post_facts(post_text)
+    df = df or {}
     dts = sorted(art.dates & dates)
+    days = {str(d) for _, d in dts}
+    pairs = sorted(p for p in art.units & units if not _YEAR.fullmatch(p[0]))
+    paired = {num for num, _ in pairs}
+    # years say little ("2014", "2022" are in half the war coverage)
+    nums = sorted(x for x in art.numbers & numbers
+                  if not _YEAR.fullmatch(x) and x not in days and x not in paired)
     nms = sorted(art.names & names)
-    count = len(nums) + len(dts) + len(nms)
+    count = len(nums) + len(dts) + len(nms) + len(pairs)
     if count < 2:
         return None
-    w = min(0.25, 0.08 * len(nums) + 0.08 * len(dts) + 0.03 * len(nms))
+
+    def rare(fact: str, base: float) -> float:
+        return base / max(1, df.get(fact, 1))
+
+    w = (sum(rare(num, _number_weight(num) + 0.04) for num, _ in pairs)
+         + sum(rare(x, _number_weight(x)) for x in nums)
+         + 0.08 * len(dts) + sum(rare(x, 0.05) for x in nms))
+    # several long exact figures (a losses report's "162560", "3468", "6740") are the post's content
+    long_figures = sum(len(x.replace(".", "")) >= 4 for x in [*nums, *(a for a, _ in pairs)])
+    w = min(_SHARED_CAP_FIGURES if long_figures >= 3 else _SHARED_CAP, w)
     parts = []
+    if pairs:
+        parts.append(f"{len(pairs)} number{'s' * (len(pairs) > 1)} with unit "
+                     f"({', '.join(f'{a} {b}' for a, b in pairs[:5])})")
     if nums:
         parts.append(f"{len(nums)} number{'s' * (len(nums) > 1)} ({', '.join(nums[:5])})")
     if dts:
@@ -361,7 +563,8 @@ def _shared(art: _Side, post_text: str) -> Evidence | None:
     if nms:
         parts.append(f"{len(nms)} name{'s' * (len(nms) > 1)} ({', '.join(nms[:5])})")
     return {"kind": "shared", "text": "shares " + ", ".join(parts), "weight": round(w, 3),
-            "numbers": nums, "dates": [f"{m:02d}-{d:02d}" for m, d in dts], "names": nms}
+            "numbers": [*(a for a, _ in pairs), *nums], "dates": [f"{m:02d}-{d:02d}" for m, d in dts],
+            "names": nms, "units": [f"{a} {b}" for a, b in pairs]}
 
 
 def _gap(hours: float) -> str:
@@ -457,6 +660,7 @@ def detect(
     stem_sets = _stem_sets(candidates)
     weights = _Weights(_common_stems(stem_sets))
     shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED)
+    fact_df = _fact_frequencies(candidates, shortlist, art_script)
 
     found: dict[PostKey, Found] = {}
     for n, c in enumerate(candidates):
@@ -471,35 +675,102 @@ def detect(
             continue
         if not ref and n not in shortlist:
             continue
-        best_quote: Evidence | None = None
         variants = []
         if c.translation and art_script != "cyrillic":
             variants.append(("translation", c.translation))
         if c.text and (tx.script_of(c.text) == art_script or not c.translation):
             variants.append(("original", c.text))
-        for against, body in variants:
-            q = _quote(art, body, weights, against)
-            if q and (best_quote is None or q["weight"] > best_quote["weight"]):
-                best_quote = q
-        if best_quote:
-            ev.append(best_quote)
-        sh = _shared(art, c.translation if art_script != "cyrillic" and c.translation else c.text)
+        quotes = _best_quotes(art, variants, weights)
+        ev += quotes
+        sh = _shared(art, _facts_text(c, art_script), fact_df)
         if sh:
             ev.append(sh)
         if not ev:
             continue
-        if c.channel.lower() in mentions:
-            m = dict(mentions[c.channel.lower()])
+        mention = mentions.get(c.channel.lower())
+        if mention is not None:
+            m = dict(mention)
             if not any(e["kind"] in ("quote", "link", "embed") for e in ev):
                 # without matching text a mention cannot tell this post from the channel's others
                 m["weight"] = round(m["weight"] / 2, 3)
             ev.append(m)
         ev.append(_time((when - post_time).total_seconds() / 3600))
-        found[c.key] = Found(c.key, _combine(ev), ev, c.post_id)
+        score = _combine(ev)
+        if not ref and mention is None:
+            score = _guarded(art, c, ev, score)
+        found[c.key] = Found(c.key, score, ev, c.post_id)
     for key, ref in explicit.items():
         if key not in found and not any(c.key == key for c in candidates):
             found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+def _best_quotes(art: _Side, variants: Sequence[tuple[str, str]], weights: _Weights
+                 ) -> list[Evidence]:
+    """One quote evidence from the post text (translation or original) the article matches best.
+    Its quoted spans and its sentence matches add up, each article sentence counted once (by the
+    stronger of its two readings), or the coverage of whole sentences if that says more."""
+    best: Evidence | None = None
+    for against, body in variants:
+        sent_ev, passages, strong = _quote(art, body, weights, against)
+        span_ev, spans = _spans(art, body, weights, against)
+        if sent_ev is None and span_ev is None:
+            continue
+        per = {i: max(passages.get(i, 0.0), spans.get(i, 0.0)) for i in passages.keys() | spans}
+        weight = round(max(strong, _add_up(per.values())), 3)
+        if best is not None and weight <= best["weight"]:
+            continue
+        if span_ev is None:
+            ev = dict(sent_ev or {})
+        elif sent_ev is None:
+            ev = dict(span_ev)
+        else:
+            ev = {**sent_ev, **{k: v for k, v in span_ev.items()
+                                if k in ("span", "spans", "distinctive")}}
+            ev["text"] = f"{sent_ev['text']}; {span_ev['text']}"
+        ev["weight"] = weight
+        best = ev
+    return [best] if best else []
+
+
+#: a post this short (content words) says too little to be told from a look-alike on its own
+_THIN_POST = 10
+#: what a guarded post can reach without attribution: below any sensible alert threshold
+_GUARD_CAP = 0.5
+#: quote evidence in an article that never says it took anything from Telegram or a channel
+_NO_TELEGRAM_FACTOR = 0.6
+
+
+def _guarded(art: _Side, c: CandidatePost, ev: list[Evidence], score: float) -> float:
+    """Guards against look-alikes for a post the article neither links nor names (its channel):
+
+    - an article that never says it took anything from Telegram (or a channel) counts its quotes
+      less: the same words were said, or reported, elsewhere;
+    - a one-line post, or one that relays someone else's statement, needs a distinctive quoted
+      passage and an article that says it quotes Telegram; else it cannot alert.
+
+    Each guard that applies is added to the evidence (kind "guard", weight 0) so an alert — or a
+    missing one — explains itself."""
+    quotes = [e for e in ev if e["kind"] == "quote"]
+    if not quotes:
+        return score
+    if not art.telegram:
+        for e in quotes:
+            e["weight"] = round(e["weight"] * _NO_TELEGRAM_FACTOR, 3)
+        ev.append({"kind": "guard", "text": "the article names neither Telegram nor the channel: "
+                   "quotes count less", "weight": 0.0, "guard": "no-attribution"})
+        score = _combine(ev)
+    body = c.translation or c.text
+    thin = len(_post_stems(body)) < _THIN_POST
+    relay = relays(c.text) or bool(c.translation and relays(c.translation))
+    if thin or relay:
+        distinctive = any(e.get("distinctive") for e in quotes) and art.telegram
+        if not distinctive and score > _GUARD_CAP:
+            why = "a one-line post" if thin else "a post relaying someone else's statement"
+            ev.append({"kind": "guard", "text": f"{why}: needs the channel named or a distinctive "
+                       "quoted passage", "weight": 0.0, "guard": "thin" if thin else "relay"})
+            score = _GUARD_CAP
+    return score
 
 
 def _most_hits_first(item: tuple[int, int]) -> tuple[int, int]:

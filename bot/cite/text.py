@@ -87,7 +87,13 @@ _DATE_MD = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
 _DIGIT = re.compile(r"\d")
 _GROUPED = re.compile(r"\d{1,3}(?:[ ,.\u202f]\d{3})+")
 _GROUP_SEP = re.compile(r"[ ,.\u202f]")
-_DATE_NUM = re.compile(r"\b(\d{1,2})\.(\d{1,2})(?:\.(?:\d{2}|\d{4}))?\b")
+#: "24.02" or "24.02.22" (a two-digit month) — but not "2.04 million" or "1.5 gigawatts": a
+#: number, counted once as a number
+_DATE_NUM = re.compile(
+    r"\b(\d{1,2})\.(\d{2})(?:\.(?:\d{2}|\d{4}))?\b"
+    r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|megawatt|"
+    r"млн|млрд|тис|тыс|відсот|процент))"
+)
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
 _CAPITALISED = re.compile(r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b")
 
@@ -171,7 +177,29 @@ def _word_stem(w: str) -> str:
         return ""
     if "'" in w:
         w = w.replace("'", "")
-    return w if w.isdigit() else normal(w)
+    if w.isdigit():
+        return w
+    if w.isascii():
+        w = _BRITISH.sub(_american, w)
+    return _NUMBER_WORDS.get(w) or normal(w)
+
+
+#: British spellings a UK outlet uses and a machine translation does not ("armoured", "defence")
+_BRITISH = re.compile(r"^(arm|hon|fav|behavi|lab|neighb|col|harb|rum|endeav|val|savi)our|"
+                      r"^(def|off|lic)ence")
+
+
+def _american(m: re.Match[str]) -> str:
+    return f"{m.group(1)}or" if m.group(1) else f"{m.group(2)}ense"
+
+
+#: English number words as the digits a post or its translation writes ("at least seven" ↔ "at
+#: least 7"); one and two are stop words
+_NUMBER_WORDS = dict(zip(
+    ("three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+     "forty", "fifty", "sixty", "seventy", "eighty", "ninety"),
+    map(str, [*range(3, 21), *range(30, 100, 10)]), strict=True))
 
 
 def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[str, ...]]:
@@ -232,6 +260,29 @@ def numbers(text: str) -> set[str]:
         raw = _GROUP_SEP.sub("", raw) if _GROUPED.fullmatch(raw) else raw.replace(",", ".")
         if len(raw.replace(".", "")) >= 2:
             out.add(raw)
+    return out
+
+
+#: a number and the word after it ("12 occupiers", "1,000 troops", "30 окупантів")
+_NUMBER_UNIT = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)(?:\s*\([^)]*\))?\s+"
+    r"(?:(?:more|than|of|additional|other|russian|ukrainian|enemy)\s+)?([^\W\d_]{3,})"
+)
+
+
+def number_units(text: str) -> set[tuple[str, str]]:
+    """(number, stem of the word after it) pairs: a shared "12 occupiers" says more than a shared
+    12. Numbers as ``numbers`` writes them; the word's stem as ``content_stems`` does."""
+    out: set[tuple[str, str]] = set()
+    s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
+    if not _DIGIT.search(s):
+        return out
+    for m in _NUMBER_UNIT.finditer(s):
+        raw = m.group(1)
+        raw = _GROUP_SEP.sub("", raw) if _GROUPED.fullmatch(raw) else raw.replace(",", ".")
+        unit = _word_stem(m.group(2).lower())
+        if unit and not _month(unit) and len(raw.replace(".", "")) >= 1:
+            out.add((raw, unit))
     return out
 
 

@@ -59,7 +59,7 @@ def _article(body: bytes, url: str, published: datetime | None) -> ArticleInput:
     return ArticleInput(text=text, published=published, url=url, title=first[:200])
 
 
-def _row(r: Result) -> dict[str, Any]:
+def _row(r: Result, threshold: float) -> dict[str, Any]:
     return {
         "channel": r.post.channel,
         "message_id": r.post.message_id,
@@ -67,6 +67,7 @@ def _row(r: Result) -> dict[str, Any]:
         "post_date": to_iso(r.post.date),
         "post_id": r.post.id,
         "score": r.found.score,
+        "alert": r.found.score >= threshold,
         "evidence": r.found.evidence,
     }
 
@@ -94,7 +95,7 @@ async def check_article(source: str, published: datetime | None, as_json: bool) 
 
     async with open_db(settings) as db:
         results = await find_citations(db, article, settings)
-    rows = [_row(r) for r in results]
+    rows = [_row(r, settings.citation_threshold) for r in results]
     if as_json:
         print_json({
             "article": {"url": url, "title": article.title or None,
@@ -107,7 +108,7 @@ async def check_article(source: str, published: datetime | None, as_json: bool) 
     if not rows:
         click.echo("no citations of stored posts")
     for row in rows:
-        mark = "ALERT" if row["score"] >= settings.citation_threshold else "     "
+        mark = "ALERT" if row["alert"] else "     "
         click.echo(f"{mark} {row['score']:.2f}  {row['post_url']}  ({row['post_date']})")
         for e in row["evidence"]:
             click.echo(f"        - {e['text']} [{e['weight']:.2f}]")

@@ -1,0 +1,144 @@
+"""How the detector reads journalists' quoting: quoted spans, evidence that adds up, facts by rarity
+and unit, and the guards against look-alikes (issue #10). Real detector, realistic texts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.cite import text as tx
+from bot.cite.detect import ArticleInput, CandidatePost, detect
+from bot.cite.spans import offline_sentences, quoted_spans, relays
+from tests.test_cite_detect import POST_TIME, THRESHOLD
+
+SOLOVIEV = (
+    "Probably, today there is no person who is interested in the events in Ukraine and does not know "
+    "about the monstrous crime committed against our prisoners of war.\n\n"
+    "The point of no return has been passed. It is always there, this point. Anyone who has crossed "
+    "this point cannot return, since he has erased himself from humanity.\n\nFurther - only "
+    "retribution.\n\nSilent means consent. Support sign. Solidarity with killers."
+)
+
+
+def cand(translation: str, channel: str = "SolovievLive", mid: int = 98857, text: str = "…",
+         hours: float = 30) -> CandidatePost:
+    return CandidatePost(channel, mid, POST_TIME, text, translation, post_id=mid)
+
+
+def art(text: str, hours: float = 30) -> ArticleInput:
+    return ArticleInput(text, published=POST_TIME + timedelta(hours=hours), url="https://news.example/a")
+
+
+def score(article: ArticleInput, c: CandidatePost, others: list[CandidatePost] | None = None,
+          aliases: dict[str, list[str]] | None = None) -> tuple[float, list[dict]]:
+    found = detect(article, [c, *(others or [])], aliases_by_channel=aliases or {}, window_days=30)
+    f = next((f for f in found if f.post_key == c.key), None)
+    return (f.score, f.evidence) if f else (0.0, [])
+
+
+def test_quoted_spans_of_every_kind_trimmed_and_bracketed() -> None:
+    text = ('He said "the enemy is standing close" and «враг стоит близко, очень близко». '
+            "It was 'a clear sign … of [Russian] weakness'. Ukraine's army said ‘no comment’ today. "
+            "“Two words” here, „und hier auch drei Wörter“.")
+    spans = [s.text for s in quoted_spans(text)]
+    assert spans == ["the enemy is standing close", "враг стоит близко, очень близко",
+                     "a clear sign of weakness", "und hier auch drei Wörter"]
+    assert quoted_spans("It was 'a clear sign … of weakness'")[0].parts == ("a clear sign", "of weakness")
+
+
+def test_a_short_punchy_quote_counts_in_full_and_the_alert_explains_itself() -> None:
+    article = art("Kremlin propagandist Vladimir Solovyov turned on celebrities who kept silent. "
+                  "Writing on his Telegram channel, he said: \"The point of no return has been "
+                  "passed.\" He added that \"silence means consent\".\n\nOther news followed.")
+    s, ev = score(article, cand(SOLOVIEV))
+    quote = next(e for e in ev if e["kind"] == "quote")
+    assert quote["span"] == "The point of no return has been passed."
+    assert "point of no return has been passed" in quote["spans"][0]["post_passage"]
+    assert quote["spans"][0]["match"] >= 0.9 and quote["against"] == "translation"
+    # the same article without the quotation marks: only a four-word sentence fragment is left
+    plain = art(article.text.replace('"', ""))
+    assert s > score(plain, cand(SOLOVIEV))[0]
+
+
+POST = ("The enemy continues to put pressure on the city and its outskirts, regardless of any losses. "
+        "Bakhmut is no longer fit for existence, so there is no point in retreating from it. "
+        "The defense along the entire line is held by experienced brigades. "
+        "This war is increasingly reminiscent of the campaign of the Persian king Darius against "
+        "Scythia.")
+PARAPHRASES = [  # an own translation: about half the words of each sentence
+    "The enemy keeps up the pressure on the city and its suburbs whatever its losses, the group said.",
+    "Bakhmut is no longer fit for life, so there is no sense in withdrawing from it, it added.",
+    "The defence of the whole line is held by seasoned, experienced brigades.",
+    "The war increasingly recalls the Persian king Darius's campaign against the Scythians.",
+]
+
+
+def test_partial_matches_add_up_with_diminishing_returns() -> None:
+    head = "DeepState, which maps the front, wrote on Telegram on Tuesday.\n\n"
+    c = cand(POST, "DeepStateUA", 14367)
+
+    def quote_weight(paras: list[str]) -> float:
+        ev = score(art(head + "\n\n".join(paras)), c)[1]
+        return next((e["weight"] for e in ev if e["kind"] == "quote"), 0.0)
+
+    one, two, three = (quote_weight(PARAPHRASES[1:k]) for k in (2, 3, 4))
+    assert 0 < one < two < three < 1
+    assert three - two < two - one  # each further passage adds less
+    # the same sentence twice is one passage, not two
+    assert quote_weight([PARAPHRASES[1], PARAPHRASES[1]]) == one
+
+
+def test_numbers_with_their_units_and_nothing_counted_twice() -> None:
+    assert ("12", "occupi") in tx.number_units("destroyed at least 12 occupiers and a BTR-82A")
+    assert ("1000", "troop") in tx.number_units("some 1,000 troops")
+    assert tx.dates("from 1.9 to 2.04 million people") == set()  # a number, not a date
+    assert tx.dates("on 24.02.22") == {(2, 24)}
+    assert tx.content_stems("at least seven invaders")[:2] == ["least", "7"]
+    article = art("The raid killed at least 12 occupiers near Nova Kakhovka, the agency said.")
+    post = cand("Our fighters destroyed at least 12 occupiers near Nova Kakhovka.", "DIUkraine", 1908)
+    shared = next(e for e in score(article, post)[1] if e["kind"] == "shared")
+    assert shared["units"] == ["12 occupi"] and shared["numbers"] == ["12"]
+
+
+def test_a_name_every_candidate_shares_weighs_less() -> None:
+    article = art("Putin met Erdogan and Guterres in Samarkand to discuss Zaporizhzhia, the channel said.")
+    target = cand("Putin, Erdogan and Guterres discussed Zaporizhzhia in Samarkand.", "swodki", 1)
+    crowd = [cand(f"Putin spoke about Samarkand and Zaporizhzhia again, part {i}.", "swodki", 10 + i)
+             for i in range(6)]
+    alone = next(e for e in score(article, target)[1] if e["kind"] == "shared")["weight"]
+    among = next(e for e in score(article, target, crowd)[1] if e["kind"] == "shared")["weight"]
+    assert among < alone
+
+
+SCHOLZ = ("Olaf Scholz - in a televised address on the anniversary of the end of World War II:\n"
+          "✔️ There should be no dictate from Russia. I don't know how much longer the fighting in "
+          "Ukraine will last, but Putin will not win the war, Ukraine will stand.")
+
+
+def test_relayed_statement_quoted_from_its_speaker_does_not_alert() -> None:
+    assert relays(SCHOLZ) and relays("Володимир Зеленський:\n\nЩе один звільнений населений пункт!")
+    assert not relays("Загальні бойові втрати противника з 24.02.22 орієнтовно склали:\nособового")
+    article = art("German Chancellor Olaf Scholz said in a televised address that Putin will not "
+                  "win. \"I don't know how much longer the fighting in Ukraine will last, but Putin "
+                  "will not win the war, Ukraine will stand,\" he said.\n\nThe address came a day "
+                  "before Russia's Victory Day parade.")
+    s, ev = score(article, cand(SCHOLZ, mid=105391))
+    assert s < THRESHOLD and any(e["kind"] == "guard" for e in ev)
+    # the channel named as the source: the same words are its citation
+    named = art(article.text + "\n\nThe SolovievLive Telegram channel posted the address in full.")
+    assert score(named, cand(SCHOLZ, mid=105391))[0] >= THRESHOLD
+
+
+def test_words_said_at_a_briefing_count_less_than_words_posted() -> None:
+    sents = tx.sentences("The official told reporters at the Pentagon that it would fail. "
+                         "It was unlikely to succeed, he said. The group said on Telegram it had.")
+    assert offline_sentences(sents) == {0, 1}
+    post = cand("The decree to increase the armed forces from 1.9 to 2.04 million people is unlikely "
+                "to succeed. Historically, Russia has not reached the targets for personnel.",
+                "rybar", 38210)
+    briefing = art("A senior U.S. defense official told reporters at the Pentagon that the decree to "
+                   "increase the armed forces from 1.9 to 2.04 million people was unlikely to "
+                   "succeed. Historically, Russia has not reached its personnel targets, he said. "
+                   "The remarks were posted on the Pentagon's Telegram channel.")
+    posted = art(briefing.text.replace("told reporters at the Pentagon", "wrote on Telegram")
+                 .replace("he said", "it wrote"))
+    assert score(briefing, post)[0] < score(posted, post)[0]
