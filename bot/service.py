@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
@@ -266,7 +268,7 @@ class Service:
 
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init_cite_worker,
-                                       initargs=(str(self.db.path),))
+                                       initargs=(str(self.db.path), os.getpid()))
             self._pool = pool
             log.info("checking articles in %d worker process(es)", workers)
 
@@ -334,12 +336,28 @@ class Service:
                 log.warning("while closing: %s", exc)
 
 
-def _init_cite_worker(path: str) -> None:
+PARENT_CHECK = 0.5  # seconds between a detection worker's looks at its parent
+
+
+def _init_cite_worker(path: str, parent: int) -> None:
     """A detection worker: Ctrl-C reaches the whole process group, but stopping is the service's
-    job (it lets the workers finish and shuts the pool down), so workers ignore SIGINT."""
+    job (it lets the workers finish and shuts the pool down), so workers ignore SIGINT. A service
+    killed outright (SIGKILL, OOM) never shuts the pool down, and an idle worker waits on a queue
+    whose write end it holds itself, so it would wait forever: each worker watches its parent and
+    exits when it is gone (``parent`` is passed in: a worker still starting when the service
+    died would already see its new parent)."""
+    import threading
+
     from bot.cite.pipeline import init_worker
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(0)  # the parent is gone: nobody will read a result; no cleanup to wait for
+
+    threading.Thread(target=watch_parent, name="citewatch-parent-watch", daemon=True).start()
     init_worker(path)
 
 
