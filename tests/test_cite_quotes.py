@@ -19,7 +19,7 @@ SOLOVIEV = (
 )
 
 
-def cand(translation: str, channel: str = "SolovievLive", mid: int = 98857, text: str = "…",
+def cand(translation: str | None, channel: str = "SolovievLive", mid: int = 98857, text: str = "…",
          hours: float = 30) -> CandidatePost:
     return CandidatePost(channel, mid, POST_TIME, text, translation, post_id=mid)
 
@@ -142,3 +142,21 @@ def test_words_said_at_a_briefing_count_less_than_words_posted() -> None:
     posted = art(briefing.text.replace("told reporters at the Pentagon", "wrote on Telegram")
                  .replace("he said", "it wrote"))
     assert score(briefing, post)[0] < score(posted, post)[0]
+
+
+UK_ONLY = ("🇷🇺 Окупанти захопили Масютівку на Купʼянському напрямку та просунулися біля Синьківки."
+           "\n\nСитуація на напрямку складна, ворог накопичує сили.")
+
+
+def test_a_ukrainian_post_without_translation_meets_an_english_article_by_its_names() -> None:
+    article = art("Russian forces have seized the village of Masiutivka in the Kupiansk direction and "
+                  "pushed forward near Synkivka, DeepState said on Telegram on Thursday.")
+    post = cand(None, "DeepStateUA", 16410, text=UK_ONLY)
+    s, ev = score(article, post, aliases={"deepstateua": ["DeepState"]})
+    shared = next(e for e in ev if e["kind"] == "shared")
+    assert {"masatavk", "sankavk"} <= set(shared["keys"]) and "across scripts" in shared["text"]
+    mention = next(e for e in ev if e["kind"] == "mention")
+    assert mention["weight"] == 0.4  # not halved: the post cannot be quoted word for word
+    # the same channel named about an unrelated village: no key in common, no citation
+    other = art("Russian forces shelled Vovchansk overnight, DeepState said on Telegram on Thursday.")
+    assert score(other, post, aliases={"deepstateua": ["DeepState"]})[0] < s

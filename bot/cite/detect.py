@@ -16,7 +16,9 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   ("Join us on Telegram" footers and links to the outlet's own channel do not count)
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
-  candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures)
+  candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
+  no translation meets a Latin article by its names' transliteration keys (storage.crossscript);
+  then the channel's mention is not halved, since such a post cannot be quoted word for word
 - time: the post precedes the article within the window (a post after the article is never cited)
 
 Only per-post evidence (link, embed, quote, shared) makes a post a citation; a mention or the timing
@@ -45,6 +47,7 @@ from urllib.parse import urlsplit
 from bot.cite import text as tx
 from bot.cite.spans import Span, mentions_telegram, offline_sentences, quoted_spans, relays
 from bot.tglinks import TelegramRef, find_links, refs_from_json
+from storage import crossscript
 from storage.models import Evidence
 
 PostKey = tuple[str, int]  # (channel username lower-cased, message id)
@@ -128,6 +131,17 @@ class _Side:
             got = self._shingles[j] = tx.shingles(self.sents[j])
         return got
 
+    _keys: frozenset[str] | None = None
+    _text: str = ""
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Cross-script keys of the article's capitalised Latin words (names as the press spells
+        them), made only when a post in another script with no translation is compared."""
+        if self._keys is None:
+            self._keys = frozenset(crossscript.article_keys(self._text))
+        return self._keys
+
     def window(self, i: int) -> tuple[set[str], set[tuple[str, ...]]]:
         """Stems and shingles of sentences i-1..i+1, built once per article (every post sentence
         that lands on sentence i reuses them)."""
@@ -159,6 +173,7 @@ def _prepare(text: str) -> _Side:
         spans=_span_features(text, raw),
         offline=offline_sentences(raw),
         telegram=mentions_telegram(text),
+        _text=text,
     )
 
 
@@ -233,6 +248,12 @@ def _post_sents(text: str) -> tuple[_PostSent, ...]:
         ss = tx.content_stems(raw)
         out.append(_PostSent(raw, frozenset(ss), frozenset(tx.shingles(ss))))
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _post_keys(text: str) -> frozenset[str]:
+    """Cross-script keys of a post's capitalised Cyrillic words (``storage.crossscript``)."""
+    return frozenset(crossscript.post_keys(text))
 
 
 @lru_cache(maxsize=8192)
@@ -503,9 +524,12 @@ def _fact_frequencies(candidates: Sequence[CandidatePost], shortlist: set[int], 
     df: Counter[str] = Counter()
     for i, c in enumerate(candidates):
         if i in shortlist or len(candidates) <= 2 * MAX_COMPARED:
-            nums, _, nms, _ = _post_facts(_facts_text(c, art_script))
+            text = _facts_text(c, art_script)
+            nums, _, nms, _ = _post_facts(text)
             df.update(nums)
             df.update(nms)
+            if art_script == "latin" and not c.translation and tx.script_of(text) == "cyrillic":
+                df.update(_post_keys(text))  # "Україна" is in every one of them
     return df
 
 
@@ -516,6 +540,8 @@ def _facts_text(c: CandidatePost, art_script: str) -> str:
 _YEAR = re.compile(r"(?:19|20)\d\d")
 #: shared facts alone never make a citation, however many
 _SHARED_CAP = 0.4
+#: shared facts that identify a post in another script with no translation (with its channel named)
+_CROSS_FACTS = 0.15
 _SHARED_CAP_FIGURES = 0.55
 
 
@@ -525,7 +551,8 @@ def _number_weight(num: str) -> float:
     return 0.05 * min(3, max(1, digits - 1))
 
 
-def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None) -> Evidence | None:
+def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
+            cross: bool = False) -> Evidence | None:
     """Numbers (with their unit word: "12 occupiers"), dates and names the post and the article
     share, each weighed by its rarity among the candidates; a number that is a shared date's day,
     or part of a number+unit pair, is counted once."""
@@ -539,7 +566,11 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None) -> 
     nums = sorted(x for x in art.numbers & numbers
                   if not _YEAR.fullmatch(x) and x not in days and x not in paired)
     nms = sorted(art.names & names)
-    count = len(nums) + len(dts) + len(nms) + len(pairs)
+    # a Cyrillic post with no translation against a Latin article: names meet by their
+    # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk")
+    keys = sorted(k.removeprefix(crossscript.KEY_PREFIX)
+                  for k in art.keys & _post_keys(post_text)) if cross else []
+    count = len(nums) + len(dts) + len(nms) + len(pairs) + len(keys)
     if count < 2:
         return None
 
@@ -548,7 +579,8 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None) -> 
 
     w = (sum(rare(num, _number_weight(num) + 0.04) for num, _ in pairs)
          + sum(rare(x, _number_weight(x)) for x in nums)
-         + 0.08 * len(dts) + sum(rare(x, 0.05) for x in nms))
+         + 0.08 * len(dts) + sum(rare(x, 0.05) for x in nms)
+         + sum(rare(crossscript.KEY_PREFIX + k, 0.08) for k in keys))
     # several long exact figures (a losses report's "162560", "3468", "6740") are the post's content
     long_figures = sum(len(x.replace(".", "")) >= 4 for x in [*nums, *(a for a, _ in pairs)])
     w = min(_SHARED_CAP_FIGURES if long_figures >= 3 else _SHARED_CAP, w)
@@ -562,9 +594,12 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None) -> 
         parts.append(f"{len(dts)} date{'s' * (len(dts) > 1)}")
     if nms:
         parts.append(f"{len(nms)} name{'s' * (len(nms) > 1)} ({', '.join(nms[:5])})")
+    if keys:
+        parts.append(f"{len(keys)} name{'s' * (len(keys) > 1)} across scripts "
+                     f"(transliteration keys {', '.join(keys[:5])})")
     return {"kind": "shared", "text": "shares " + ", ".join(parts), "weight": round(w, 3),
             "numbers": [*(a for a, _ in pairs), *nums], "dates": [f"{m:02d}-{d:02d}" for m, d in dts],
-            "names": nms, "units": [f"{a} {b}" for a, b in pairs]}
+            "names": nms, "units": [f"{a} {b}" for a, b in pairs], "keys": keys}
 
 
 def _gap(hours: float) -> str:
@@ -619,12 +654,17 @@ def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
 
 
 def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weights,
-               keep: int) -> set[int]:
+               keep: int, cross: Mapping[int, frozenset[str]] | None = None) -> set[int]:
     """Indexes of the candidates worth a full comparison: the ``keep`` sharing the most weighted
-    stems with the article (at least two). Bounds the cost whatever the candidate list."""
+    stems with the article (at least two) — for a post in another script with no translation
+    (``cross``: its name keys), its names' transliteration keys count as stems. Bounds the cost
+    whatever the candidate list."""
     scored = []
+    cross = cross or {}
     for i, ss in enumerate(stem_sets):
         shared = ss & art.stems
+        if i in cross:
+            shared = shared | (cross[i] & art.keys)
         if len(shared) >= 2:
             scored.append((weights.mass(shared), i))
     scored.sort(reverse=True)
@@ -659,7 +699,10 @@ def detect(
     art_script = tx.script_of(article.text)
     stem_sets = _stem_sets(candidates)
     weights = _Weights(_common_stems(stem_sets))
-    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED)
+    cross = {i: _post_keys(c.text) for i, c in enumerate(candidates)
+             if art_script == "latin" and not c.translation and c.text
+             and tx.script_of(c.text) == "cyrillic"}
+    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED, cross)
     fact_df = _fact_frequencies(candidates, shortlist, art_script)
 
     found: dict[PostKey, Found] = {}
@@ -682,7 +725,9 @@ def detect(
             variants.append(("original", c.text))
         quotes = _best_quotes(art, variants, weights)
         ev += quotes
-        sh = _shared(art, _facts_text(c, art_script), fact_df)
+        cross = bool(not c.translation and c.text and art_script
+                     and tx.script_of(c.text) != art_script)
+        sh = _shared(art, _facts_text(c, art_script), fact_df, cross)
         if sh:
             ev.append(sh)
         if not ev:
@@ -690,7 +735,10 @@ def detect(
         mention = mentions.get(c.channel.lower())
         if mention is not None:
             m = dict(mention)
-            if not any(e["kind"] in ("quote", "link", "embed") for e in ev):
+            # a post in another script with no translation cannot be quoted word for word: its
+            # shared names and figures stand in for the text, and the mention is not halved
+            untranslatable = cross and sh is not None and sh["weight"] >= _CROSS_FACTS
+            if not untranslatable and not any(e["kind"] in ("quote", "link", "embed") for e in ev):
                 # without matching text a mention cannot tell this post from the channel's others
                 m["weight"] = round(m["weight"] / 2, 3)
             ev.append(m)
