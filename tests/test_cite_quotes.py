@@ -160,3 +160,16 @@ def test_a_ukrainian_post_without_translation_meets_an_english_article_by_its_na
     # the same channel named about an unrelated village: no key in common, no citation
     other = art("Russian forces shelled Vovchansk overnight, DeepState said on Telegram on Thursday.")
     assert score(other, post, aliases={"deepstateua": ["DeepState"]})[0] < s
+
+
+def test_a_join_us_on_telegram_footer_is_not_attribution() -> None:
+    from tests.test_cite_detect import KYIV_FOOTER
+
+    body = ("Seasoned brigades hold the defence along the entire line, and Bakhmut is no longer fit "
+            "for existence, so there is no point in retreating from it, a commander said.")
+    post = cand(POST, "DeepStateUA", 14367)
+    for text in (body, body + KYIV_FOOTER):
+        ev = score(art(text), post)[1]
+        assert any(e.get("guard") == "no-attribution" for e in ev), text
+    told = score(art(body + "\n\nThe remarks were first posted on Telegram."), post)[1]
+    assert not any(e["kind"] == "guard" for e in told)

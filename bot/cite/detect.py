@@ -172,7 +172,7 @@ def _prepare(text: str) -> _Side:
         units=tx.number_units(text),
         spans=_span_features(text, raw),
         offline=offline_sentences(raw),
-        telegram=mentions_telegram(text),
+        telegram=_cites_telegram(raw),
         _text=text,
     )
 
@@ -470,6 +470,12 @@ def _own_channel(channel: str, article_url: str) -> bool:
                                                               "uk", "news", "m"}]
     ch = channel.lower()
     return any(len(p) >= 4 and p in ch for p in labels)
+
+
+def _cites_telegram(sentences: Sequence[str]) -> bool:
+    """Whether the article says, outside a "join us on Telegram" footer, that something comes from
+    Telegram or a channel."""
+    return any(mentions_telegram(s) and not _FOOTER.search(s) for s in sentences)
 
 
 def _mentions(
