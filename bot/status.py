@@ -28,6 +28,7 @@ class ChannelStatus:
     last_error: str | None
     last_error_at: str | None
     paused_until: str | None
+    added_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class FeedStatus:
     last_error: str | None
     last_error_at: str | None
     next_poll: str | None
+    added_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
                 last_error=c.last_error,
                 last_error_at=_iso(c.last_error_at),
                 paused_until=_iso(c.paused_until),
+                added_at=_iso(c.added_at),
             )
             for c in await channels_repo.list_all(db)
         ],
@@ -129,6 +132,7 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
                 last_error=f.last_error,
                 last_error_at=_iso(f.last_error_at),
                 next_poll=_iso(f.next_poll_at),
+                added_at=_iso(f.added_at),
             )
             for f in await feeds_repo.list_all(db)
         ],
@@ -151,6 +155,27 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
             for v in await alerts_repo.failed(db)
         ],
     )
+
+
+def problems(report: StatusReport, stale_after: float) -> list[str]:
+    """Why the service looks unhealthy (empty: healthy). It is when it has sources — watched
+    channels or feeds — and none of them succeeded within ``stale_after`` seconds (a source that
+    never succeeded counts from when it was added): whatever each error says, nothing arrives.
+    Nothing to watch is not a fault."""
+    now = datetime.fromisoformat(report.checked_at)
+    sources = [(c.lag_seconds, c.added_at) for c in report.channels if c.active]
+    sources += [(f.lag_seconds, f.added_at) for f in report.feeds]
+    if not sources:
+        return []
+    waits = [lag if lag is not None else
+             (now - datetime.fromisoformat(added)).total_seconds() if added else 0.0
+             for lag, added in sources]
+    if min(waits) <= stale_after:
+        return []
+    known = [lag for lag, _ in sources if lag is not None]
+    last = f"the last success was {fmt_lag(min(known))}" if known else "none ever succeeded"
+    return [f"no channel or feed succeeded in the last {fmt_lag(stale_after).removesuffix(' ago')}"
+            f" ({last})"]
 
 
 def fmt_lag(seconds: float | None) -> str:

@@ -165,3 +165,15 @@ def parse(query: str) -> FtsQuery:
 def to_fts5(query: str) -> str:
     """Return an FTS5 MATCH expression; ``QueryError`` if nothing searchable remains."""
     return parse(query).expression()
+
+
+#: the most words, phrases and operators one query may hold: SQLite's compound SELECT limit (500)
+#: bounds the frequency probes, and nobody types more than a paragraph of search terms
+MAX_QUERY_TERMS = 100
+
+
+def check_size(query: str) -> None:
+    """``QueryError`` (one line) for a query of thousands of terms, before it reaches SQLite."""
+    n = len(_tokens(query))
+    if n > MAX_QUERY_TERMS:
+        raise QueryError(f"too many search terms ({n}); at most {MAX_QUERY_TERMS}")

@@ -27,6 +27,7 @@ from storage import citations as citations_repo
 from storage import posts as posts_repo
 from storage import search as search_repo
 from storage.db import Database
+from storage.fts_query import check_size
 from storage.models import HL_END, HL_START, Post
 
 log = logging.getLogger("citewatch.commands")
@@ -114,6 +115,7 @@ async def _search(db: Database, args: str) -> list[str]:
     if not args:
         return ["Usage: /search <i>words</i>"]
     try:
+        check_size(args)
         hits = await search_repo.query(db, args, limit=SEARCH_LIMIT)
     except CitewatchError as exc:
         return [f"⚠️ {esc(str(exc))}"]

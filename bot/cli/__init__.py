@@ -11,11 +11,16 @@ from bot.errors import CitewatchError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--env-file", default=".env", show_default=True, help="settings file to read")
+@click.option("--env-file", type=click.Path(exists=True, dir_okay=False),
+              help="settings file to read (default: .env when present)")
+@click.option("--db", "db_path", metavar="PATH", help="database file (overrides CITEWATCH_DB)")
+@click.version_option(package_name="citewatch", prog_name="citewatch")
 @click.pass_context
-def cli(ctx: click.Context, env_file: str) -> None:
+def cli(ctx: click.Context, env_file: str | None, db_path: str | None) -> None:
     """Watch Telegram channels and find news articles that cite their posts."""
-    ctx.ensure_object(dict)["env_file"] = env_file
+    obj = ctx.ensure_object(dict)
+    obj["env_file"] = env_file or ".env"
+    obj["db"] = db_path
 
 
 def _register() -> None:
@@ -30,6 +35,10 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("citewatch: aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # bare `citewatch` or a group without its subcommand: the whole help is the answer
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else "")
+        sys.exit(0)
     except click.UsageError as exc:
         # one line, like every other error; the command's --help has the rest
         where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""

@@ -123,7 +123,7 @@ async def check_article(source: str, published: datetime | None, as_json: bool) 
 async def citations_cmd(since: datetime | None, limit: int, as_json: bool) -> None:
     """Citations found, newest first."""
     settings = get_settings()
-    async with open_db(settings) as db:
+    async with open_db(settings, create=False) as db:
         found = await citations_repo.list_recent(db, since=since, limit=limit)
     rows = [
         {

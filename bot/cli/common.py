@@ -6,11 +6,14 @@ import asyncio
 import csv
 import functools
 import json
+import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -29,7 +32,10 @@ def get_settings(ctx: click.Context | None = None) -> Settings:
     root = ctx.find_root()
     obj = root.ensure_object(dict)
     if "settings" not in obj:
-        s = load_settings(dotenv_path=obj.get("env_file", ".env"))
+        environ = dict(os.environ)
+        if obj.get("db"):  # --db wins over CITEWATCH_DB, and is checked like it
+            environ["CITEWATCH_DB"] = obj["db"]
+        s = load_settings(environ, dotenv_path=obj.get("env_file", ".env"))
         setup_logging(s.log_level, s.log_format, secrets=[s.tg_api_hash, s.tg_bot_token,
                                                           s.deepl_api_key,
                                                           s.libretranslate_api_key])
@@ -37,9 +43,17 @@ def get_settings(ctx: click.Context | None = None) -> Settings:
     return obj["settings"]
 
 
+def missing_db_message(path: Path) -> str:
+    return f"no database at {path}; run `citewatch run` or `citewatch import` first"
+
+
 @asynccontextmanager
-async def open_db(settings: Settings):  # type: ignore[no-untyped-def]
-    db = await Database.open(settings.citewatch_db)
+async def open_db(settings: Settings, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """The database; ``create=False`` for commands that only read, so a typo in CITEWATCH_DB or a
+    fresh directory never gains an empty database (or a ``./data/``)."""
+    if not create and not settings.citewatch_db.exists():
+        raise CitewatchError(missing_db_message(settings.citewatch_db))
+    db = await Database.open(settings.citewatch_db, create=create)
     try:
         yield db
     finally:
@@ -88,13 +102,30 @@ class When(click.ParamType):
 WHEN = When()
 
 
+#: C0 and C1 control characters but tab and newline, and DEL: in untrusted text they could move the
+#: cursor, retitle the terminal or ring the bell
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str | None) -> str:
+    """Untrusted text (posts, titles, errors from servers) made safe to print as text."""
+    return _CONTROL.sub("", text or "")
+
+
+def color_ok() -> bool:
+    """ANSI styling only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+_MARKS = {"ansi": ("\x1b[1m", "\x1b[0m"), "none": ("", ""), "plain": ("[", "]")}
+
+
 def render_snippet(s: str, style: str = "plain") -> str:
-    """Render storage's highlight markers: bold on a terminal, [brackets] in plain text."""
-    if style == "ansi":
-        return s.replace(HL_START, "\x1b[1m").replace(HL_END, "\x1b[0m")
-    if style == "none":
-        return s.replace(HL_START, "").replace(HL_END, "")
-    return s.replace(HL_START, "[").replace(HL_END, "]")
+    """Render storage's highlight markers: bold on a terminal, [brackets] in plain text, nothing
+    for machines. The text between them is cleaned of control characters (the markers are ones)."""
+    start, end = _MARKS[style]
+    return "".join(start if part == HL_START else end if part == HL_END else clean(part)
+                   for part in re.split(f"([{HL_START}{HL_END}])", s))
 
 
 def _jsonable(v: Any) -> Any:

@@ -25,6 +25,7 @@ from bot.archive import (
 from bot.cli import cli
 from bot.cli.common import (
     WHEN,
+    color_ok,
     get_settings,
     handle_errors,
     open_db,
@@ -37,6 +38,7 @@ from bot.tglinks import normalize_username
 from storage import posts as posts_repo
 from storage import search as search_repo
 from storage import stats as stats_repo
+from storage.fts_query import check_size
 
 
 def _channel_opt(value: str | None) -> str | None:
@@ -48,8 +50,9 @@ def _channel_opt(value: str | None) -> str | None:
         raise click.BadParameter(str(exc)) from None
 
 
-# unknown "options" are query text: `citewatch search -russia` must not be a usage error
-@cli.command(context_settings={"ignore_unknown_options": True})
+# unknown "options" are query text: `citewatch search -russia` must not be a usage error; only
+# --help is help, so the "h" of `-hello` is text too
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("query")
 @click.option("--channel", help="only this channel")
 @click.option("--since", type=WHEN, help="posts on or after (ISO date or 7d)")
@@ -71,8 +74,9 @@ async def search(
     """Full-text search of stored posts and their translations (best first)."""
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    check_size(query)
     settings = get_settings()
-    async with open_db(settings) as db:
+    async with open_db(settings, create=False) as db:
         hits = await search_repo.query(
             db, query, channel=_channel_opt(channel), since=since, until=until, limit=limit
         )
@@ -99,7 +103,7 @@ async def search(
     if not hits:
         click.echo("no matches", err=True)
         return
-    style = "ansi" if sys.stdout.isatty() else "plain"
+    style = "ansi" if color_ok() else "plain"
     for h in hits:
         flag = " (deleted)" if h.deleted else ""
         click.echo(f"{h.url}  {h.date:%Y-%m-%d %H:%M}  score {h.score:.2f}{flag}")
@@ -167,7 +171,7 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
     writer = csv.writer(sys.stdout) if fmt == "csv" else None
     if writer:
         writer.writerow(CSV_COLUMNS)
-    async with open_db(settings) as db:
+    async with open_db(settings, create=False) as db:
         async for p in posts_repo.iter_posts(db, _channel_opt(channel), since, until,
                                              with_versions=True):
             rec = export_record(p)
@@ -184,7 +188,7 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
 async def stats(as_json: bool) -> None:
     """Posts per channel, translated share, articles, citations, alerts by status."""
     settings = get_settings()
-    async with open_db(settings) as db:
+    async with open_db(settings, create=False) as db:
         s = await stats_repo.summary(db)
     if as_json:
         print_json(s)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import click
 
 from bot.cli import cli
-from bot.cli.common import get_settings, handle_errors, print_json, run_async
-from bot.status import fmt_lag, gather
-from storage.db import Database
+from bot.cli.common import clean, get_settings, handle_errors, open_db, print_json, run_async
+from bot.config import Settings
+from bot.status import StatusReport, fmt_lag, gather, problems
+
+
+def stale_after(settings: Settings) -> float:
+    """Seconds without any success after which the service counts as stuck: three of its longest
+    polling rounds (one slow or failed round is not a fault)."""
+    return 3.0 * max(settings.poll_interval, settings.catchup_interval, settings.feed_interval)
 
 
 @cli.command()
@@ -17,18 +23,25 @@ from storage.db import Database
 async def status(as_json: bool) -> None:
     """Per channel and feed: last success, last error, lag; queue depths; last and failed alerts.
 
-    Exits non-zero when the database cannot be opened.
+    Exits 2 when the database cannot be opened, 1 when the service is unhealthy: it has channels
+    or feeds and none succeeded within three polling rounds.
     """
     settings = get_settings()
     # create=False: a healthcheck must not create an empty database and call that healthy
-    db = await Database.open(settings.citewatch_db, create=False)
-    try:
+    async with open_db(settings, create=False) as db:
         report = await gather(db)
-    finally:
-        await db.close()
+    faults = problems(report, stale_after(settings))
     if as_json:
-        print_json(report.to_json())
-        return
+        print_json({**report.to_json(), "healthy": not faults, "problems": faults})
+    else:
+        _print(report)
+    for fault in faults:
+        click.echo(f"citewatch: unhealthy: {fault}", err=True)
+    if faults:
+        raise SystemExit(1)
+
+
+def _print(report: StatusReport) -> None:
     click.echo(f"database {report.database}")
     click.echo("channels:" if report.channels else "channels: none")
     for c in report.channels:
@@ -36,13 +49,13 @@ async def status(as_json: bool) -> None:
         if not c.active:
             line += " (inactive)"
         if c.last_error:
-            line += f"; last error {c.last_error_at}: {c.last_error}"
+            line += f"; last error {c.last_error_at}: {clean(c.last_error)}"
         click.echo(line)
     click.echo("feeds:" if report.feeds else "feeds: none")
     for f in report.feeds:
-        line = f"  {f.feed}: last success {fmt_lag(f.lag_seconds)}"
+        line = f"  {clean(f.feed)}: last success {fmt_lag(f.lag_seconds)}"
         if f.last_error:
-            line += f"; last error {f.last_error_at}: {f.last_error}"
+            line += f"; last error {f.last_error_at}: {clean(f.last_error)}"
         click.echo(line)
     q = report.queues
     click.echo(f"translation queue: {q.translations.pending} pending, "
@@ -52,7 +65,7 @@ async def status(as_json: bool) -> None:
     click.echo(f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, {printed}"
                f"{a.get('failed', 0)} failed")
     last = report.last_alert
-    click.echo(f"last alert {last.status}: {last.sent_at} to {last.chat} ({last.article})"
+    click.echo(f"last alert {last.status}: {last.sent_at} to {last.chat} ({clean(last.article)})"
                if last else "last alert sent: never")
     for fa in report.failed_alerts:
-        click.echo(f"failed alert {fa.id} to {fa.chat}: {fa.reason} ({fa.article})")
+        click.echo(f"failed alert {fa.id} to {fa.chat}: {clean(fa.reason)} ({clean(fa.article)})")
