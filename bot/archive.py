@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.tglinks import normalize_username
+from storage import channels as channels_repo
 from storage import posts as posts_repo
 from storage import translations as tr_repo
 from storage.db import Database
@@ -57,6 +59,8 @@ class ImportRecord:
     translation: str | None = None
     translation_lang: str | None = None
     translation_provider: str = "import"
+    #: where the record starts in its file (line, or message number of an export), for reporting
+    line: int = 0
 
 
 @dataclass
@@ -82,7 +86,12 @@ def parse_date(value: Any) -> datetime:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("missing date")
     dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:  # stored in UTC: 9999-12-31T23:00-05:00 is a valid ISO time but no UTC one
+        dt.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"date out of range: {value.strip()[:40]!r}") from None
+    return dt
 
 
 def flatten_export_text(text: Any) -> tuple[str, list[str]]:
@@ -198,8 +207,14 @@ def parse_jsonl_record(obj: Any, default_channel: str | None) -> ImportRecord:
 
 
 def iter_jsonl(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportIssue]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
+    """Each line decoded on its own: a line that is not UTF-8 is skipped, not stored mangled."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8").removeprefix("\ufeff")
+            except UnicodeDecodeError as exc:
+                yield ImportIssue(lineno, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+                continue
             if not line.strip():
                 continue
             try:
@@ -207,10 +222,20 @@ def iter_jsonl(path: Path, channel: str | None) -> Iterator[ImportRecord | Impor
             except ValueError as exc:
                 yield ImportIssue(lineno, f"not valid JSON: {str(exc).splitlines()[0][:200]}")
                 continue
+            except RecursionError:
+                yield ImportIssue(lineno, "not valid JSON: nested too deeply")
+                continue
             try:
-                yield parse_jsonl_record(obj, channel)
-            except RECORD_ERRORS as exc:
-                yield ImportIssue(lineno, (str(exc).splitlines() or ["bad record"])[0][:200])
+                rec = parse_jsonl_record(obj, channel)
+            except (*RECORD_ERRORS, RecursionError) as exc:
+                yield ImportIssue(lineno, _first_line(exc))
+                continue
+            rec.line = lineno
+            yield rec
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or ["bad record"])[0][:200]
 
 
 def parse_export_message(msg: Any, channel: str) -> ImportRecord | None:
@@ -268,6 +293,9 @@ def iter_export(path: Path, channel: str | None) -> Iterator[ImportRecord | Impo
         except UnicodeDecodeError as exc:
             yield ImportIssue(1, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
             return
+        except RecursionError:
+            yield ImportIssue(1, "not valid JSON: nested too deeply")
+            return
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         yield ImportIssue(1, "not a Telegram Desktop export (no 'messages' list)")
         return
@@ -282,10 +310,11 @@ def iter_export(path: Path, channel: str | None) -> Iterator[ImportRecord | Impo
     for index, msg in enumerate(data["messages"], 1):
         try:
             rec = parse_export_message(msg, name)
-        except RECORD_ERRORS as exc:
-            yield ImportIssue(index, f"message #{index}: {exc}")
+        except (*RECORD_ERRORS, RecursionError) as exc:
+            yield ImportIssue(index, f"message #{index}: {_first_line(exc)}")
             continue
         if rec is not None:
+            rec.line = index
             yield rec
 
 
@@ -350,9 +379,12 @@ def iter_csv(path: Path, channel: str | None) -> Iterator[ImportRecord | ImportI
                 yield ImportIssue(reader.line_num, f"bad CSV: {exc}")
                 return
             try:
-                yield parse_jsonl_record(csv_row_to_obj(row), channel)
+                rec = parse_jsonl_record(csv_row_to_obj(row), channel)
             except RECORD_ERRORS as exc:
-                yield ImportIssue(reader.line_num, (str(exc).splitlines() or ["bad record"])[0][:200])
+                yield ImportIssue(reader.line_num, _first_line(exc))
+                continue
+            rec.line = reader.line_num
+            yield rec
 
 
 # ---------------------------------------------------------------- export
@@ -406,14 +438,63 @@ class Progress(Protocol):
     def update(self, n: int) -> object: ...
 
 
+#: what storing one record can raise that is the record's fault (a lone surrogate cannot be encoded,
+#: a value SQLite refuses); "database is locked" or a full disk (OperationalError) stop the import
+STORE_ERRORS = (*RECORD_ERRORS, RecursionError, sqlite3.DataError, sqlite3.IntegrityError,
+                sqlite3.InterfaceError, sqlite3.ProgrammingError)
+
+
+async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool) -> UpsertResult:
+    """Posts, translations and earlier texts of ``batch`` inside an open transaction. Channels new
+    to the database are archives (searchable, never polled) unless ``watch``."""
+    names = {r.post.channel for r in batch}
+    await channels_repo.ensure_ids(conn, names, archived=not watch)
+    if watch:
+        await channels_repo.activate_in(conn, names)
+    result = await posts_repo.upsert_many_in(conn, [r.post for r in batch])
+    # translations and earlier texts (our own export's) need the posts' row ids: one lookup
+    needing = [r for r in batch if r.translation or r.post.versions]
+    ids = await posts_repo.ids_for(
+        conn, [(r.post.channel, r.post.message_id) for r in needing]) if needing else {}
+    if any(r.post.versions for r in needing):  # history survives an export → import trip
+        await posts_repo.restore_versions_in(conn, [
+            (ids[(r.post.channel.lower(), r.post.message_id)], v)
+            for r in needing for v in r.post.versions
+        ])
+    with_tr = [r for r in needing if r.translation]
+    if with_tr:
+        await tr_repo.upsert_in(
+            conn,
+            [
+                (
+                    Translation(
+                        post_id=ids[(r.post.channel.lower(), r.post.message_id)],
+                        lang=r.translation_lang or "en",
+                        provider=r.translation_provider,
+                        text=r.translation or "",
+                        source_lang=r.post.lang,
+                    ),
+                    r.post.text,
+                )
+                for r in with_tr
+            ],
+        )
+    return result
+
+
 async def import_records(
     db: Database,
     records: Iterable[ImportRecord | ImportIssue],
     *,
     batch_size: int = 2000,
     progress: Progress | None = None,
+    watch: bool = False,
 ) -> tuple[UpsertResult, list[ImportIssue]]:
-    """Store parsed records in batches, each batch (posts + translations) in one transaction."""
+    """Store parsed records in batches, each batch (posts + translations) in one transaction.
+
+    A batch a record cannot be stored in is rolled back and stored record by record, so that one
+    record is reported (by its line) and skipped while the rest are kept. New channels are archived
+    unless ``watch``. Issues come back in line order."""
     total = UpsertResult()
     issues: list[ImportIssue] = []
     batch: list[ImportRecord] = []
@@ -421,35 +502,16 @@ async def import_records(
     async def flush() -> None:
         if not batch:
             return
-        async with db.transaction() as conn:
-            total.__iadd__(await posts_repo.upsert_many_in(conn, [r.post for r in batch]))
-            # translations and earlier texts (our own export's) need the posts' row ids: one lookup
-            needing = [r for r in batch if r.translation or r.post.versions]
-            ids = await posts_repo.ids_for(
-                conn, [(r.post.channel, r.post.message_id) for r in needing]) if needing else {}
-            if any(r.post.versions for r in needing):  # history survives an export → import trip
-                await posts_repo.restore_versions_in(conn, [
-                    (ids[(r.post.channel.lower(), r.post.message_id)], v)
-                    for r in needing for v in r.post.versions
-                ])
-            with_tr = [r for r in needing if r.translation]
-            if with_tr:
-                await tr_repo.upsert_in(
-                    conn,
-                    [
-                        (
-                            Translation(
-                                post_id=ids[(r.post.channel.lower(), r.post.message_id)],
-                                lang=r.translation_lang or "en",
-                                provider=r.translation_provider,
-                                text=r.translation or "",
-                                source_lang=r.post.lang,
-                            ),
-                            r.post.text,
-                        )
-                        for r in with_tr
-                    ],
-                )
+        try:
+            async with db.transaction() as conn:
+                total.__iadd__(await _store_in(conn, batch, watch))
+        except STORE_ERRORS:
+            for rec in batch:
+                try:
+                    async with db.transaction() as conn:
+                        total.__iadd__(await _store_in(conn, [rec], watch))
+                except STORE_ERRORS as exc:
+                    issues.append(ImportIssue(rec.line, f"cannot be stored: {_first_line(exc)}"))
         if progress is not None:
             progress.update(len(batch))
         batch.clear()
@@ -464,4 +526,5 @@ async def import_records(
         if len(batch) >= batch_size:
             await flush()
     await flush()
+    issues.sort(key=lambda i: i.line)
     return total, issues

@@ -33,17 +33,21 @@ def _row(r: aiosqlite.Row) -> Channel:
         post_count=r["post_count"] if "post_count" in keys else 0,
         about=r["about"],
         aliases_removed=json.loads(r["aliases_removed"] or "[]"),
+        archived=bool(r["archived"]),
     )
 
 
-async def ensure_ids(conn: aiosqlite.Connection, usernames: Iterable[str]) -> dict[str, int]:
-    """Inside a transaction: the row id of each username (case-insensitive), creating rows."""
+async def ensure_ids(conn: aiosqlite.Connection, usernames: Iterable[str], *,
+                     archived: bool = False) -> dict[str, int]:
+    """Inside a transaction: the row id of each username (case-insensitive), creating rows —
+    watched, or with ``archived`` kept only as an archive (an import's channels: never polled)."""
     out: dict[str, int] = {}
     now = to_iso(utcnow())
     for name in {u for u in usernames}:
         await conn.execute(
-            "INSERT INTO channels (username, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (name, now),
+            "INSERT INTO channels (username, added_at, active, archived) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (name, now, int(not archived), int(archived)),
         )
         async with conn.execute("SELECT id FROM channels WHERE username = ?", (name,)) as cur:
             row = await cur.fetchone()
@@ -155,7 +159,14 @@ async def record_error(
 
 
 async def activate(db: Database, username: str) -> None:
-    await db.execute("UPDATE channels SET active = 1 WHERE username = ?", (username,))
+    """Watch the channel (again): removed or archived before, it is polled from now on."""
+    async with db.transaction() as conn:
+        await activate_in(conn, [username])
+
+
+async def activate_in(conn: aiosqlite.Connection, usernames: Iterable[str]) -> None:
+    await conn.executemany("UPDATE channels SET active = 1, archived = 0 WHERE username = ?",
+                           [(u,) for u in usernames])
 
 
 async def list_active(db: Database) -> list[Channel]:

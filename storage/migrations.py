@@ -253,6 +253,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alerts_v3 RENAME TO alerts;
     CREATE INDEX alerts_status ON alerts(status, next_attempt_at);
     """,
+    # 4: channels an import brought in are archives (searchable, never polled) until watched
+    """
+    ALTER TABLE channels ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -53,6 +53,8 @@ class Channel:
     about: str | None = None
     #: names removed with ``channels alias remove`` (hides a default or a title name too)
     aliases_removed: list[str] = field(default_factory=list)
+    #: came from an import and never watched: searchable, not polled (``active`` is False)
+    archived: bool = False
 
 
 @dataclass(frozen=True)

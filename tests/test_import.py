@@ -10,11 +10,15 @@ import sqlite3
 import struct
 import subprocess
 import termios
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.archive import detect_format, flatten_export_text
+from bot.archive import ImportRecord, detect_format, flatten_export_text, import_records
+from storage import channels
+from storage.db import Database
+from storage.models import Post
 from tests.conftest import CITEWATCH, Cli
 
 
@@ -59,9 +63,9 @@ def test_import_telegram_desktop_export(cli: Cli, env: dict[str, str], tmp_path:
     path.write_text(json.dumps(EXPORT, ensure_ascii=False, indent=1))
     assert detect_format(path) == "export"
     proc = cli(env, "import", str(path))  # the export names no username
-    assert proc.returncode == 0 and "give --channel" in proc.stderr
+    assert proc.returncode == 1 and "give --channel" in proc.stderr
     proc = cli(env, "import", str(path), "--channel", "https://t.me/DIUkraine")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # message #4 is skipped
     assert "imported 2 new, 0 edited, 0 unchanged; 1 skipped" in proc.stdout
     assert "message #4" in proc.stderr
     rows = q(env, "SELECT message_id, text, views, date, media_kind, links, edit_date FROM posts"
@@ -128,7 +132,7 @@ def test_malformed_lines_reported_and_skipped(cli: Cli, env: dict[str, str], tmp
                     "versions": [{"text": "old", "replaced_at": "someday"}]}),
     ])
     proc = cli(env, "import", str(path))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # something was skipped
     assert "Traceback" not in proc.stderr
     assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 9 skipped"
     reported = [ln.split(":")[1].strip() for ln in proc.stderr.splitlines()]
@@ -264,3 +268,82 @@ def test_stats_numbers(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     assert s["citations"] == 0 and s["articles_total"] == 0 and s["alerts"] == {}
     text = cli(env, "stats").stdout
     assert "DIUkraine" in text and "50%" in text and "posts: 3 (67% translated)" in text
+
+
+def test_records_that_cannot_be_stored_are_skipped_and_the_rest_kept(cli: Cli, env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    """One poison record used to roll back its whole batch and abort the import."""
+    def rec(i: int, **kw: object) -> bytes:
+        return json.dumps({"channel": "DIUkraine", "id": i, "date": "2023-01-01",
+                           "text": f"допис {i}", **kw}).encode()
+
+    path = tmp_path / "poison.jsonl"
+    path.write_bytes(b"\n".join([
+        rec(1),
+        rec(2, date="9999-12-31T23:00:00-05:00"),            # 2: no such time in UTC
+        rec(3, text="lone \ud800 surrogate"),                # 3: not storable as UTF-8
+        b"[" * 100_000 + b"]" * 100_000,                      # 4: 100k-deep nesting
+        b'{"channel": "DIUkraine", "id": 5, "date": "2023-01-01", "text": "bad \xff\xfe"}',  # 5
+        rec(6, translation="lone \udfff in a translation"),  # 6
+        rec(7),
+    ]) + b"\n")
+    proc = cli(env, "import", str(path))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout.strip() == "imported 2 new, 0 edited, 0 unchanged; 5 skipped"
+    lines = proc.stderr.splitlines()
+    assert [ln.split(":")[1].strip() for ln in lines] == ["line 2", "line 3", "line 4", "line 5",
+                                                          "line 6"]
+    assert "date out of range" in lines[0] and "surrogates not allowed" in lines[1]
+    assert "nested too deeply" in lines[2] and "not UTF-8" in lines[3]
+    assert q(env, "SELECT message_id FROM posts ORDER BY 1") == [(1,), (7,)]
+    assert q(env, "SELECT count(*) FROM translations")[0][0] == 0
+
+
+def test_import_reads_stdin(cli: Cli, env: dict[str, str]) -> None:
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in JSONL_OK)
+    proc = cli(env, "import", "-", stdin=lines)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "imported 3 new, 0 edited, 0 unchanged; 0 skipped"
+    bad = cli(env, "import", "-", stdin="{oops\n")
+    assert bad.returncode == 1 and bad.stderr.startswith("stdin: line 1: not valid JSON")
+
+
+def test_imported_channels_are_archives_unless_watch(cli: Cli, env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    """A 200-channel archive used to become 200 watched channels, all polled at the next start."""
+    path = tmp_path / "many.jsonl"
+    _write_jsonl(path, [json.dumps({"channel": f"chan{i:03d}", "id": 1, "date": "2023-01-01",
+                                    "text": "архів"}) for i in range(200)])
+    assert cli(env, "import", str(path)).returncode == 0
+    listed = json.loads(cli(env, "channels", "list", "--json").stdout)
+    assert len(listed) == 200 and {c["state"] for c in listed} == {"archived"}
+    assert "@chan000" in cli(env, "channels", "list").stdout.split("archived")[0]
+    # the service watches CHANNELS (DIUkraine) only; archived channels stay searchable
+    dry = cli(env, "run", "--dry-run")
+    assert "channels: diukraine;" in dry.stdout, dry.stdout
+    assert "t.me/chan007/1" in cli(env, "search", "архів", "--limit", "200").stdout
+    # --watch: new and archived channels become watched
+    _write_jsonl(path, [json.dumps({"channel": c, "id": 2, "date": "2023-01-02", "text": "x"})
+                        for c in ("chan001", "fresh")])
+    assert cli(env, "import", "--watch", str(path)).returncode == 0
+    states = {c["username"]: c["state"] for c in json.loads(cli(env, "channels", "list", "--json").stdout)}
+    assert states["chan001"] == states["fresh"] == "watched" and states["chan002"] == "archived"
+    assert "channels: chan001, diukraine, fresh;" in cli(env, "run", "--dry-run").stdout
+
+
+async def test_a_configured_channel_imported_as_an_archive_is_watched(db: Database) -> None:
+    from bot.config import load_settings
+    from bot.telegram.watcher import seed_channels
+
+    await import_records(db, [ImportRecord(Post(channel="DIUkraine", message_id=1,
+                                                 date=datetime(2023, 1, 1, tzinfo=UTC)))])
+    await import_records(db, [ImportRecord(Post(channel="rybar", message_id=1,
+                                                 date=datetime(2023, 1, 1, tzinfo=UTC)))])
+    await channels.add(db, "gone")
+    await channels.remove(db, "gone")
+    assert [c.username for c in await channels.list_active(db)] == []
+    settings = load_settings({"CHANNELS": "DIUkraine,gone", "CITEWATCH_DB": str(db.path)},
+                             dotenv_path=None)
+    assert await seed_channels(settings, db) == ["DIUkraine"]
+    # CHANNELS watches its archived channel; one removed by hand stays removed
+    assert [c.username for c in await channels.list_active(db)] == ["DIUkraine"]

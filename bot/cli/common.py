@@ -109,7 +109,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def clean(text: str | None) -> str:
     """Untrusted text (posts, titles, errors from servers) made safe to print as text."""
-    return _CONTROL.sub("", text or "")
+    # a lone surrogate (JSON allows "\\ud800") cannot be written to a UTF-8 stream: shown escaped
+    return _CONTROL.sub("", text or "").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def color_ok() -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import shutil
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from bot.archive import (
 from bot.cli import cli
 from bot.cli.common import (
     WHEN,
+    clean,
     color_ok,
     get_settings,
     handle_errors,
@@ -123,14 +127,29 @@ def _count_lines(path: Path) -> int | None:
 
 
 @cli.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--channel", help="channel username for records that name none")
 @click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "export", "csv"]),
               default="auto", help="input format (auto: guessed from the content)")
+@click.option("--watch", is_flag=True,
+              help="watch the channels too (default: new ones are searchable archives, not polled)")
 @handle_errors
-@run_async
-async def import_cmd(path: Path, channel: str | None, fmt: str) -> None:
-    """Load a Telegram Desktop export (result.json), JSON Lines or our CSV export; safe to repeat."""
+def import_cmd(path: Path, channel: str | None, fmt: str, watch: bool) -> None:
+    """Load a Telegram Desktop export (result.json), JSON Lines or our CSV export (PATH, or - for
+    stdin); safe to repeat. Exits 1 when a record was skipped."""
+    if str(path) != "-":
+        skipped = asyncio.run(_import(path, path.name, channel, fmt, watch))
+    else:  # spooled to a file: the format is guessed from the content, and read in one pass
+        with tempfile.TemporaryDirectory(prefix="citewatch-import-") as tmp:
+            spool = Path(tmp) / "stdin"
+            with spool.open("wb") as out:
+                shutil.copyfileobj(sys.stdin.buffer, out)
+            skipped = asyncio.run(_import(spool, "stdin", channel, fmt, watch))
+    if skipped:
+        raise SystemExit(1)
+
+
+async def _import(path: Path, name: str, channel: str | None, fmt: str, watch: bool) -> int:
     settings = get_settings()
     channel = _channel_opt(channel)
     try:
@@ -146,15 +165,16 @@ async def import_cmd(path: Path, channel: str | None, fmt: str) -> None:
     total_lines = _count_lines(path) if show and kind == "jsonl" else None
     with tqdm(total=total_lines, unit="post", disable=not show, file=sys.stderr) as bar:
         async with open_db(settings) as db:
-            result, issues = await import_records(db, records, progress=bar)
+            result, issues = await import_records(db, records, progress=bar, watch=watch)
     for issue in issues[:50]:
-        click.echo(f"{path.name}: {issue}", err=True)
+        click.echo(f"{clean(name)}: {clean(str(issue))}", err=True)
     if len(issues) > 50:
         click.echo(f"... and {len(issues) - 50} more problems", err=True)
     click.echo(
         f"imported {result.inserted} new, {result.edited} edited, {result.unchanged} unchanged"
         f"; {len(issues)} skipped"
     )
+    return len(issues)
 
 
 @cli.command()

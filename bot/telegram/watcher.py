@@ -24,11 +24,16 @@ log = logging.getLogger(__name__)
 
 
 async def seed_channels(settings: Settings, db: Database) -> list[str]:
-    """Add the CHANNELS setting's names not yet stored (resolved later, on first catch-up)."""
+    """Add the CHANNELS setting's names not yet stored (resolved later, on first catch-up), and
+    watch those an import brought in as archives (a channel removed by hand stays removed)."""
     added = []
     for name in settings.channels:
-        if await channels_repo.get(db, name) is None:
+        ch = await channels_repo.get(db, name)
+        if ch is None:
             await channels_repo.add(db, name, settings.aliases_for(name))
+            added.append(name)
+        elif ch.archived:
+            await channels_repo.activate(db, ch.username)
             added.append(name)
     return added
 
