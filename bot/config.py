@@ -8,6 +8,7 @@ changes nothing on disk.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -50,6 +51,53 @@ def _nonneg_int(v: str) -> int:
     if n < 0:
         raise ValueError(f"expected zero or a positive integer, got {v!r}")
     return n
+
+
+def _int_in(low: int, high: int, why: str = "") -> Callable[[str], int]:
+    """An integer in [low, high]; past ``high`` is a typo or a misunderstanding, refused at start."""
+    def parse(v: str) -> int:
+        n = _int(v)
+        if not low <= n <= high:
+            raise ValueError(f"expected {low} to {high}{why}, got {v!r}")
+        return n
+
+    return parse
+
+
+#: CITE_WORKERS beyond this many per core only add memory and context switches
+WORKERS_PER_CORE = 4
+
+
+def _workers(v: str) -> int:
+    cores = os.cpu_count() or 1
+    return _int_in(0, WORKERS_PER_CORE * cores,
+                   f" ({WORKERS_PER_CORE} per CPU core; this machine has {cores})")(v)
+
+
+def _chat(v: str) -> str:
+    """ALERT_CHAT / an ALLOWED_CHATS entry: ``me``, a (marked) chat id, or a @username / t.me link."""
+    s = v.strip()
+    if s.lower() in {"me", "self"} or re.fullmatch(r"-?\d{1,20}", s):
+        return s
+    try:
+        normalize_username(s)
+    except ValueError:
+        raise ValueError(f"expected me, a chat id or a @username, got {v!r}") from None
+    return s
+
+
+def _chats(v: str) -> list[str]:
+    return [_chat(p) for p in _list(v)]
+
+
+def _ip(v: str) -> str:
+    s = v.strip()
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        raise ValueError(f"expected an IP address to listen on (127.0.0.1, ::1, 0.0.0.0), got {v!r}"
+                         ) from None
+    return s
 
 
 def _float(v: str) -> float:
@@ -250,18 +298,22 @@ class Settings:
     feed_interval: int = _setting("600", _pos_int, "default seconds between polls of one feed")
     fetch_timeout: float = _setting("20", _pos_float, "seconds before an HTTP request gives up")
     fetch_max_bytes: int = _setting("5000000", _pos_int, "largest page or feed we download")
-    max_redirects: int = _setting("5", _nonneg_int, "redirects followed per request")
+    max_redirects: int = _setting("5", _int_in(0, 20), "redirects followed per request (at most 20)")
     allow_private_urls: bool = _setting("false", _bool, "allow loopback/private addresses (tests only)")
     user_agent: str = _setting("citewatch/0.1 (+https://github.com/citewatch)", _str, "HTTP User-Agent")
     # citations and alerts
     citation_threshold: float = _setting("0.6", _unit_float, "score from which a citation is alerted")
-    citation_window_days: int = _setting("30", _pos_int, "a post must precede the article by at most")
+    citation_window_days: int = _setting("30", _int_in(1, 3650),
+                                         "a post must precede the article by at most (days)")
     cite_workers: int = _setting(
-        "2", _nonneg_int, "processes that check a backlog of articles in parallel (0: in-process only)")
-    alert_chat: str = _setting("me", _str, "chat id, @username or me (Saved Messages) for alerts")
-    allowed_chats: list[str] = _setting("", _list, "more chat ids/usernames whose commands are answered")
+        "2", _workers, "processes that check a backlog of articles in parallel (0: in-process only; "
+        f"at most {WORKERS_PER_CORE} per CPU core)")
+    alert_chat: str = _setting("me", _chat, "chat id, @username or me (Saved Messages) for alerts")
+    allowed_chats: list[str] = _setting("", _chats, "more chat ids/usernames whose commands are answered")
     alert_interval: int = _setting("5", _pos_int, "seconds between alert sender runs")
     metrics_port: int | None = _setting("", _opt_port, "serve Prometheus metrics on this port (empty: off)")
+    metrics_addr: str = _setting("127.0.0.1", _ip,
+                                 "address the metrics listen on (0.0.0.0: every interface)")
 
     @property
     def has_telegram_credentials(self) -> bool:

@@ -24,8 +24,9 @@ ALERTS_FAILED = Counter("citewatch_alerts_failed", "alert messages given up (per
 FLOOD_WAITS = Counter("citewatch_flood_waits", "flood waits received from Telegram", ["where"])
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
-    """Serve /metrics on ``port`` (a daemon thread of prometheus_client)."""
+def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:
+    """Serve /metrics on ``addr``:``port`` (a daemon thread of prometheus_client); loopback unless
+    METRICS_ADDR says otherwise, since the numbers describe what is being watched."""
     start_http_server(port, addr=addr)
 
 

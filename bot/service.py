@@ -87,10 +87,10 @@ class Service:
         if s.metrics_port:
             from bot.metrics import refresh, start_metrics_server
 
-            start_metrics_server(s.metrics_port)
+            start_metrics_server(s.metrics_port, s.metrics_addr)
             # database-backed gauges (queue depths, totals) are read once a minute, not per event
             self._every(lambda: refresh(self.db), 60, "refresh-metrics")
-            log.info("metrics on :%d/metrics", s.metrics_port)
+            log.info("metrics on %s:%d/metrics", s.metrics_addr, s.metrics_port)
         self.scheduler.start()
         log.info("citewatch running: source=%s, %d feed(s), alerts via %s",
                  getattr(self.source, "name", "none"), len(s.feeds),

@@ -5,6 +5,8 @@ The error tests run the real ``citewatch`` console script in a subprocess, as a 
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -86,7 +88,36 @@ BAD_VALUES = [
     ("CITATION_THRESHOLD", "1.5", "between 0 and 1"),
     ("METRICS_PORT", "70000", "TCP port"),
     ("TG_SERVER", "localhost", "expected host:port"),
+    ("MAX_REDIRECTS", "21", "expected 0 to 20"),
+    ("CITATION_WINDOW_DAYS", "3651", "expected 1 to 3650"),
+    ("CITE_WORKERS", "100000", "per CPU core; this machine has"),
+    ("ALERT_CHAT", "my team chat", "expected me, a chat id or a @username"),
+    ("ALLOWED_CHATS", "@analyst, -100123, #general", "got '#general'"),
+    ("METRICS_ADDR", "everywhere", "expected an IP address"),
 ]
+
+
+def test_sane_values_at_the_limits_pass() -> None:
+    s = load_settings({"MAX_REDIRECTS": "20", "CITATION_WINDOW_DAYS": "3650",
+                       "CITE_WORKERS": str(4 * (os.cpu_count() or 1)),
+                       "ALERT_CHAT": "https://t.me/analysts", "ALLOWED_CHATS": "@analysts, -1001234, me",
+                       "METRICS_ADDR": "::1"}, dotenv_path=None)
+    assert (s.max_redirects, s.citation_window_days, s.metrics_addr) == (20, 3650, "::1")
+    assert s.allowed_chats == ["@analysts", "-1001234", "me"]
+    assert load_settings({}, dotenv_path=None).metrics_addr == "127.0.0.1"
+
+
+def test_metrics_listen_on_loopback_by_default() -> None:
+    """It bound every interface (0.0.0.0) before METRICS_ADDR existed."""
+    from bot.metrics import start_metrics_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start_metrics_server(port, load_settings({}, dotenv_path=None).metrics_addr)
+    listening = [ln.split()[1] for ln in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                 if ln.split()[3] == "0A"]  # state LISTEN
+    assert f"0100007F:{port:04X}" in listening and f"00000000:{port:04X}" not in listening
 
 
 def test_alerts_through_a_bot_need_a_real_chat() -> None:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot.cli import cli
-from bot.cli.common import WHEN, get_settings, handle_errors, open_db, print_json, run_async
+from bot.cli.common import (
+    WHEN,
+    clean,
+    get_settings,
+    handle_errors,
+    open_db,
+    print_csv,
+    print_json,
+    run_async,
+)
 from bot.config import Settings
 from bot.errors import CitewatchError
 from storage import citations as citations_repo
@@ -104,27 +113,41 @@ async def check_article(source: str, published: datetime | None, as_json: bool) 
             "citations": rows,
         })
         return
-    click.echo(f"{article.title or url}  ({to_iso(article.published) or 'date unknown'})")
+    click.echo(f"{clean(article.title or url)}  ({to_iso(article.published) or 'date unknown'})")
     if not rows:
         click.echo("no citations of stored posts")
     for row in rows:
         mark = "ALERT" if row["alert"] else "     "
         click.echo(f"{mark} {row['score']:.2f}  {row['post_url']}  ({row['post_date']})")
         for e in row["evidence"]:
-            click.echo(f"        - {e['text']} [{e['weight']:.2f}]")
+            click.echo(f"        - {clean(e['text'])} [{e['weight']:.2f}]")
+
+
+#: the columns of ``citations --csv`` (evidence as a JSON list)
+CITATION_CSV_COLUMNS = ["id", "found_at", "score", "channel", "message_id", "post_url",
+                        "article_id", "article_url", "article_title", "evidence"]
 
 
 @cli.command("citations")
 @click.option("--since", type=WHEN, help="found on or after (ISO date or 7d)")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, help="only these and better")
+@click.option("--alerts-only", is_flag=True, help="only citations scored to alert "
+              "(CITATION_THRESHOLD and above)")
 @click.option("--json", "as_json", is_flag=True, help="JSON output")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output")
 @handle_errors
 @run_async
-async def citations_cmd(since: datetime | None, limit: int, as_json: bool) -> None:
+async def citations_cmd(since: datetime | None, limit: int, min_score: float, alerts_only: bool,
+                        as_json: bool, as_csv: bool) -> None:
     """Citations found, newest first."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
     settings = get_settings()
+    if alerts_only:
+        min_score = max(min_score, settings.citation_threshold)
     async with open_db(settings, create=False) as db:
-        found = await citations_repo.list_recent(db, since=since, limit=limit)
+        found = await citations_repo.list_recent(db, since=since, limit=limit, min_score=min_score)
     rows = [
         {
             "id": c.id,
@@ -141,10 +164,17 @@ async def citations_cmd(since: datetime | None, limit: int, as_json: bool) -> No
     if as_json:
         print_json(rows)
         return
+    if as_csv:
+        print_csv(CITATION_CSV_COLUMNS, (
+            [r["id"], r["found_at"], r["score"], r["channel"], r["message_id"], r["post_url"],
+             r["article"]["id"], r["article"]["url"], r["article"]["title"],
+             r["evidence"]]
+            for r in rows))
+        return
     if not rows:
         click.echo("no citations yet")
     for row in rows:
         click.echo(f"{row['found_at']}  {row['score']:.2f}  {row['post_url']}  ←  "
-                   f"{row['article']['title'] or row['article']['url']}")
+                   f"{clean(row['article']['title'] or row['article']['url'])}")
         for e in row["evidence"]:
-            click.echo(f"        - {e['text']}")
+            click.echo(f"        - {clean(e['text'])}")

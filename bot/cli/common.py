@@ -145,11 +145,22 @@ def print_json(obj: Any) -> None:
     click.echo(json.dumps(_jsonable(obj), ensure_ascii=False, indent=2))
 
 
+def csv_value(x: Any) -> Any:
+    """One CSV cell: empty for None, true/false (as in JSON) for booleans, JSON for lists and
+    objects, ISO for times."""
+    if x is None:
+        return ""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    x = _jsonable(x)
+    return json.dumps(x, ensure_ascii=False) if isinstance(x, list | dict) else x
+
+
 def print_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     w = csv.writer(sys.stdout)
     w.writerow(header)
     for r in rows:
-        w.writerow(["" if x is None else _jsonable(x) for x in r])
+        w.writerow([csv_value(x) for x in r])
 
 
 def handle_errors(fn: Callable[..., T]) -> Callable[..., T]:

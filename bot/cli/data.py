@@ -7,6 +7,7 @@ import csv
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from storage import posts as posts_repo
 from storage import search as search_repo
 from storage import stats as stats_repo
 from storage.fts_query import check_size
+from storage.models import Post, SearchHit
 
 
 def _channel_opt(value: str | None) -> str | None:
@@ -84,25 +86,15 @@ async def search(
         hits = await search_repo.query(
             db, query, channel=_channel_opt(channel), since=since, until=until, limit=limit
         )
-    rows = [
-        {
-            "channel": h.channel,
-            "message_id": h.message_id,
-            "date": h.date.isoformat(),
-            "url": h.url,
-            "score": round(h.score, 4),
-            "deleted": h.deleted,
-            "snippet": render_snippet(h.text_snippet),
-            "translation_snippet": render_snippet(h.translation_snippet),
-        }
-        for h in hits
-    ]
-    if as_json:
-        print_json(rows)
-        return
-    if as_csv:
-        print_csv(list(rows[0]) if rows else ["channel", "message_id", "date", "url", "score"],
-                  [list(r.values()) for r in rows])
+        # for machines the whole text too: a snippet is an excerpt, a script wants the post
+        wanted = [h.post_id for h in hits] if as_json or as_csv else []
+        full = {p.id: p for p in await posts_repo.get_many(db, wanted)}
+    if as_json or as_csv:
+        rows = [_hit_row(h, full.get(h.post_id)) for h in hits]
+        if as_json:
+            print_json(rows)
+        else:
+            print_csv(SEARCH_COLUMNS, [[r[k] for k in SEARCH_COLUMNS] for r in rows])
         return
     if not hits:
         click.echo("no matches", err=True)
@@ -116,6 +108,27 @@ async def search(
             click.echo(f"  {' '.join(render_snippet(h.text_snippet, style).split())}")
         if h.translation_snippet:
             click.echo(f"  en: {' '.join(render_snippet(h.translation_snippet, style).split())}")
+
+
+#: the keys of ``search --json`` hits and the columns of ``search --csv``, with or without hits
+SEARCH_COLUMNS = ["channel", "message_id", "date", "url", "score", "deleted", "snippet",
+                  "translation_snippet", "text", "translation"]
+
+
+def _hit_row(h: SearchHit, post: Post | None) -> dict[str, object]:
+    """A hit for machines: snippets with [brackets] around matches, never terminal codes."""
+    return {
+        "channel": h.channel,
+        "message_id": h.message_id,
+        "date": h.date.isoformat(),
+        "url": h.url,
+        "score": round(h.score, 4),
+        "deleted": h.deleted,
+        "snippet": render_snippet(h.text_snippet),
+        "translation_snippet": render_snippet(h.translation_snippet),
+        "text": post.text if post else None,
+        "translation": post.translation if post else None,
+    }
 
 
 def _count_lines(path: Path) -> int | None:
@@ -215,9 +228,15 @@ async def stats(as_json: bool) -> None:
         return
     click.echo(f"{'channel':<24} {'posts':>8} {'translated':>11} {'deleted':>8}")
     for c in s["channels"]:
-        click.echo(f"{c['channel']:<24} {c['posts']:>8} {c['translated_share']:>10.0%} "
+        click.echo(f"{clean(c['channel']):<24} {c['posts']:>8} {c['translated_share']:>10.0%} "
                    f"{c['deleted']:>8}")
     click.echo(f"posts: {s['posts']} ({s['translated_share']:.0%} translated); "
-               f"translation queue: {s['translation_queue'] or 'empty'}")
-    click.echo(f"feeds: {s['feeds']}; articles: {s['articles_total']} {s['articles'] or ''}")
-    click.echo(f"citations: {s['citations']}; alerts: {s['alerts'] or 'none'}")
+               f"translation queue: {_counts(s['translation_queue'], 'empty')}")
+    click.echo(f"feeds: {s['feeds']}; articles: {s['articles_total']}"
+               + (f" ({_counts(s['articles'], '')})" if s["articles"] else ""))
+    click.echo(f"citations: {s['citations']}; alerts: {_counts(s['alerts'], 'none')}")
+
+
+def _counts(by_status: Mapping[str, int], empty: str) -> str:
+    """{"pending": 3, "failed": 1} → "3 pending, 1 failed" (a person reads this, not Python)."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(by_status.items())) or empty

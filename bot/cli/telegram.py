@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli import cli
-from bot.cli.common import get_settings, handle_errors, open_db, print_json, run_async
+from bot.cli.common import clean, get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import Settings
 from bot.errors import CitewatchError, SourceError
 from bot.tglinks import normalize_username
@@ -170,7 +170,7 @@ async def channels_list(as_json: bool) -> None:
                f"{', '.join(flags)}"
         if c.last_error:
             line += f"  last error: {c.last_error}"
-        click.echo(line.replace("\n", " "))
+        click.echo(clean(line.replace("\n", " ")))
 
 
 @channels.command("remove")
