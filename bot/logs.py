@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -24,12 +25,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+#: control characters but tab: in a log read on a terminal they could clear it or retitle it
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_SHOWN = {"\r": "\\r", "\n": "\\n"}
+
+
 class OneLineFormatter(logging.Formatter):
-    """Keeps every event on one line, even when the message holds newlines from untrusted text."""
+    """Keeps every event on one line, even when the message holds newlines from untrusted text, and
+    shows its other control characters escaped (``\\x1b``) instead of sending them to a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        s = super().format(record)
-        return s.replace("\r", "\\r").replace("\n", "\\n")
+        return _CONTROL.sub(lambda m: _SHOWN.get(m.group(), f"\\x{ord(m.group()):02x}"),
+                            super().format(record))
 
 
 class _Redacting(logging.Formatter):

@@ -43,6 +43,15 @@ def test_text_lines_stay_single_and_secrets_are_masked(captured: io.StringIO) ->
     assert SECRET not in captured.getvalue() and "***" in lines[1]
 
 
+def test_text_lines_show_control_characters_escaped(captured: io.StringIO) -> None:
+    setup_logging("info", "text")
+    _point_at(captured)
+    logging.getLogger("citewatch.test").warning("title \x1b]0;owned\x07 and \x1b[2J\tend")
+    out = captured.getvalue()
+    assert "\x1b" not in out and "\x07" not in out
+    assert "title \\x1b]0;owned\\x07 and \\x1b[2J\tend" in out
+
+
 def test_json_format_is_one_object_a_line(captured: io.StringIO) -> None:
     setup_logging("debug", "json", secrets=[SECRET])
     _point_at(captured)

@@ -53,7 +53,8 @@ def libretranslate(state: dict[str, bool]):  # type: ignore[no-untyped-def]
     def handler(req: Request) -> Response:
         body = req.json()
         if state["refuse_bad"] and any("BAD" in t for t in body["q"]):
-            return Response.json({"error": "Invalid request: text is not valid"}, 400)
+            # a hostile server's words reach the terminal without their control codes
+            return Response.json({"error": "Invalid request: text is\x1b[2J not valid\x07"}, 400)
         return Response.json({"translatedText": [f"EN {t}" for t in body["q"]]})
 
     return handler
@@ -78,9 +79,10 @@ def test_translate_command_channel_failures_and_retry(cli: Cli,
     proc = cli(env, "translate")
     assert proc.returncode == 0, proc.stderr
     assert "translated 1, not needed 0, failed 1" in proc.stdout
-    assert "failed: DIUkraine/2: libretranslate: HTTP 400: Invalid request: text is not valid" in (
+    assert "failed: DIUkraine/2: libretranslate: HTTP 400: Invalid request: text is[2J not valid" in (
         proc.stderr
     )
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     assert "very-secret-lt-key" not in proc.stdout + proc.stderr
     assert "\r" not in proc.stderr  # no progress bar when stderr is not a terminal
 

@@ -8,7 +8,7 @@ import click
 from tqdm import tqdm
 
 from bot.cli import cli
-from bot.cli.common import get_settings, handle_errors, open_db, run_async
+from bot.cli.common import clean, get_settings, handle_errors, open_db, run_async
 from bot.tglinks import normalize_username
 from bot.translate.providers import make_translator
 from bot.translate.queue import TranslationQueue
@@ -59,4 +59,4 @@ async def translate(channel: str | None, retry_failed: bool) -> None:
         click.echo(f"paused until {queue.paused_until.isoformat(timespec='seconds')} "
                    "(rate limit or quota); run again later", err=True)
     for item, reason in failures:
-        click.echo(f"  failed: {item.channel}/{item.message_id}: {reason}", err=True)
+        click.echo(f"  failed: {item.channel}/{item.message_id}: {clean(reason)}", err=True)
