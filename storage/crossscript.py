@@ -30,6 +30,9 @@ from storage import wordforms
 KEY_PREFIX = "xn"
 #: the shortest key kept ("kav" for Kyiv/Kiev joins too much; the glossary has those)
 MIN_KEY = 4
+_LETTER = re.compile(r"[^\W\d_]")
+_NAME_NEXT = re.compile(r"\s+[А-ЯЁІЇЄҐ][а-яёіїєґ]")
+_SENTENCE_END = re.compile(r"[.!?;]\s|\n")
 _CYRILLIC_WORD = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’А-ЯЁІЇЄҐ-]+")
 _LATIN_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
 _UK_ONLY = frozenset("іїєґІЇЄҐ")
@@ -101,13 +104,41 @@ def post_keys(text: str) -> list[str]:
     return list(out)
 
 
-def article_keys(text: str) -> list[str]:
-    """Keys of the capitalised Latin words of an article (names as the press spells them)."""
-    out: dict[str, None] = {}
+def post_names(text: str) -> list[frozenset[str]]:
+    """The name keys of each capitalised Cyrillic word of a post that does not start a sentence
+    (unless a name goes on: "Кирило Буданов") and is not all capitals ("БАХМУТ ніч", a "МАДЯР"
+    signature): its names, as far as capitals tell. How many of them an article names says how
+    much of the post it tells, where no passage can be compared."""
+    out: dict[str, frozenset[str]] = {}
+    for sent in _SENTENCE_END.split(text):
+        for i, m in enumerate(_CYRILLIC_WORD.finditer(sent)):
+            w = m.group(0)
+            if w.isupper():
+                continue
+            if i == 0 and not _LETTER.search(sent, 0, m.start()) and not _NAME_NEXT.match(
+                    sent, m.end()):
+                continue  # a sentence's first word
+            keys = _cyrillic_keys(w.replace("ʼ", "").replace("’", "").replace("'", ""))
+            if keys:
+                out.setdefault(w.lower(), frozenset(keys))
+    return list(out.values())
+
+
+@lru_cache(maxsize=64)
+def article_names(text: str) -> dict[str, str]:
+    """Key → the word that gave it, for the capitalised Latin words of an article (names as the
+    press spells them; the first spelling of each key). Memoised: retrieval and the detector ask
+    for the same text."""
+    out: dict[str, str] = {}
     for w in dict.fromkeys(_LATIN_NAME.findall(text)):
         if w.isupper():
-            continue  # abbreviations (AFU, HUR) go through the glossary
+            continue  # abbreviations (AFU, HUR): not names
         k = name_key(w)
         if k:
-            out[KEY_PREFIX + k] = None
-    return list(out)
+            out.setdefault(KEY_PREFIX + k, w.strip("'’-"))
+    return out
+
+
+def article_keys(text: str) -> list[str]:
+    """Keys of the capitalised Latin words of an article, in order of first use."""
+    return list(article_names(text))

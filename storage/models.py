@@ -223,10 +223,12 @@ class Evidence(TypedDict, total=False):
     distinctive: bool  # quote: a long quoted span found nearly word for word
     name: str  # mention: the name or username found, and what made it a Telegram mention
     cue: str
+    on: list[str]  # mention: the day(s) the article says the post was published ("02-11")
     numbers: list[str]  # shared facts
     dates: list[str]
     names: list[str]
     units: list[str]  # shared: numbers with their unit word ("12 occupi")
+    keys: list[str]  # shared: names met across scripts, by their transliteration keys
     guard: str  # guard: what held the score back ("no-attribution" | "thin" | "relay")
     hours: float  # time: hours from the post to the article
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.crossscript import article_keys, name_key, post_keys, romanise
+from storage.crossscript import article_keys, name_key, post_keys, post_names, romanise
 
 
 @pytest.mark.parametrize(("post", "press"), [
@@ -26,4 +26,11 @@ def test_romanisation_follows_the_language() -> None:
     assert romanise("Київ") == ("Kyiv",)  # Ukrainian national system
     assert "Solovyov" in romanise("Соловьёв")  # Russian, Wikipedia system
     assert name_key("Kyiv") == ""  # too short to single anything out
-    assert article_keys("AFU and HUR said") == []  # abbreviations are the glossary's
+    assert article_keys("AFU and HUR said") == []  # abbreviations are not names
+
+
+def test_post_names_are_names_not_sentence_starts_or_capitals() -> None:
+    names = post_names("Окупанти захопили Масютівку. БАХМУТ ніч. Кирило Буданов заявив.\nМАДЯР")
+    keys = set().union(*names)
+    assert "xnmasatavk" in keys and "xnkaral" in keys and "xnbadanav" in keys
+    assert "xnakapant" not in keys and "xnbahmat" not in keys and "xnmadar" not in keys

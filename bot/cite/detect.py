@@ -13,7 +13,9 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   briefing, an interview, a televised address) counts half
 - mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
-  ("Join us on Telegram" footers and links to the outlet's own channel do not count)
+  ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
+  "said / wrote / according to" 0.4, a bare name nothing; "in a Telegram post on February 11"
+  gives the mention only to the channel's posts of that day (±1 for time zones)
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
   candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
@@ -66,6 +68,12 @@ _FOOTER = re.compile(
     re.IGNORECASE,
 )
 _CUE_SPAN = 160  # characters either side of a mention searched for an attribution
+_DAY_SPAN = 40  # characters after "Telegram"/"post" searched for the day it was posted
+#: a channel's username (or an alias) named next to "Telegram / channel / post"; either next to
+#: "said / wrote / according to" (was 0.25: a name the article attributes the post's words to)
+MENTION_STRONG = 0.45
+MENTION_ALIAS_STRONG = 0.4
+MENTION_SAID = 0.4
 
 
 @dataclass(frozen=True)
@@ -131,16 +139,18 @@ class _Side:
             got = self._shingles[j] = tx.shingles(self.sents[j])
         return got
 
-    _keys: frozenset[str] | None = None
     _text: str = ""
 
     @property
     def keys(self) -> frozenset[str]:
         """Cross-script keys of the article's capitalised Latin words (names as the press spells
-        them), made only when a post in another script with no translation is compared."""
-        if self._keys is None:
-            self._keys = frozenset(crossscript.article_keys(self._text))
-        return self._keys
+        them, ``storage.crossscript``), made only when a post in another script with no
+        translation is compared (memoised there)."""
+        return frozenset(crossscript.article_names(self._text))
+
+    def spelled(self, key: str) -> str:
+        """The article's word that gave a key ("Kupiansk")."""
+        return crossscript.article_names(self._text).get(key, key)
 
     def window(self, i: int) -> tuple[set[str], set[tuple[str, ...]]]:
         """Stems and shingles of sentences i-1..i+1, built once per article (every post sentence
@@ -248,6 +258,13 @@ def _post_sents(text: str) -> tuple[_PostSent, ...]:
         ss = tx.content_stems(raw)
         out.append(_PostSent(raw, frozenset(ss), frozenset(tx.shingles(ss))))
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _post_names(text: str) -> tuple[frozenset[str], ...]:
+    """The name keys of each name of a post (``storage.crossscript.post_names``: not a sentence's
+    first word, not all capitals), cached."""
+    return tuple(crossscript.post_names(text))
 
 
 @lru_cache(maxsize=4096)
@@ -463,6 +480,16 @@ def _alias_pattern(alias: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w/@])" + re.escape(alias) + r"(?:'s|’s)?(?!\w)", flags)
 
 
+def _posted_on(mention: Evidence, post_time: datetime) -> bool:
+    """Whether the post can be the one the mention dates ("in a Telegram post on February 11"):
+    no day given, or the post's UTC day within one day of it (time zones)."""
+    days = mention.get("on")
+    if not days:
+        return True
+    near = {(post_time + timedelta(days=k)).strftime("%m-%d") for k in (-1, 0, 1)}
+    return bool(near.intersection(days))
+
+
 def _own_channel(channel: str, article_url: str) -> bool:
     """A link to the outlet's own channel (kyivpost.com ↔ @Kyivpost_official) is promotion."""
     host = urlsplit(article_url).hostname or ""
@@ -502,12 +529,18 @@ def _mentions(
                 weak = _WEAK_CUE.search(ctx)
                 if not (strong or weak):
                     continue
-                is_user = name == ch
-                w = (0.45 if is_user else 0.4) if strong else 0.25
+                # "said on Telegram", "wrote in a post", "said": a name next to them attributes
+                # (a bare name does not count at all)
+                w = (MENTION_STRONG if name == ch else MENTION_ALIAS_STRONG) if strong \
+                    else MENTION_SAID
                 if best is None or w > best["weight"]:
                     cue = "Telegram" if strong else (weak.group(0) if weak else "")
                     best = {"kind": "mention", "text": f"mentions {m.group(0).strip()} + {cue}",
                             "weight": w, "name": name, "cue": cue}
+                    # "in a Telegram post on February 11": the day the article says it was posted
+                    days = tx.dates(ctx[strong.end():strong.end() + _DAY_SPAN]) if strong else ()
+                    if days:
+                        best["on"] = sorted(f"{mo:02d}-{d:02d}" for mo, d in days)
         for r in refs:
             if r.message_id is None and r.channel.lower() == ch and not _own_channel(ch, article.url):
                 w = 0.3
@@ -548,6 +581,8 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 _SHARED_CAP = 0.4
 #: shared facts that identify a post in another script with no translation (with its channel named)
 _CROSS_FACTS = 0.15
+#: added to those facts in proportion to the share of the post's names the article tells
+_CROSS_TOLD = 0.1
 _SHARED_CAP_FIGURES = 0.55
 
 
@@ -573,9 +608,11 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
                   if not _YEAR.fullmatch(x) and x not in days and x not in paired)
     nms = sorted(art.names & names)
     # a Cyrillic post with no translation against a Latin article: names meet by their
-    # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk")
-    keys = sorted(k.removeprefix(crossscript.KEY_PREFIX)
-                  for k in art.keys & _post_keys(post_text)) if cross else []
+    # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk") — names as the post
+    # writes names (not a sentence's first word, not capitals: "БАХМУТ ніч", a "МАДЯР" signature)
+    hits = art.keys & _post_keys(post_text) if cross else frozenset()
+    named = frozenset().union(*_post_names(post_text)) if hits else frozenset()
+    keys = sorted(k.removeprefix(crossscript.KEY_PREFIX) for k in hits if k in named)
     count = len(nums) + len(dts) + len(nms) + len(pairs) + len(keys)
     if count < 2:
         return None
@@ -587,6 +624,11 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
          + sum(rare(x, _number_weight(x)) for x in nums)
          + 0.08 * len(dts) + sum(rare(x, 0.05) for x in nms)
          + sum(rare(crossscript.KEY_PREFIX + k, 0.08) for k in keys))
+    if len(keys) >= 2:
+        # the share of the post's names the article tells: where no passage can be compared, it
+        # says how much of the post the article reports (as containment does for a quote)
+        told = _post_names(post_text)
+        w += _CROSS_TOLD * sum(1 for ks in told if ks & hits) / max(1, len(told))
     # several long exact figures (a losses report's "162560", "3468", "6740") are the post's content
     long_figures = sum(len(x.replace(".", "")) >= 4 for x in [*nums, *(a for a, _ in pairs)])
     w = min(_SHARED_CAP_FIGURES if long_figures >= 3 else _SHARED_CAP, w)
@@ -739,6 +781,8 @@ def detect(
         if not ev:
             continue
         mention = mentions.get(c.channel.lower())
+        if mention is not None and not _posted_on(mention, post_time):
+            mention = None  # the article dates the post it means: another day's is not it
         if mention is not None:
             m = dict(mention)
             # a post in another script with no translation cannot be quoted word for word: its

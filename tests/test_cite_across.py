@@ -1,0 +1,76 @@
+"""Citations of posts no passage can match: Ukrainian posts with no stored translation, cited by an
+English article that names the channel and the post's places (texts written for these tests, in
+the style of DeepState posts and wire coverage)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.cite.detect import ArticleInput, CandidatePost, detect
+from bot.config import DEFAULT_ALIASES
+
+THRESHOLD = 0.6  # CITATION_THRESHOLD's default
+POST_TIME = datetime(2023, 11, 30, 17, 40, tzinfo=UTC)
+POST = ("Окупанти захопили Масютівку на Куп'янському напрямку та просунулися біля Синьківки "
+        "і Петропавлівки. Ситуація на напрямку складна, ворог накопичує сили.")
+OTHER_POST = ("Оновлено карту в районі Авдіївки: противник просунувся біля Степового. "
+              "Ситуація складна.")
+ARTICLE = (
+    "Russian forces have seized the village of Masiutivka in the Kupiansk direction and pushed "
+    "forward near Synkivka and Petropavlivka, according to DeepState, a Ukrainian group that "
+    "tracks the front line on Telegram. The situation in the area is difficult and the enemy is "
+    "building up its forces, the group said.\n\nKupiansk was liberated by Ukraine in September "
+    "2022, but Russian troops have since tried to push back toward the Oskil River."
+)
+
+
+def candidate(text: str, message_id: int, translation: str | None = None) -> CandidatePost:
+    return CandidatePost(channel="DeepStateUA", message_id=message_id, date=POST_TIME, text=text,
+                         translation=translation, post_id=message_id)
+
+
+def run(article: str, *cands: CandidatePost) -> dict[int, float]:
+    art = ArticleInput(text=article, published=POST_TIME + timedelta(hours=14),
+                       url="https://example.com/ukraine-war")
+    found = detect(art, list(cands), aliases_by_channel=DEFAULT_ALIASES, window_days=30)
+    return {f.post_key[1]: f.score for f in found}
+
+
+def test_an_untranslated_post_is_cited_through_its_names_and_the_attribution() -> None:
+    art = ArticleInput(text=ARTICLE, published=POST_TIME + timedelta(hours=14), url="https://x.org/a")
+    [found] = [f for f in detect(art, [candidate(POST, 16410), candidate(OTHER_POST, 16300)],
+                                 aliases_by_channel=DEFAULT_ALIASES, window_days=30)
+               if f.post_key[1] == 16410]
+    assert found.score >= THRESHOLD
+    shared = next(e for e in found.evidence if e["kind"] == "shared")
+    assert {"masatavk", "sankavk", "patrapavlavk"} <= set(shared["keys"])  # Masiutivka, Synkivka…
+    mention = next(e for e in found.evidence if e["kind"] == "mention")
+    assert mention["name"] == "DeepState" and mention["weight"] >= 0.35  # not halved
+
+
+def test_the_channels_other_post_is_not_cited() -> None:
+    scores = run(ARTICLE, candidate(POST, 16410), candidate(OTHER_POST, 16300))
+    assert scores.get(16300, 0.0) < THRESHOLD
+
+
+def test_without_the_attribution_the_names_alone_do_not_alert() -> None:
+    unattributed = ARTICLE.replace("according to DeepState, a Ukrainian group that tracks the "
+                                   "front line on Telegram", "officials in Kyiv conceded")
+    unattributed = unattributed.replace(", the group said", "")
+    assert run(unattributed, candidate(POST, 16410)).get(16410, 0.0) < THRESHOLD
+
+
+
+def test_a_post_of_another_day_is_not_the_one_the_article_dates() -> None:
+    """"in a Telegram post on December 1": the channel's post of November 29 is not given the
+    mention, the one of November 30 (a day off: time zones) is."""
+    dated = ARTICLE.replace("tracks the front line on Telegram",
+                            "tracks the front line, said in a Telegram post on December 1")
+    art = ArticleInput(text=dated, published=POST_TIME + timedelta(days=2), url="https://x.org/a")
+    earlier = CandidatePost(channel="DeepStateUA", message_id=16390, text=POST, translation=None,
+                            date=POST_TIME - timedelta(days=1), post_id=16390)
+    found = {f.post_key[1]: f for f in detect(art, [candidate(POST, 16410), earlier],
+                                              aliases_by_channel=DEFAULT_ALIASES, window_days=30)}
+    assert [e["on"] for e in found[16410].evidence if e["kind"] == "mention"] == [["12-01"]]
+    assert not [e for e in found[16390].evidence if e["kind"] == "mention"]
+    assert found[16390].score < found[16410].score
