@@ -34,7 +34,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:  # imported where each part starts: `citewatch run` pays only for what it uses
     from bot.alerts.sender import AlertSender
-    from bot.cite.pipeline import FetchPost
+    from bot.cite.pipeline import PostFetch
     from bot.news.poller import FeedPoller
     from bot.telegram.client import CitewatchClient
     from bot.telegram.source import ChannelSource
@@ -73,7 +73,7 @@ class Service:
         self.sender: AlertSender | None = None
         self.translation_queue: TranslationQueue | None = None
         self.poller: FeedPoller | None = None
-        self.fetch_post: FetchPost | None = None
+        self.fetch_post: PostFetch | None = None
         self._pool: Executor | None = None
 
     # -- wiring -------------------------------------------------------------------------------
@@ -104,6 +104,7 @@ class Service:
         await seed_feeds(self.settings, self.db)
 
     async def _start_telegram(self) -> None:
+        from bot.cite.linked import PacedFetch
         from bot.telegram.source import make_source
         from bot.telegram.watcher import Watcher
 
@@ -113,7 +114,8 @@ class Service:
         self._closers.append(watcher.stop)
         await watcher.start()
         self.client = getattr(source, "client", None)
-        self.fetch_post = source.fetch_post
+        # one pace over all articles: failed or too many new channels wait (bot/cite/linked.py)
+        self.fetch_post = PacedFetch(source.fetch_post, self.db)
         self._every(watcher.poll, s.poll_interval, "poll-channels")
         self._every(watcher.catch_up_all, s.catchup_interval, "catch-up", start=False)
 

@@ -38,8 +38,16 @@ LEFT JOIN (SELECT post_id, text, lang, max(id) FROM translations WHERE post_id I
            GROUP BY post_id) t ON t.post_id = p.id
 WHERE p.id IN ({marks})
 """
-#: posts by (channel, message_id): one ``(c.username = ? AND p.message_id = ?)`` per link
-_LINKED = "SELECT p.id FROM posts p JOIN channels c ON c.id = p.channel_id WHERE "
+#: linked posts looked up per statement. One OR term per link made SQLite refuse an article with
+#: ~1,000 links ("Expression tree is too large"); a VALUES row per link, in batches, has no such
+#: depth and stays far inside the bound-variable limit
+LINKED_BATCH = 300
+#: posts by (channel, message_id), in the order of the links (``n``)
+_LINKED = """
+WITH linked(n, username, message_id) AS (VALUES {rows})
+SELECT p.id FROM linked JOIN channels c ON c.username = linked.username
+JOIN posts p ON p.channel_id = c.id AND p.message_id = linked.message_id ORDER BY linked.n
+"""
 #: channels with anything their press names come from (stored aliases, removals, title, about)
 _ALIASES = ("SELECT username, aliases, aliases_removed, title, about FROM channels"
             " WHERE aliases NOT IN ('', '[]') OR aliases_removed NOT IN ('', '[]')"
@@ -57,10 +65,11 @@ def _candidate_ids(conn: sqlite3.Connection, key: object, fts_terms: Sequence[st
                    until: datetime | None, limit: int) -> list[int]:
     terms, pairs = _clean(fts_terms, refs)
     ids = retrieval.ranked_ids(conn, key, terms, since, until, max(1, limit))
-    if pairs:
-        cond = " OR ".join("(c.username = ? AND p.message_id = ?)" for _ in pairs)
-        rows = conn.execute(_LINKED + cond, [x for pair in pairs for x in pair]).fetchall()
-        ids.extend(r[0] for r in rows)
+    for start in range(0, len(pairs), LINKED_BATCH):
+        batch = pairs[start:start + LINKED_BATCH]
+        sql = _LINKED.format(rows=",".join("(?, ?, ?)" for _ in batch))
+        params = [x for n, (channel, mid) in enumerate(batch) for x in (n, channel, mid)]
+        ids.extend(r[0] for r in conn.execute(sql, params).fetchall())
     return list(dict.fromkeys(ids))
 
 

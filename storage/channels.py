@@ -75,6 +75,18 @@ async def get(db: Database, username: str) -> Channel | None:
     return _row(r) if r else None
 
 
+async def stored(db: Database, usernames: Iterable[str]) -> set[str]:
+    """Which of ``usernames`` have a channel row, lower-cased: one query per 500 names."""
+    names = sorted({u.lower() for u in usernames})
+    out: set[str] = set()
+    for i in range(0, len(names), 500):
+        chunk = names[i:i + 500]
+        rows = await db.fetchall("SELECT lower(username) FROM channels WHERE username IN "
+                                 f"({','.join('?' * len(chunk))})", chunk)
+        out.update(r[0] for r in rows)
+    return out
+
+
 async def list_all(db: Database) -> list[Channel]:
     rows = await db.fetchall(
         "SELECT c.*, (SELECT count(*) FROM posts p WHERE p.channel_id = c.id) AS post_count "

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from bot.cite import aliases as channel_aliases
 from bot.cite.candidates import fts_terms
 from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, detect
+from bot.cite.linked import FetchPost, PacedFetch, most_referenced
 from bot.config import Settings
-from bot.errors import CitewatchError, SourceError
+from bot.errors import CitewatchError
 from bot.tglinks import find_links, refs_from_json
 from storage import articles, candidates, citations, posts
 from storage.db import Database
@@ -28,7 +29,10 @@ from storage.models import Article, CandidateText, ChannelNames, Citation, Post
 
 log = logging.getLogger(__name__)
 
-FetchPost = Callable[[str, int], Awaitable[Post | None]]
+#: how missing linked posts are fetched: a source's ``fetch_post``, or one behind a channel pace
+#: kept across articles (``PacedFetch``; a bare ``fetch_post`` gets a fresh one per article)
+PostFetch = FetchPost | PacedFetch
+
 CANDIDATE_LIMIT = 50
 
 
@@ -72,9 +76,13 @@ def _query(article: ArticleInput, settings: Settings,
     """What to look up for an article: FTS terms, linked (channel, id) pairs, and the time window."""
     when = article_time(article, None)
     since = when - timedelta(days=settings.citation_window_days)
+    return fts_terms(f"{article.title}\n{article.text}"), _post_refs(article), since, when
+
+
+def _post_refs(article: ArticleInput) -> list[tuple[str, int]]:
+    """Every (channel, id) the article links or embeds, once per reference."""
     refs = refs_from_json(article.tg_refs) + list(find_links(article.text))
-    post_refs = [(r.channel, r.message_id) for r in refs if r.message_id is not None]
-    return fts_terms(f"{article.title}\n{article.text}"), post_refs, since, when
+    return [(r.channel, r.message_id) for r in refs if r.message_id is not None]
 
 
 def _candidate(t: CandidateText) -> CandidatePost:
@@ -153,7 +161,7 @@ def _file_of(db: Database) -> str | None:
 
 
 async def find_citations(
-    db: Database, article: ArticleInput, settings: Settings, fetch_post: FetchPost | None = None,
+    db: Database, article: ArticleInput, settings: Settings, fetch_post: PostFetch | None = None,
     *, executor: Executor | None = None,
 ) -> list[Result]:
     """Detect citations of stored posts; a linked post we do not have is fetched and stored first.
@@ -172,32 +180,29 @@ async def find_citations(
                                                                 settings)
 
     det = await find()
-    missing = [f for f in det.found if f.post_id is None]
-    if missing and fetch_post is not None and await _fetch_missing(db, missing, fetch_post):
-        det = await find()  # now stored: retrieval finds them by their links
+    missing = {f.post_key for f in det.found if f.post_id is None}
+    if missing and fetch_post is not None:
+        # at most LINKED_FETCHES per article, the most-referenced first, channels paced
+        ranked = [k for k in most_referenced(_post_refs(article)) if k in missing]
+        pace = fetch_post if isinstance(fetch_post, PacedFetch) else PacedFetch(fetch_post, db)
+        if await _store_fetched(db, await pace.fetch_many(ranked)):
+            det = await find()  # now stored: retrieval finds them by their links
     by_key = {(p.channel.lower(), p.message_id): p for p in det.posts}
     out = []
+    unstored = 0
     for f in det.found:
         post = by_key.get(f.post_key)
         if post is None:
-            log.info("linked post t.me/%s/%s is not stored and could not be fetched", *f.post_key)
+            unstored += 1
             continue
         f.post_id = post.id
         out.append(Result(f, post))
+    if unstored:
+        log.info("%d linked post(s) not stored and not fetched: links only, no citation", unstored)
     return out
 
 
-async def _fetch_missing(db: Database, missing: list[Found], fetch_post: FetchPost) -> list[Post]:
-    got: list[Post] = []
-    for f in missing:
-        channel, mid = f.post_key
-        try:
-            post = await fetch_post(channel, mid)
-        except SourceError as exc:  # FloodWait included: the next check of the article retries
-            log.warning("cannot fetch linked post t.me/%s/%s: %s", channel, mid, exc)
-            continue
-        if post is not None:
-            got.append(post)
+async def _store_fetched(db: Database, got: list[Post]) -> list[Post]:
     if not got:
         return []
     await posts.upsert_many(db, got)
@@ -206,7 +211,7 @@ async def _fetch_missing(db: Database, missing: list[Found], fetch_post: FetchPo
 
 
 async def check_article(
-    db: Database, article_id: int, settings: Settings, fetch_post: FetchPost | None = None,
+    db: Database, article_id: int, settings: Settings, fetch_post: PostFetch | None = None,
     *, executor: Executor | None = None,
 ) -> list[Citation]:
     """Detect and store the citations of one stored article; alerts are queued in the same
@@ -225,7 +230,7 @@ async def check_article(
 
 async def check_articles(
     db: Database, article_ids: Sequence[int], settings: Settings,
-    fetch_post: FetchPost | None = None, *, concurrency: int = 4, executor: Executor | None = None,
+    fetch_post: PostFetch | None = None, *, concurrency: int = 4, executor: Executor | None = None,
 ) -> dict[int, list[Citation] | Exception]:
     """``check_article`` for a batch, ``concurrency`` at a time. With a process pool as
     ``executor`` each worker retrieves and compares a whole article on its own read-only
