@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sqlite3
+from datetime import UTC, datetime
 
 from storage import channels, feeds
 from storage.db import Database
@@ -87,3 +88,15 @@ def test_dry_run_shows_the_source_and_translator_it_would_use(cli: Cli, env: dic
     assert "source: web (auto); translator: deepl (auto)" in out.stdout
     env.update(TRANSLATOR="none")
     assert "translator: none" in cli(env, "run", "--dry-run").stdout
+
+
+async def test_feeds_list_strips_control_characters(cli: Cli, db: Database,
+                                                    env: dict[str, str]) -> None:
+    feed, _ = await feeds.add(db, "https://news.example/feed.xml", title="News \x1b]0;owned\x07 Daily")
+    assert feed.id is not None
+    await feeds.record_error(db, feed.id, "HTTP 500: \x1b[2Jgone", next_poll_at=datetime.now(UTC))
+    env.update(CITEWATCH_DB=str(db.path), FEEDS="")
+    out = cli(env, "feeds", "list")
+    assert out.returncode == 0, out.stderr
+    assert "News ]0;owned Daily" in out.stdout and "HTTP 500: [2Jgone" in out.stdout
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bot.cli import cli
-from bot.cli.common import get_settings, handle_errors, open_db, print_json, run_async
+from bot.cli.common import clean, get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import parse_urls
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
@@ -67,11 +67,11 @@ async def list_cmd(as_json: bool) -> None:
         click.echo("no feeds (add one with: citewatch feeds add URL)", err=True)
     for f in all_feeds:
         ok = f"{f.last_success_at:%Y-%m-%d %H:%M}" if f.last_success_at else "never"
-        click.echo(f"{f.url}  {f.title or ''}".rstrip())
+        click.echo(clean(f"{f.url}  {f.title or ''}".rstrip()))  # titles and errors are the web's
         line = f"  last success: {ok}"
         if f.last_error:
             line += f"; last error ({f.error_count} in a row): {f.last_error}"
-        click.echo(line)
+        click.echo(clean(line))
 
 
 @feeds.command("remove")
@@ -144,12 +144,12 @@ async def poll_cmd(poll_all: bool, as_json: bool) -> None:
     if not results:
         click.echo("no feed is due (use --all to poll every feed)", err=True)
     for r in results:
-        click.echo(f"{r.feed}: {r.status}" + (f" — {r.error}" if r.error else
-                                            f", {len(r.new_articles)} new articles"))
+        click.echo(clean(f"{r.feed}: {r.status}" + (f" — {r.error}" if r.error else
+                                                  f", {len(r.new_articles)} new articles")))
         for i in r.new_articles:
             a = stored[i]
             if a is not None:
                 refs = f"  [{len(a.tg_refs)} Telegram refs]" if a.tg_refs else ""
-                click.echo(f"  + {a.canonical_url}  {a.title or ''}{refs}")
+                click.echo(clean(f"  + {a.canonical_url}  {a.title or ''}{refs}"))
         for url, why in r.failed_articles:
-            click.echo(f"  ! {url}: {why}")
+            click.echo(clean(f"  ! {url}: {why}"))
