@@ -54,11 +54,14 @@ class FetchError(CitewatchError):
 class TranslationError(CitewatchError):
     """A translation failed; transient ones are retried, others recorded on the post."""
 
-    def __init__(self, message: str, *, transient: bool = False, pause: float = 0.0) -> None:
+    def __init__(self, message: str, *, transient: bool = False, pause: float = 0.0,
+                 defer: float = 0.0) -> None:
         super().__init__(message)
         self.transient = transient
         #: seconds the whole queue should pause (rate limits, quotas)
         self.pause = pause
+        #: seconds these texts should wait, no attempt counted (their model is being installed)
+        self.defer = defer
 
 
 class ModelInstallError(CitewatchError):
