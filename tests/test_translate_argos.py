@@ -231,3 +231,67 @@ def test_offline_model_batches_many_posts(tmp_path: Path, built: dict[str, dict[
     texts = [f"{RU_POSTS[0]} Привет, мир. Это тест {i}?" for i in range(40)]
     assert model.translate(texts) == texts
     assert model.translate([]) == [] and model.translate(["", "  "]) == ["", "  "]
+
+
+async def test_service_installs_the_model_on_first_need(
+    db: Database, tmp_path: Path, http: TestHTTPServer, built: dict[str, dict[str, bytes]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``citewatch run``'s translate job with nothing configured: auto picks argos, the first uk
+    post starts the install (one log line), the post waits, and is translated once it is there."""
+    from bot.service import Service
+
+    http.route("/index.json", Response.json([index_entry(http.base)]))
+    http.route("/v1/translate-uk_en-1_9.argosmodel", Response(200, pack(built["uk"]),
+                                                              {"Content-Type": "application/zip"}))
+    s = settings_for(tmp_path, ARGOS_INDEX_URL=http.url("/index.json"), CHANNELS="DIUkraine")
+    [pid] = await add_posts(db, UK_POSTS[:1])
+    caplog.set_level(logging.INFO)
+    service = Service(s, db)
+    await service._start_translation()
+    tr = service.translation_queue.translator
+    assert isinstance(tr, ArgosTranslator) and tr.provisioner is not None
+    await service._translate()  # starts the install; the post waits
+    assert await tr_repo.for_post(db, pid) == []
+    assert (await tr_repo.queue_entry(db, pid) or {}).get("attempts") == 0
+    await asyncio.gather(*[st.task for st in tr.provisioner._pairs.values() if st.task])
+    await db.execute("UPDATE translation_queue SET next_attempt_at = ''")  # the job's next run
+    await service._translate()
+    [t] = await tr_repo.for_post(db, pid)
+    assert (t.provider, t.model) == ("argos", "translate-uk_en@1.9")
+    assert t.text == Glossary.load().protect(UK_POSTS[0], "uk")
+    started = [r for r in caplog.records if "installing the offline uk→en model" in r.message]
+    assert len(started) == 1
+    await service.stop()
+
+
+def test_status_says_which_translator_is_active_and_why(
+    tmp_path: Path, env: dict[str, str], built: dict[str, dict[str, bytes]]
+) -> None:
+    asyncio.run(_create_db(Path(env["CITEWATCH_DB"])))
+    env = {**env, "TRANSLATOR": "auto", "MODELS_DIR": str(tmp_path / "models")}
+
+    def status(**extra: str) -> tuple[str, dict[str, str]]:
+        run = [sys.executable, "-m", "bot", "status"]
+        text = subprocess.run(run, env={**env, **extra}, capture_output=True, text=True, timeout=60)
+        js = subprocess.run([*run, "--json"], env={**env, **extra}, capture_output=True, text=True,
+                            timeout=60)
+        assert text.returncode == 0 and js.returncode == 0, text.stderr + js.stderr
+        [line] = [x for x in text.stdout.splitlines() if x.startswith("translator: ")]
+        return line, json.loads(js.stdout)["translator"]
+
+    line, data = status()
+    assert data["name"] == "argos" and line == f"translator: argos ({data['reason']})"
+    assert data["reason"].startswith("TRANSLATOR=auto, no DeepL key or LibreTranslate URL")
+    assert data["reason"].endswith("(none installed yet); missing ones are installed when first needed")
+    line, data = status(AUTO_INSTALL_MODELS="false")
+    assert data["name"] == "none" and "AUTO_INSTALL_MODELS=false: posts wait" in line
+    unpack_to(tmp_path / "models", built["uk"], "translate-uk_en")
+    _, data = status(AUTO_INSTALL_MODELS="false")
+    assert data["name"] == "argos" and "(installed: uk→en)" in data["reason"]
+    _, data = status(LIBRETRANSLATE_URL="http://127.0.0.1:1")
+    assert data == {"name": "libretranslate", "reason": "TRANSLATOR=auto and LIBRETRANSLATE_URL is set"}
+
+
+async def _create_db(path: Path) -> None:
+    await (await Database.open(path)).close()
