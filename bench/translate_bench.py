@@ -113,11 +113,74 @@ async def queue_overhead(texts: list[str], tmp: Path, package_dir: Path) -> None
         await db.close()
 
 
+def synthetic_model(tmp: Path, sp_model: bytes) -> Path:
+    """A package with a Transformer-base shaped model (6+6 layers, d 512, ffn 2048, 8 heads) and
+    random int8 weights over ``sp_model``'s vocabulary grown to 32k entries: the compute of a
+    mid-sized Argos model, not its output."""
+    import numpy as np
+    import sentencepiece as spm
+    from ctranslate2.specs import transformer_spec
+
+    rng = np.random.default_rng(0)
+    sp = spm.SentencePieceProcessor(model_proto=sp_model)
+    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    vocab += [f"▁x{i}" for i in range(32000 - len(vocab))]
+    d, ff, layers = 512, 2048, 6
+    spec = transformer_spec.TransformerSpec.from_config(num_layers=layers, num_heads=8)
+
+
+    # shapes by role (the spec leaves weights as None until set)
+    def lin(spec_lin: object, out_dim: int, in_dim: int) -> None:
+        spec_lin.weight = (rng.standard_normal((out_dim, in_dim)) * 0.02).astype(np.float32)
+        spec_lin.bias = np.zeros(out_dim, dtype=np.float32)
+
+    def ln(spec_ln: object) -> None:
+        spec_ln.gamma = np.ones(d, dtype=np.float32)
+        spec_ln.beta = np.zeros(d, dtype=np.float32)
+
+    v = len(vocab)
+    spec.encoder.embeddings[0].weight = (rng.standard_normal((v, d)) * 0.02).astype(np.float32)
+    spec.decoder.embeddings.weight = spec.encoder.embeddings[0].weight
+    ln(spec.encoder.layer_norm)
+    ln(spec.decoder.layer_norm)
+    for layer in spec.encoder.layer:
+        ln(layer.self_attention.layer_norm)
+        lin(layer.self_attention.linear[0], 3 * d, d)
+        lin(layer.self_attention.linear[1], d, d)
+        ln(layer.ffn.layer_norm)
+        lin(layer.ffn.linear_0, ff, d)
+        lin(layer.ffn.linear_1, d, ff)
+    for layer in spec.decoder.layer:
+        ln(layer.self_attention.layer_norm)
+        lin(layer.self_attention.linear[0], 3 * d, d)
+        lin(layer.self_attention.linear[1], d, d)
+        ln(layer.attention.layer_norm)
+        lin(layer.attention.linear[0], d, d)
+        lin(layer.attention.linear[1], 2 * d, d)
+        lin(layer.attention.linear[2], d, d)
+        ln(layer.ffn.layer_norm)
+        lin(layer.ffn.linear_0, ff, d)
+        lin(layer.ffn.linear_1, d, ff)
+    lin(spec.decoder.projection, v, d)
+    spec.register_source_vocabulary(vocab)
+    spec.register_target_vocabulary(vocab)
+    spec.validate()
+    spec.optimize(quantization="int8")
+    pkg = tmp / "models" / "translate-xx_en"
+    (pkg / "model").mkdir(parents=True)
+    spec.save(str(pkg / "model"))
+    (pkg / "sentencepiece.model").write_bytes(sp_model)
+    (pkg / "metadata.json").write_text('{"from_code": "uk", "to_code": "en", "package_version": "synthetic"}')
+    return pkg
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=200, help="posts per language")
     ap.add_argument("--models-dir", type=Path, default=Path(os.environ.get("MODELS_DIR", "./data/models")))
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--synthetic", action="store_true",
+                    help="also time a Transformer-base shaped model with random int8 weights")
     args = ap.parse_args()
     threads = args.threads or default_threads()
     posts = real_posts(args.posts)
@@ -135,8 +198,20 @@ def main() -> None:
         print(f"- {package.version}: loaded in {time.perf_counter() - t0:.1f} s")
         bench_model(model, posts[package.from_code], glossary, package.from_code)
 
+    from tests.argos_model import package_files, train_sentencepiece
+
+    if args.synthetic:
+        print("\n1b. synthetic Transformer-base (6+6 layers, d 512, ffn 2048, 32k vocab, random "
+              "int8 weights; output length held at 1.2 x the source, as real translations run):")
+        with tempfile.TemporaryDirectory() as tmp_name:
+            # a tokenizer trained on these posts, so pieces per sentence are like a real model's
+            lines = [ln for t in posts["uk"] + posts["ru"] for ln in t.splitlines() if ln.strip()]
+            pkg = synthetic_model(Path(tmp_name), train_sentencepiece(lines, vocab_size=8000))
+            model = OfflineModel(packages.read_package(pkg), threads)
+            model.max_decoding_ratio, model.max_decoding_extra = 1.2, 1
+            bench_model(model, posts["uk"], glossary, "uk")
+
     print("\n2. pipeline overhead with the test copy-model (tests/argos_model.py):")
-    from tests.argos_model import package_files
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

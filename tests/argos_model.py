@@ -58,7 +58,11 @@ def _linear(spec: common_spec.LinearSpec, weight: np.ndarray) -> None:
 def build_copy_model(out_dir: Path, sp_model: bytes) -> None:
     """Write the CTranslate2 copy model for ``sp_model``'s vocabulary into ``out_dir``."""
     sp = spm.SentencePieceProcessor(model_proto=sp_model)
-    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    build_copy_model_for_vocab(out_dir, [sp.id_to_piece(i) for i in range(sp.get_piece_size())])
+
+
+def build_copy_model_for_vocab(out_dir: Path, vocab: list[str]) -> None:
+    """The copy model over any token list (``<unk>``, ``<s>``, ``</s>`` among them)."""
     v, p = len(vocab), MAX_POSITIONS
     d, tok, pos, cop = 2 * v + p, 0, v, v + p
     emb_a, pos_b, sharp = 10.0, 10.0, 200.0

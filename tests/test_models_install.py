@@ -17,6 +17,7 @@ from bot.translate import install as installer
 from bot.translate import packages
 from bot.translate.offline import OfflineModel
 from tests.argos_model import index_entry, pack, package_files, ranged, reference_translate
+from tests.conftest import Cli
 from tests.httpserver import Response, TestHTTPServer
 
 
@@ -233,29 +234,37 @@ async def test_second_concurrent_install_is_refused(tmp_path: Path, http: TestHT
     assert package.from_code == "uk"
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
-
-
 def test_cli_install_list_remove(tmp_path: Path, http: TestHTTPServer, env: dict[str, str],
-                                 files: dict[str, bytes]) -> None:
+                                 cli: Cli, files: dict[str, bytes]) -> None:
     serve(http, [index_entry(http.base), index_entry(http.base, "ru", "en")],
           {UK_PATH: pack(files)})
     env = {**env, "MODELS_DIR": str(tmp_path / "models"), "ARGOS_INDEX_URL": http.url("/index.json")}
-    r = run_cli(["models", "install", "uk", "ru", "--to", "en"], env)
+    r = cli(env, "models", "install", "uk", "ru", "--to", "en")
     assert r.returncode == 1
     assert "installed translate-uk_en@1.9 (uk→en" in r.stdout
     err = [line for line in r.stderr.splitlines() if line.startswith("citewatch:")]
     assert len(err) == 1 and err[0].startswith("citewatch: error: ru→en: download of translate-ru_en")
-    r = run_cli(["models", "list", "--json", "--available"], env)
+    r = cli(env, "models", "list", "--json", "--available")
     data = json.loads(r.stdout)
     assert [(m["from"], m["to"], m["version"]) for m in data["installed"]] == [("uk", "en", "1.9")]
     assert {m["from"] for m in data["available"]} == {"uk", "ru"}
-    r = run_cli(["models", "list"], env)
+    r = cli(env, "models", "list")
     assert r.stdout.startswith("uk→en  1.9")
-    r = run_cli(["models", "remove", "uk"], env)
+    r = cli(env, "models", "remove", "uk")
     assert r.returncode == 0 and r.stdout.startswith("removed translate-uk_en@1.9")
-    r = run_cli(["models", "remove", "uk"], env)
+    r = cli(env, "models", "remove", "uk")
     assert r.returncode == 1 and "no uk→en model installed" in r.stderr
     assert not (tmp_path / "models" / "translate-uk_en").exists()
+
+
+async def test_download_follows_a_redirect_with_the_same_rules(tmp_path: Path, http: TestHTTPServer,
+                                                               files: dict[str, bytes]) -> None:
+    serve(http, [index_entry(http.base)], {"/cdn/uk.zip": pack(files)})
+    http.route(UK_PATH, Response(302, b"", {"Location": "/cdn/uk.zip"}))
+    s = settings_for(tmp_path, http)
+    package = await installer.ModelInstaller(s).install("uk", "en")
+    assert package.version == "translate-uk_en@1.9"
+    http.route(UK_PATH, Response(302, b"", {"Location": UK_PATH}))  # a loop
+    with pytest.raises(ModelInstallError, match=r"redirect loop"):
+        await installer.ModelInstaller(s).install("uk", "en")
+    assert packages.find(s.models_dir, "uk", "en") == package  # the installed one is untouched

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from storage import translations as tr_repo
 from storage.db import Database
 from storage.models import Post, utcnow
 from tests.argos_model import index_entry, pack, package_files, reference_translate
+from tests.conftest import Cli
 from tests.httpserver import Response, TestHTTPServer
 
 UK_POSTS = [
@@ -189,7 +188,8 @@ async def test_first_need_installs_in_the_background_and_posts_wait(
 
 
 def test_cli_install_then_translate_end_to_end(
-    tmp_path: Path, http: TestHTTPServer, env: dict[str, str], built: dict[str, dict[str, bytes]]
+    tmp_path: Path, http: TestHTTPServer, env: dict[str, str], cli: Cli,
+    built: dict[str, dict[str, bytes]],
 ) -> None:
     """models install → posts queued → citewatch translate → stored translations."""
     http.route("/index.json", Response.json([index_entry(http.base)]))
@@ -197,18 +197,15 @@ def test_cli_install_then_translate_end_to_end(
                                                               {"Content-Type": "application/zip"}))
     env = {**env, "MODELS_DIR": str(tmp_path / "models"), "ARGOS_INDEX_URL": http.url("/index.json"),
            "TRANSLATOR": "auto", "AUTO_INSTALL_MODELS": "false", "TRANSLATE_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "bot", "models", "install", "uk"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = cli(env, "models", "install", "uk")
     assert r.returncode == 0, r.stderr
     posts_file = tmp_path / "posts.jsonl"
     posts_file.write_text("".join(json.dumps({
         "channel": "DIUkraine", "message_id": i + 1, "date": "2024-05-01T10:00:00+00:00", "text": t,
     }, ensure_ascii=False) + "\n" for i, t in enumerate(UK_POSTS)), encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "bot", "import", str(posts_file)], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = cli(env, "import", str(posts_file))
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "bot", "translate"], env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = cli(env, "translate")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("translated 2,")
 
@@ -266,16 +263,14 @@ async def test_service_installs_the_model_on_first_need(
 
 
 def test_status_says_which_translator_is_active_and_why(
-    tmp_path: Path, env: dict[str, str], built: dict[str, dict[str, bytes]]
+    tmp_path: Path, env: dict[str, str], cli: Cli, built: dict[str, dict[str, bytes]]
 ) -> None:
     asyncio.run(_create_db(Path(env["CITEWATCH_DB"])))
     env = {**env, "TRANSLATOR": "auto", "MODELS_DIR": str(tmp_path / "models")}
 
     def status(**extra: str) -> tuple[str, dict[str, str]]:
-        run = [sys.executable, "-m", "bot", "status"]
-        text = subprocess.run(run, env={**env, **extra}, capture_output=True, text=True, timeout=60)
-        js = subprocess.run([*run, "--json"], env={**env, **extra}, capture_output=True, text=True,
-                            timeout=60)
+        text = cli({**env, **extra}, "status")
+        js = cli({**env, **extra}, "status", "--json")
         assert text.returncode == 0 and js.returncode == 0, text.stderr + js.stderr
         [line] = [x for x in text.stdout.splitlines() if x.startswith("translator: ")]
         return line, json.loads(js.stdout)["translator"]
@@ -295,3 +290,25 @@ def test_status_says_which_translator_is_active_and_why(
 
 async def _create_db(path: Path) -> None:
     await (await Database.open(path)).close()
+
+
+def test_bpe_package_translates(tmp_path: Path) -> None:
+    """Older Argos packages ship bpe.model (subword-nmt merges) instead of SentencePiece."""
+    from bot.translate.bpe import BPETokenizer
+    from tests.argos_model import build_copy_model_for_vocab
+
+    pkg = tmp_path / "translate-ru_en"
+    (pkg / "model").mkdir(parents=True)
+    (pkg / "bpe.model").write_text("#version: 0.2\nп р\nпр и\nпри в\nе т</w>\nприв ет</w>\nт е\n",
+                                   encoding="utf-8")
+    lines = ["Привет, мир.", "Это тест? Да, это тест!", "Привет (снова)."]
+    tok = BPETokenizer(pkg / "bpe.model")
+    assert tok.encode("Привет, привет") == ["П@@", "р@@", "и@@", "в@@", "ет", ",", "привет"]
+    vocab = ["<unk>", "<s>", "</s>", *sorted({t for line in lines for t in tok.encode(line)})]
+    build_copy_model_for_vocab(pkg / "model", vocab)
+    (pkg / "metadata.json").write_text(json.dumps({"from_code": "ru", "to_code": "en",
+                                                   "package_version": "1.0"}))
+    package = packages.read_package(pkg)
+    assert package.tokenizer == "bpe"
+    text = "Привет, мир. Это тест? Да, это тест!\nПривет (снова)."
+    assert OfflineModel(package, threads=1).translate([text]) == [text]

@@ -158,6 +158,17 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Ad
     return None
 
 
+def _redirect_target(current: str, status: int, headers: httpx.Headers, seen: set[str]) -> str:
+    """Where a redirect leads; FetchError without a Location or when it loops."""
+    location = headers.get("location")
+    if not location:
+        raise FetchError(f"HTTP {status} redirect without a Location header")
+    nxt = urljoin(current, location.strip()).split("#")[0]
+    if nxt in seen:
+        raise FetchError(f"redirect loop: {current} → {nxt}")
+    return nxt
+
+
 def check_address(ip: IPAddress, *, allow_private: bool = False) -> str | None:
     """Why this address must not be fetched (e.g. "loopback", "6to4 form of a link-local"), or None.
 
@@ -297,13 +308,7 @@ class Fetcher:
             await self._check_url(current)
             status, resp_headers, body = await self._hop(current, headers, accept)
             if status in _REDIRECTS:
-                location = resp_headers.get("location")
-                if not location:
-                    raise FetchError(f"HTTP {status} redirect without a Location header")
-                nxt = urljoin(current, location.strip()).split("#")[0]
-                if nxt in seen:
-                    raise FetchError(f"redirect loop: {current} → {nxt}")
-                current = nxt
+                current = _redirect_target(current, status, resp_headers, seen)
                 continue
             return FetchResult(url, current, status, resp_headers, body)
         raise FetchError(f"too many redirects (more than {self.max_redirects})")
@@ -413,13 +418,7 @@ class Fetcher:
                 raise FetchError(f"{type(exc).__name__}: {_one_line(exc)}") from exc
             try:
                 if resp.status_code in _REDIRECTS:
-                    location = resp.headers.get("location")
-                    if not location:
-                        raise FetchError(f"HTTP {resp.status_code} redirect without a Location header")
-                    nxt = urljoin(current, location.strip()).split("#")[0]
-                    if nxt in seen:
-                        raise FetchError(f"redirect loop: {current} → {nxt}")
-                    current = nxt
+                    current = _redirect_target(current, resp.status_code, resp.headers, seen)
                     continue
                 if resp.status_code == 416 and offset:  # the part is complete (or bogus): restart
                     dest.unlink()

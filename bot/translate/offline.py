@@ -20,7 +20,7 @@ from bot.translate.sentences import join_sentences, split_sentences
 
 #: Beam 2 keeps nearly all of beam 4's quality on news text at about half the time.
 BEAM_SIZE = 2
-#: Sentences per model batch (CTranslate2 splits a larger list itself).
+#: Sentences per model call, grouped by length.
 MAX_BATCH = 32
 
 
@@ -50,6 +50,9 @@ class OfflineModel:
             inter_threads=1, intra_threads=max(1, threads),
         )
         self._lock = threading.Lock()  # one batch at a time uses all the threads
+        #: a translation is rarely twice its source; a model stuck in a loop stops at this length
+        self.max_decoding_ratio = 2.0
+        self.max_decoding_extra = 16
 
     def translate(self, texts: list[str]) -> list[str]:
         """Translate whole texts: split into sentences, one batch for all, re-joined per text."""
@@ -59,26 +62,31 @@ class OfflineModel:
         return [join_sentences([next(out) for _ in sentences], joins) for sentences, joins in layouts]
 
     def translate_sentences(self, sentences: list[str]) -> list[str]:
+        """Sentences sorted by length and sent in groups of MAX_BATCH: little padding, and each
+        group's decoding cap follows its own longest sentence, not the whole call's."""
         if not sentences:
             return []
         tokens = [self.tokenizer.encode(s) for s in sentences]
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        out: list[str] = [""] * len(tokens)
         prefix = self.package.target_prefix
-        longest = max(len(t) for t in tokens)
-        with self._lock:
-            results = self._model.translate_batch(
-                tokens,
-                target_prefix=[[prefix]] * len(tokens) if prefix else None,
-                max_batch_size=MAX_BATCH,
-                beam_size=BEAM_SIZE,
-                length_penalty=0.2,
-                replace_unknowns=True,
-                # a translation is rarely twice its source; a model stuck in a loop stops here
-                max_decoding_length=min(512, 2 * longest + 16),
-            )
-        out = []
-        for r in results:
-            hyp = r.hypotheses[0]
-            if prefix and hyp and hyp[0] == prefix:
-                hyp = hyp[1:]
-            out.append(self.tokenizer.decode(hyp))
+        for lo in range(0, len(order), MAX_BATCH):
+            group = order[lo:lo + MAX_BATCH]
+            batch = [tokens[i] for i in group]
+            longest = max(len(t) for t in batch)
+            with self._lock:
+                results = self._model.translate_batch(
+                    batch,
+                    target_prefix=[[prefix]] * len(batch) if prefix else None,
+                    beam_size=BEAM_SIZE,
+                    length_penalty=0.2,
+                    replace_unknowns=True,
+                    max_decoding_length=min(512, int(self.max_decoding_ratio * longest)
+                                            + self.max_decoding_extra),
+                )
+            for i, r in zip(group, results, strict=True):
+                hyp = r.hypotheses[0]
+                if prefix and hyp and hyp[0] == prefix:
+                    hyp = hyp[1:]
+                out[i] = self.tokenizer.decode(hyp)
         return out
