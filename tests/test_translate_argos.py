@@ -312,3 +312,33 @@ def test_bpe_package_translates(tmp_path: Path) -> None:
     assert package.tokenizer == "bpe"
     text = "Привет, мир. Это тест? Да, это тест!\nПривет (снова)."
     assert OfflineModel(package, threads=1).translate([text]) == [text]
+
+
+@pytest.mark.parametrize("case", ["no_network", "404", "truncated", "other_pair", "wrong_layout"])
+async def test_auto_install_failures_keep_posts_queued(
+    case: str, db: Database, tmp_path: Path, http: TestHTTPServer,
+    built: dict[str, dict[str, bytes]],
+) -> None:
+    path = "/v1/translate-uk_en-1_9.argosmodel"
+    body = {"no_network": None, "404": None, "truncated": pack(built["uk"])[:5000],
+            "other_pair": pack(built["ru"]),
+            "wrong_layout": pack({k: v for k, v in built["uk"].items() if k != "sentencepiece.model"}),
+            }[case]
+    http.route("/index.json", Response.json([index_entry(http.base)]))
+    if body is not None:
+        http.route(path, Response(200, body, {"Content-Type": "application/zip"}))
+    index = "http://127.0.0.1:9/index.json" if case == "no_network" else http.url("/index.json")
+    s = settings_for(tmp_path, ARGOS_INDEX_URL=index)
+    [pid] = await add_posts(db, UK_POSTS[:1])
+    tr = make_translator(s, background_install=False)  # as `citewatch translate`: waits for it
+    q = TranslationQueue(db, tr, s)
+    assert await q.run_batch() == 1 and q.last.deferred == 1 and q.last.failed == 0
+    entry = await tr_repo.queue_entry(db, pid)
+    assert entry is not None and (entry["status"], entry["attempts"]) == ("pending", 0)
+    assert "could not be installed" in entry["last_error"] and "\n" not in entry["last_error"]
+    assert packages.installed(s.models_dir) == []
+    downloads = s.models_dir / ".downloads"
+    assert not downloads.exists() or not any(downloads.iterdir())
+    if s.models_dir.exists():
+        assert [p.name for p in s.models_dir.iterdir() if p.name.startswith(".tmp")] == []
+    await tr.close()
