@@ -239,6 +239,15 @@ def _writable_path(v: str) -> Path:
     return p
 
 
+def _dir_path(v: str) -> Path:
+    if not v.strip():
+        raise ValueError("empty path")
+    p = Path(v.strip()).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{p} is not a directory")
+    return p
+
+
 @dataclass(frozen=True)
 class Spec:
     default: str
@@ -294,6 +303,16 @@ class Settings:
     deepl_api_url: str = _setting("", _str, "override the DeepL endpoint (tests, proxies)")
     translate_interval: int = _setting("30", _pos_int, "seconds between translation queue runs")
     translate_batch: int = _setting("20", _pos_int, "posts per translation batch")
+    models_dir: Path = _setting("./data/models", _dir_path, "where offline translation models are installed")
+    argos_index_url: str = _setting(
+        "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json", _str,
+        "the Argos Translate package index models are installed from")
+    auto_install_models: bool = _setting(
+        "true", _bool, "install the offline model for a language when first needed")
+    models_max_bytes: int = _setting("1000000000", _pos_int, "largest model package we download")
+    translate_threads: int = _setting("0", _nonneg_int, "CPU threads for the offline model (0: all cores)")
+    translation_glossary: Path | None = _setting(
+        "", _existing_file, "CSV of source,target[,lang] terms kept as given (adds to the default)")
     # news
     feed_interval: int = _setting("600", _pos_int, "default seconds between polls of one feed")
     fetch_timeout: float = _setting("20", _pos_float, "seconds before an HTTP request gives up")

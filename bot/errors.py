@@ -7,6 +7,7 @@
     │   └── FloodWait         -- Telegram asked us to wait; carries ``retry_after`` seconds
     ├── FetchError            -- an HTTP fetch was refused or failed (feeds, articles, web preview)
     ├── TranslationError      -- a translator failed; ``transient`` says whether to retry
+    ├── ModelInstallError     -- an offline model could not be installed; ``transient`` as above
     └── AlertError            -- sending an alert failed; ``permanent`` says whether to give up
 
 Causes are kept with ``raise ... from exc`` so logs at debug level still show the origin.
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "FetchError",
     "FloodWait",
+    "ModelInstallError",
     "QueryError",
     "SourceError",
     "StorageError",
@@ -52,11 +54,27 @@ class FetchError(CitewatchError):
 class TranslationError(CitewatchError):
     """A translation failed; transient ones are retried, others recorded on the post."""
 
-    def __init__(self, message: str, *, transient: bool = False, pause: float = 0.0) -> None:
+    def __init__(self, message: str, *, transient: bool = False, pause: float = 0.0,
+                 defer: float = 0.0) -> None:
         super().__init__(message)
         self.transient = transient
         #: seconds the whole queue should pause (rate limits, quotas)
         self.pause = pause
+        #: seconds these texts should wait, no attempt counted (their model is being installed)
+        self.defer = defer
+
+
+class ModelInstallError(CitewatchError):
+    """A model package could not be installed; nothing half-installed is left behind.
+
+    ``transient``: the network or the server failed (try again later); otherwise the package itself
+    or this machine is the problem (corrupt, wrong layout, wrong pair, disk full) and retrying the
+    same download will not help by itself.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class AlertError(CitewatchError):

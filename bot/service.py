@@ -120,11 +120,15 @@ class Service:
         self._every(watcher.catch_up_all, s.catchup_interval, "catch-up", start=False)
 
     async def _start_translation(self) -> None:
-        from bot.translate.providers import make_translator
+        from bot.translate.providers import ArgosTranslator, choose_translator, make_translator
         from bot.translate.queue import TranslationQueue
 
+        choice = choose_translator(self.settings)
+        log.info("translator: %s (%s)", choice.name, choice.reason)
         translator = make_translator(self.settings)
         self.translation_queue = TranslationQueue(self.db, translator, self.settings)
+        if isinstance(translator, ArgosTranslator):
+            self._closers.append(translator.close)  # cancels a model install in progress
         self._every(self._translate, self.settings.translate_interval, "translate")
 
     async def _start_news(self) -> None:

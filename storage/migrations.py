@@ -257,6 +257,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE channels ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: what made each translation: the model (e.g. translate-uk_en@1.9) and the glossary version
+    """
+    ALTER TABLE translations ADD COLUMN model TEXT;
+    ALTER TABLE translations ADD COLUMN glossary TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

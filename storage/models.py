@@ -130,6 +130,10 @@ class Translation:
     text: str
     source_lang: str | None = None
     created_at: datetime | None = None
+    #: what made it: model version (``translate-uk_en@1.9``; None when the service does not say)
+    model: str | None = None
+    #: version of the glossary applied (``glossary@<hash>``), None when none was
+    glossary: str | None = None
 
 
 @dataclass

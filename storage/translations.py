@@ -20,11 +20,13 @@ def text_hash(text: str) -> str:
 
 
 _UPSERT = """
-INSERT INTO translations (post_id, source_lang, lang, provider, text, source_text_hash, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO translations (post_id, source_lang, lang, provider, text, source_text_hash, created_at,
+                          model, glossary)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (post_id, lang) DO UPDATE SET
     source_lang = excluded.source_lang, provider = excluded.provider, text = excluded.text,
-    source_text_hash = excluded.source_text_hash, created_at = excluded.created_at
+    source_text_hash = excluded.source_text_hash, created_at = excluded.created_at,
+    model = excluded.model, glossary = excluded.glossary
 WHERE translations.text IS NOT excluded.text
 """
 
@@ -45,6 +47,8 @@ async def upsert_in(
                 t.text,
                 text_hash(src) if src is not None else None,
                 to_iso(t.created_at) or now,
+                t.model,
+                t.glossary,
             )
             for t, src in items
         ],
@@ -72,6 +76,8 @@ async def for_post(db: Database, post_id: int) -> list[Translation]:
             text=r["text"],
             source_lang=r["source_lang"],
             created_at=from_iso(r["created_at"]),
+            model=r["model"],
+            glossary=r["glossary"],
         )
         for r in rows
     ]
@@ -189,6 +195,15 @@ async def mark_failed(db: Database, items: Iterable[QueueItem], reason: str) -> 
         "UPDATE translation_queue SET status = 'failed', attempts = attempts + 1, last_error = ?"
         f" WHERE {_SAME_ENTRY}",
         [(reason, it.post_id, it.enqueued_at) for it in items],
+    )
+
+
+async def defer(db: Database, items: Iterable[QueueItem], until: datetime, reason: str) -> None:
+    """Not yet possible (a model is being installed): wait until ``until``; no attempt counted."""
+    await db.executemany(
+        "UPDATE translation_queue SET next_attempt_at = ?, last_error = ?"
+        f" WHERE {_SAME_ENTRY} AND status = 'pending'",
+        [(to_iso(until), reason, it.post_id, it.enqueued_at) for it in items],
     )
 
 

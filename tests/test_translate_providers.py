@@ -9,17 +9,13 @@ import httpx
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError, TranslationError
+from bot.errors import TranslationError
 from bot.translate.providers import (
     QUOTA_PAUSE,
     RATE_LIMIT_PAUSE,
-    ArgosTranslator,
     DeepLTranslator,
     LibreTranslateTranslator,
     NoneTranslator,
-    argos_available,
-    argos_installed_pairs,
-    argos_packages_dir,
     deepl_endpoint,
     make_translator,
 )
@@ -221,75 +217,20 @@ async def test_deepl_error_replies(
     assert words in str(ei.value)
 
 
-# --- argos: installed models are read from the package directory, never downloaded ------------------
-
-
-def _argos_package(root: Path, src: str, dst: str) -> None:
-    d = root / f"translate-{src}_{dst}-1_9"
-    d.mkdir(parents=True)
-    (d / "metadata.json").write_text(json.dumps(
-        {"package_version": "1.9", "argos_version": "1.9", "from_code": src, "to_code": dst,
-         "from_name": src, "to_name": dst}
-    ))
-
-
-def test_argos_packages_dir_follows_argos_rules(tmp_path: Path) -> None:
-    assert argos_packages_dir({"ARGOS_PACKAGES_DIR": str(tmp_path)}) == tmp_path
-    assert argos_packages_dir({"XDG_DATA_HOME": str(tmp_path)}) == (
-        tmp_path / "argos-translate" / "packages"
-    )
-    assert argos_packages_dir({}) == Path.home() / ".local/share/argos-translate/packages"
-
-
-def test_argos_installed_pairs_skips_broken_metadata(tmp_path: Path) -> None:
-    _argos_package(tmp_path, "ru", "en")
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "metadata.json").write_text("{not json")
-    assert argos_installed_pairs(tmp_path) == {("ru", "en")}
-    assert argos_installed_pairs(tmp_path / "missing") == set()
-
-
-async def test_argos_missing_model_names_it_and_the_install_command(tmp_path: Path) -> None:
-    _argos_package(tmp_path, "ru", "en")
-    with pytest.raises(TranslationError) as ei:
-        await ArgosTranslator(tmp_path).translate(["Привіт"], "uk", "en")
-    assert str(ei.value) == (
-        "argos model uk→en is not installed; install it with: argospm install translate-uk_en"
-    )
-    assert not ei.value.transient and not ei.value.pause
-
-
-@pytest.mark.skipif(argos_available(), reason="argostranslate is installed here")
-async def test_argos_missing_library_says_how_to_install(tmp_path: Path) -> None:
-    _argos_package(tmp_path, "uk", "en")
-    with pytest.raises(TranslationError, match=r"pip install 'citewatch\[argos\]'"):
-        await ArgosTranslator(tmp_path).translate(["Привіт"], "uk", "en")
-
-
 # --- the choice -------------------------------------------------------------------------------------
+# (argos, the offline translator, and its place in auto's order: tests/test_translate_argos.py)
 
 
-def test_auto_prefers_deepl_then_libretranslate_then_none(tmp_path: Path) -> None:
-    empty = tmp_path / "argos"
+def test_auto_prefers_deepl_then_libretranslate(tmp_path: Path) -> None:
     both = settings(tmp_path, DEEPL_API_KEY=DEEPL_KEY, LIBRETRANSLATE_URL="http://127.0.0.1:1")
-    assert isinstance(make_translator(both, argos_dir=empty), DeepLTranslator)
+    assert isinstance(make_translator(both), DeepLTranslator)
     lt = settings(tmp_path, LIBRETRANSLATE_URL="http://127.0.0.1:1")
-    assert isinstance(make_translator(lt, argos_dir=empty), LibreTranslateTranslator)
-    nothing = settings(tmp_path)
-    _argos_package(empty, "uk", "en")  # a model alone is not enough without the library
-    expected = ArgosTranslator if argos_available() else NoneTranslator
-    assert isinstance(make_translator(nothing, argos_dir=empty), expected)
+    assert isinstance(make_translator(lt), LibreTranslateTranslator)
     # an explicit choice wins over auto's order
     forced = settings(tmp_path, TRANSLATOR="libretranslate", DEEPL_API_KEY=DEEPL_KEY,
                       LIBRETRANSLATE_URL="http://127.0.0.1:1")
     assert make_translator(forced).name == "libretranslate"
     assert make_translator(settings(tmp_path, TRANSLATOR="none", DEEPL_API_KEY="k")).name == "none"
-
-
-@pytest.mark.skipif(argos_available(), reason="argostranslate is installed here")
-def test_explicit_argos_without_library_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"pip install 'citewatch\[argos\]'"):
-        make_translator(settings(tmp_path, TRANSLATOR="argos"))
 
 
 async def test_none_translator_refuses() -> None:

@@ -25,7 +25,7 @@ def cli(ctx: click.Context, env_file: str | None, db_path: str | None) -> None:
 
 def _register() -> None:
     # each module adds its commands to ``cli``; registered here, in one place
-    from bot.cli import aliases, cite, data, feeds, run, status, telegram, translate  # noqa: F401
+    from bot.cli import aliases, cite, data, feeds, models, run, status, telegram, translate  # noqa: F401
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from bot.cli import cli
 from bot.cli.common import clean, get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import Settings
 from bot.status import StatusReport, fmt_lag, gather, problems
+from bot.translate.providers import Choice, choose_translator
 
 
 def stale_after(settings: Settings) -> float:
@@ -31,17 +32,19 @@ async def status(as_json: bool) -> None:
     async with open_db(settings, create=False) as db:
         report = await gather(db)
     faults = problems(report, stale_after(settings))
+    choice = choose_translator(settings)
     if as_json:
-        print_json({**report.to_json(), "healthy": not faults, "problems": faults})
+        print_json({**report.to_json(), "healthy": not faults, "problems": faults,
+                    "translator": {"name": choice.name, "reason": choice.reason}})
     else:
-        _print(report)
+        _print(report, choice)
     for fault in faults:
         click.echo(f"citewatch: unhealthy: {fault}", err=True)
     if faults:
         raise SystemExit(1)
 
 
-def _print(report: StatusReport) -> None:
+def _print(report: StatusReport, choice: Choice) -> None:
     click.echo(f"database {report.database}")
     click.echo("channels:" if report.channels else "channels: none")
     for c in report.channels:
@@ -60,6 +63,7 @@ def _print(report: StatusReport) -> None:
     q = report.queues
     click.echo(f"translation queue: {q.translations.pending} pending, "
                f"{q.translations.failed} failed")
+    click.echo(f"translator: {choice.name} ({choice.reason})")
     a = q.alerts
     printed = f"{a['printed']} printed (no Telegram credentials), " if a.get("printed") else ""
     click.echo(f"alerts: {a.get('pending', 0)} pending, {a.get('sent', 0)} sent, {printed}"

@@ -28,7 +28,8 @@ async def translate(channel: str | None, retry_failed: bool) -> None:
             channel = normalize_username(channel)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--channel") from None
-    translator = make_translator(settings)
+    # a model missing here is installed now (with AUTO_INSTALL_MODELS), not in the background
+    translator = make_translator(settings, background_install=False)
     async with open_db(settings) as db:
         if retry_failed:
             n = await tr_repo.retry_failed(db, channel)

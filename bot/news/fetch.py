@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -155,6 +156,17 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Ad
     if ip in _V4_TRANSLATED or (ip in _V4_COMPATIBLE and n > 1):
         return ("IPv4-translated" if ip in _V4_TRANSLATED else "IPv4-compatible"), [_v4(n)]
     return None
+
+
+def _redirect_target(current: str, status: int, headers: httpx.Headers, seen: set[str]) -> str:
+    """Where a redirect leads; FetchError without a Location or when it loops."""
+    location = headers.get("location")
+    if not location:
+        raise FetchError(f"HTTP {status} redirect without a Location header")
+    nxt = urljoin(current, location.strip()).split("#")[0]
+    if nxt in seen:
+        raise FetchError(f"redirect loop: {current} → {nxt}")
+    return nxt
 
 
 def check_address(ip: IPAddress, *, allow_private: bool = False) -> str | None:
@@ -296,13 +308,7 @@ class Fetcher:
             await self._check_url(current)
             status, resp_headers, body = await self._hop(current, headers, accept)
             if status in _REDIRECTS:
-                location = resp_headers.get("location")
-                if not location:
-                    raise FetchError(f"HTTP {status} redirect without a Location header")
-                nxt = urljoin(current, location.strip()).split("#")[0]
-                if nxt in seen:
-                    raise FetchError(f"redirect loop: {current} → {nxt}")
-                current = nxt
+                current = _redirect_target(current, status, resp_headers, seen)
                 continue
             return FetchResult(url, current, status, resp_headers, body)
         raise FetchError(f"too many redirects (more than {self.max_redirects})")
@@ -379,3 +385,86 @@ class Fetcher:
             return status, resp.headers, bytes(body)
         finally:
             await resp.aclose()
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        max_bytes: int,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> Path:
+        """Stream ``url`` into ``dest`` (large binary files: model packages), resuming a partial
+        ``dest`` with a Range request; a server that ignores the range restarts it from zero.
+
+        The same address rules and redirect limit as ``get``; ``max_bytes`` caps the whole file; the
+        deadline is per read (FETCH_TIMEOUT without a byte), not for the whole transfer. Disk errors
+        (a full disk) propagate as OSError for the caller to word. ``progress(done, total)``.
+        """
+        seen: set[str] = set()
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            seen.add(current.split("#")[0])
+            await self._check_url(current)
+            offset = dest.stat().st_size if dest.exists() else 0
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            request = self._client.build_request("GET", current, headers=headers)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    resp = await self._client.send(request, stream=True)
+            except (TimeoutError, httpx.TimeoutException) as exc:
+                raise FetchError(f"timed out after {self.timeout:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{type(exc).__name__}: {_one_line(exc)}") from exc
+            try:
+                if resp.status_code in _REDIRECTS:
+                    current = _redirect_target(current, resp.status_code, resp.headers, seen)
+                    continue
+                if resp.status_code == 416 and offset:  # the part is complete (or bogus): restart
+                    dest.unlink()
+                    seen.discard(current.split("#")[0])
+                    continue
+                if resp.status_code >= 300 or resp.status_code < 200:
+                    raise HTTPStatusError(current, resp.status_code, resp.reason_phrase,
+                                          parse_retry_after(resp.headers.get("retry-after")))
+                await self._stream_to(resp, dest, offset, max_bytes, progress)
+                return dest
+            finally:
+                await resp.aclose()
+        raise FetchError(f"too many redirects (more than {self.max_redirects})")
+
+    async def _stream_to(
+        self, resp: httpx.Response, dest: Path, offset: int, max_bytes: int,
+        progress: Callable[[int, int | None], None] | None,
+    ) -> None:
+        resumed = resp.status_code == 206 and resp.headers.get(
+            "content-range", "").startswith(f"bytes {offset}-")
+        start = offset if resumed else 0
+        declared = resp.headers.get("content-length", "")
+        total = start + int(declared) if declared.isdigit() else None
+        if total is not None and total > max_bytes:
+            raise FetchError(f"file larger than {_mb(max_bytes)} (Content-Length {total:,})")
+        done = start
+        chunks = resp.aiter_bytes(1 << 16)
+        with dest.open("ab" if resumed else "wb") as out:
+            while True:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except (TimeoutError, httpx.TimeoutException) as exc:
+                    raise FetchError(f"stalled: no data for {self.timeout:g} s "
+                                     f"after {done:,} bytes") from exc
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"{type(exc).__name__} after {done:,} bytes: "
+                                     f"{_one_line(exc)}") from exc
+                done += len(chunk)
+                if done > max_bytes:
+                    raise FetchError(f"file larger than {_mb(max_bytes)} "
+                                     f"(stopped after {done:,} bytes)")
+                out.write(chunk)
+                if progress:
+                    progress(done, total)
+        if total is not None and done < total:
+            raise FetchError(f"connection closed after {done:,} of {total:,} bytes")

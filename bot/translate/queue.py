@@ -49,6 +49,7 @@ class BatchStats:
     skipped: int = 0  # already in the target language, or no words to translate
     waiting: int = 0  # language detected, no translator configured: left queued
     retried: int = 0
+    deferred: int = 0  # waiting for their model (being installed): no attempt counted
     failed: int = 0
     paused_until: datetime | None = None
 
@@ -58,8 +59,8 @@ class BatchStats:
 
     @property
     def handled(self) -> int:
-        """Rows taken off the due set by this run (settled, or postponed for a retry)."""
-        return self.settled + self.retried
+        """Rows taken off the due set by this run (settled, or postponed for a retry or a model)."""
+        return self.settled + self.retried + self.deferred
 
 
 class TranslationQueue:
@@ -152,6 +153,11 @@ class TranslationQueue:
             if exc.pause:
                 await self._pause(exc, now, stats)
                 return False
+            if exc.defer:  # e.g. the model is being installed: wait, nothing counted, nothing lost
+                log.info("translation of %d %s posts waits: %s", len(chunk), lang, exc)
+                await tr_repo.defer(self.db, chunk, now + timedelta(seconds=exc.defer), str(exc))
+                stats.deferred += len(chunk)
+                return True
             if exc.transient:
                 await self._retry_later(chunk, str(exc), now, stats)
             elif len(chunk) > 1:
@@ -168,13 +174,22 @@ class TranslationQueue:
             log.exception("translator %s crashed", self.translator.name)
             await self._retry_later(chunk, f"{type(exc).__name__}: {exc}", now, stats)
             return True
+        model, glossary = self._versions(lang)
         translations = [
             (Translation(post_id=it.post_id, lang=self.target, provider=self.translator.name,
-                         text=text, source_lang=lang, created_at=self._clock()), it)
+                         text=text, source_lang=lang, created_at=self._clock(), model=model,
+                         glossary=glossary), it)
             for it, text in zip(chunk, out, strict=True)
         ]
         stats.translated += await tr_repo.store(self.db, translations)
         return True
+
+    def _versions(self, lang: str) -> tuple[str | None, str | None]:
+        """Model and glossary versions to store (translators written for tests may not say)."""
+        model_version = getattr(self.translator, "model_version", None)
+        glossary_version = getattr(self.translator, "glossary_version", None)
+        return (model_version(lang, self.target) if model_version else None,
+                glossary_version(lang) if glossary_version else None)
 
     async def _retry_later(
         self, chunk: list[QueueItem], error: str, now: datetime, stats: BatchStats

@@ -1,0 +1,125 @@
+"""The translation glossary: terms whose English form is fixed (ЗСУ → AFU, Київ → Kyiv, …).
+
+Analysts search for, and the citation matcher compares against, the forms the English press uses;
+a model left alone writes "APU", "GUR" or "Kiev". The shipped default (data/glossary.csv, each group
+with its source) plus TRANSLATION_GLOSSARY (CSV ``source,target[,lang]``; a user entry with the same
+source and language wins) is applied:
+
+- for the offline model and LibreTranslate as protected terms: each match is replaced by its target
+  before translation, and models copy a Latin-script word through unchanged;
+- for DeepL as a DeepL glossary where its API supports the pair (exact entries only).
+
+``version`` (a hash of the effective entries) is stored with each translation, so a changed glossary
+is visible in the data. Matching: whole words; a source ending in ``*`` also matches longer words
+(inflected forms); an all-capitals source matches only in capitals (ЗСУ, not зсу), others in any case.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+_LETTER = r"[^\W\d_]"
+
+
+@dataclass(frozen=True)
+class Term:
+    source: str
+    target: str
+    lang: str | None  # None: any source language
+
+    @property
+    def stem(self) -> bool:
+        return self.source.endswith("*")
+
+    @property
+    def text(self) -> str:
+        return self.source.rstrip("*")
+
+
+def parse_csv(text: str, origin: str) -> list[Term]:
+    """Rows ``source,target[,lang]``; ``#`` lines are comments. ConfigError names the bad line."""
+    terms: list[Term] = []
+    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+            continue
+        cells = [c.strip() for c in row]
+        if len(cells) not in (2, 3) or not cells[0].rstrip("*") or not cells[1]:
+            raise ConfigError(f"TRANSLATION_GLOSSARY: {origin} line {n}: expected source,target[,lang]")
+        lang = cells[2].lower() if len(cells) == 3 and cells[2] else None
+        terms.append(Term(cells[0], cells[1], lang))
+    return terms
+
+
+def default_terms() -> list[Term]:
+    text = resources.files("bot.translate").joinpath("data/glossary.csv").read_text(encoding="utf-8")
+    return parse_csv(text, "default glossary")
+
+
+class Glossary:
+    """``Glossary.load(path)``; ``protect(text, lang)``; ``entries(lang)`` for DeepL; ``version``."""
+
+    def __init__(self, terms: list[Term]) -> None:
+        merged: dict[tuple[str, str | None], Term] = {}
+        for t in terms:
+            merged[(t.source.lower(), t.lang)] = t  # later (user) entries win
+        self.terms = list(merged.values())
+        self._patterns: dict[str, tuple[re.Pattern[str], dict[str, Term]] | None] = {}
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, with_default: bool = True) -> Glossary:
+        terms = default_terms() if with_default else []
+        if path is not None:
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"TRANSLATION_GLOSSARY: cannot read {path}: {exc}") from None
+            terms += parse_csv(text, str(path))
+        return cls(terms)
+
+    @cached_property
+    def version(self) -> str:
+        rows = sorted(f"{t.source}\t{t.target}\t{t.lang or ''}" for t in self.terms)
+        return "glossary@" + hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
+
+    def for_lang(self, lang: str) -> list[Term]:
+        return [t for t in self.terms if t.lang in (None, lang)]
+
+    def _pattern(self, lang: str) -> tuple[re.Pattern[str], dict[str, Term]] | None:
+        if lang not in self._patterns:
+            terms = sorted(self.for_lang(lang), key=lambda t: -len(t.text))
+            if not terms:
+                self._patterns[lang] = None
+            else:
+                groups = []
+                by_group: dict[str, Term] = {}
+                for i, t in enumerate(terms):
+                    body = r"\s+".join(re.escape(w) for w in t.text.split())
+                    tail = f"{_LETTER}*" if t.stem else ""
+                    flags = "" if t.text.isupper() else "(?i:"
+                    inner = f"{flags}{body}{tail}{')' if flags else ''}"
+                    groups.append(f"(?P<t{i}>{inner})")
+                    by_group[f"t{i}"] = t
+                pattern = re.compile(rf"(?<!\w)(?:{'|'.join(groups)})(?!\w)")
+                self._patterns[lang] = (pattern, by_group)
+        return self._patterns[lang]
+
+    def protect(self, text: str, lang: str) -> str:
+        """``text`` with every glossary term of ``lang`` replaced by its fixed translation."""
+        compiled = self._pattern(lang)
+        if compiled is None:
+            return text
+        pattern, by_group = compiled
+        return pattern.sub(lambda m: by_group[m.lastgroup or ""].target, text)
+
+    def entries(self, lang: str) -> dict[str, str]:
+        """Exact (non-stem) entries of ``lang`` for a DeepL glossary: source → target."""
+        return {t.text: t.target for t in self.for_lang(lang) if not t.stem}
