@@ -63,6 +63,8 @@ def pymorphy_first(word: str, lang: str | None) -> tuple[str, ...]:
 
 
 def chosen(word: str, lang: str | None) -> tuple[str, ...]:
+    wordforms._LEMMAS[0].clear()  # measured without the memo, as the others
+    wordforms._LEMMAS[1].clear()
     return wordforms._forms(word.lower(), lang)
 
 

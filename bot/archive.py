@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot.tglinks import normalize_username
 from storage import channels as channels_repo
 from storage import posts as posts_repo
+from storage import search_index
 from storage import translations as tr_repo
 from storage.db import Database
 from storage.models import Post, PostVersion, Translation, UpsertResult
@@ -451,7 +452,8 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool) -> Upsert
     await channels_repo.ensure_ids(conn, names, archived=not watch)
     if watch:
         await channels_repo.activate_in(conn, names)
-    result = await posts_repo.upsert_many_in(conn, [r.post for r in batch])
+    # indexed once each, with the translation that comes along (below)
+    result = await posts_repo.upsert_many_in(conn, [r.post for r in batch], index=False)
     # translations and earlier texts (our own export's) need the posts' row ids: one lookup
     needing = [r for r in batch if r.translation or r.post.versions]
     ids = await posts_repo.ids_for(
@@ -479,6 +481,7 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool) -> Upsert
                 for r in with_tr
             ],
         )
+    await search_index.index_new_in(conn)
     return result
 
 

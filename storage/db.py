@@ -109,8 +109,12 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         conn.execute("BEGIN IMMEDIATE")
         version = _version(conn)
         if version < target:
-            for statement in _statements("".join(MIGRATIONS[version:target])):
-                conn.execute(statement)
+            for step in MIGRATIONS[version:target]:
+                if callable(step):
+                    step(conn)
+                    continue
+                for statement in _statements(step):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {target}")
         conn.execute("COMMIT")
@@ -123,6 +127,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             conn.rollback()
         raise
     return version
+
+
+def _index_new(conn: sqlite3.Connection) -> None:
+    """Index posts that another program stored without indexing them (plain SQL inserts; one
+    lookup when there are none)."""
+    from storage.search_index import index_new
+
+    with conn:
+        index_new(conn)
 
 
 def _open_reader(path: Path) -> sqlite3.Connection:
@@ -138,6 +151,7 @@ def _open_reader(path: Path) -> sqlite3.Connection:
         except StorageError as exc:  # name the file: the user may have several
             raise StorageError(f"{path}: {exc}") from exc
         _use_wal(conn)
+        _index_new(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StorageError(f"cannot use database {path}: {exc}") from exc

@@ -1,9 +1,18 @@
 """Turn any user string into a safe FTS5 query (pure).
 
-What users type is a small language of its own: bare words (all must match; words of 4+ letters also
-match as prefixes, so "контингент" finds "контингенту"), "quoted phrases", `OR`, `-word` or `NOT word`
-to exclude, `word*` for an explicit prefix. Everything else — colons, parentheses, a lone `AND`,
-an unbalanced quote — is treated as text, never as FTS5 syntax, so no input can raise a syntax error.
+What users type is a small language of its own: bare words (all must match, each in any of its
+forms: "Україна" also finds "України", "Макіївка" finds "Макіївці" — storage/wordforms.py),
+"quoted phrases" (exact forms, in order), `OR`, `-word` or `NOT word` to exclude (any form),
+`word*` for an explicit prefix of the written form. Everything else — colons, parentheses, a lone
+`AND`, an unbalanced quote — is treated as text, never as FTS5 syntax, so no input can raise a
+syntax error.
+
+How a bare word is looked up: as written, or by one of its normal forms, in any column of the
+index (``storage.search_index``): the ``words`` column holds the normal forms a post's words have
+beyond the written ones, so a normal form found in the text or in ``words`` means the post has
+some form of the word. A post holding the form typed matches both the written form and the normal
+form, and written forms weigh more in the ranking, so exact forms come first. Phrases and prefixes
+only look at the written columns.
 """
 
 from __future__ import annotations
@@ -12,12 +21,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from storage import wordforms
 from storage.errors import QueryError
 from storage.fold import fold
 from storage.retrieval import quote
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-MIN_AUTO_PREFIX = 4
+#: phrases and prefixes match written forms only (not the normal forms in ``words``)
+_WRITTEN = "{text translation} : "
 
 
 def _words(text: str) -> list[str]:
@@ -50,21 +61,40 @@ def _tokens(query: str) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Term:
-    """One word, prefix or phrase. ``auto``: a bare word that is searched as a prefix by default."""
+    """One word, prefix or phrase. ``forms``: a bare word's normal forms other than itself, each
+    of which also matches (see module docstring)."""
 
     words: tuple[str, ...]
     prefix: bool = False
-    auto: bool = False
+    forms: tuple[str, ...] = ()
+    exact: bool = False
 
-    def fts(self, exact: frozenset[str] = frozenset()) -> str:
-        """The FTS5 form; a word in ``exact`` loses its automatic prefix (never an explicit one)."""
-        star = self.prefix or (self.auto and self.words[0] not in exact)
-        return quote(" ".join(self.words)) + ("*" if star else "")
+    def fts(self) -> str:
+        """The FTS5 form."""
+        if self.prefix:
+            return _WRITTEN + quote(" ".join(self.words)) + "*"
+        if len(self.words) > 1 or self.exact:
+            base = _WRITTEN + quote(" ".join(self.words))
+        else:
+            base = quote(self.words[0])
+        if not self.forms:
+            return base
+        return "(" + " OR ".join([base, *(quote(f) for f in self.forms)]) + ")"
 
     def probes(self) -> list[str]:
-        """What to count to bound this term's posts cheaply: each word as typed (a phrase is no
-        more frequent than its rarest word), or an explicit prefix itself."""
-        return [self.fts()] if self.prefix else [quote(w) for w in self.words]
+        """What to count to bound this term's posts cheaply: each word (and normal form) alone,
+        or an explicit prefix itself."""
+        if self.prefix:
+            return [self.fts()]
+        return [quote(w) for w in (*self.words, *self.forms)]
+
+    def bound(self, counts: dict[str, int]) -> int:
+        """At most this many posts match, from the probe counts: a phrase is no more frequent than
+        its rarest word; each normal form adds its own posts."""
+        if self.prefix:
+            return counts[self.fts()]
+        written = min(counts[quote(w)] for w in self.words)
+        return written + sum(counts[quote(f)] for f in self.forms)
 
 
 @dataclass(frozen=True)
@@ -73,10 +103,10 @@ class Group:
 
     terms: tuple[Term, ...]
 
-    def fts(self, exact: frozenset[str] = frozenset()) -> str:
-        out = self.terms[0].fts(exact)
+    def fts(self) -> str:
+        out = self.terms[0].fts()
         for t in self.terms[1:]:
-            out = f"({out} OR {t.fts(exact)})"
+            out = f"({out} OR {t.fts()})"
         return out
 
 
@@ -91,12 +121,11 @@ class FtsQuery:
     positives: tuple[Group, ...]
     negatives: tuple[Term, ...] = ()
 
-    def expression(self, exact: frozenset[str] = frozenset(),
-                   only: Sequence[int] | None = None, negate: bool = True) -> str:
-        """FTS5 expression. ``exact``: words searched without their auto prefix;
-        ``only``: just these positive groups; ``negate=False`` leaves the exclusions out."""
+    def expression(self, only: Sequence[int] | None = None, negate: bool = True) -> str:
+        """FTS5 expression. ``only``: just these positive groups; ``negate=False`` leaves the
+        exclusions out."""
         idx = range(len(self.positives)) if only is None else only
-        parts = [self.positives[i].fts(exact) for i in idx]
+        parts = [self.positives[i].fts() for i in idx]
         if not parts:
             raise QueryError("nothing to search for: give at least one word")
         positive = " AND ".join(parts)
@@ -105,9 +134,24 @@ class FtsQuery:
         neg = " OR ".join(t.fts() for t in self.negatives)
         return f"({positive}) NOT ({neg})" if len(parts) > 1 else f"{positive} NOT ({neg})"
 
+    def normal_forms(self) -> frozenset[str]:
+        """The normal forms the positive bare words are looked up by (for highlighting)."""
+        return frozenset(f for g in self.positives for t in g.terms if not (t.prefix or t.exact)
+                         for w in (t.words if len(t.words) == 1 else ("".join(t.words),))
+                         for f in (w.lower(), *t.forms))
+
     def probes(self) -> list[str]:
         """Distinct FTS5 expressions whose capped counts ``search.plan`` needs."""
         return list(dict.fromkeys(p for g in self.positives for t in g.terms for p in t.probes()))
+
+
+def _forms(value: str, written: str) -> tuple[str, ...]:
+    """A bare word's normal forms other than ``written`` (how the index holds it); none for a
+    token that is not one word (apostrophes inside one word, as in "Мар'їнки", are)."""
+    ws = wordforms.words(value)
+    if len(ws) != 1:
+        return ()
+    return tuple(f for f in wordforms.forms(ws[0]) if f != written)
 
 
 def parse(query: str) -> FtsQuery:
@@ -134,17 +178,14 @@ def parse(query: str) -> FtsQuery:
             words = _words(value)
             if not words:
                 continue
-            if len(words) == 1:
-                w = words[0]
-                auto = not prefix and len(w) >= MIN_AUTO_PREFIX and not w.isdigit()
-                term = Term((w,), prefix=prefix, auto=auto)
-            else:  # "foo:bar", "a-b", "U.S." → a phrase of its words
-                term = Term(tuple(words), prefix=prefix)
+            # "foo:bar", "a-b", "U.S." → a phrase of its words; "Мар'їнки" also by its forms
+            term = Term(tuple(words), prefix=prefix,
+                        forms=() if prefix else _forms(value, "".join(words).lower()))
         else:
             words = _words(value)
             if not words:
                 continue
-            term = Term(tuple(words))
+            term = Term(tuple(words), exact=True)
         if pending_not:
             negate, pending_not = True, False
         if negate:

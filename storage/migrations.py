@@ -6,10 +6,17 @@ transaction, so a crash leaves the file at its old version. Never edit a release
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
+from storage import search_index
+
 #: Marks the file as citewatch's ("CITW"); other SQLite files are refused.
 APPLICATION_ID = 0x43495457
 
-MIGRATIONS: list[str] = [
+#: SQL, or a function run on the connection inside the migration's transaction (for steps that need
+#: Python, such as computing word forms)
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the whole initial schema
     """
     CREATE TABLE channels (
@@ -262,6 +269,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE translations ADD COLUMN model TEXT;
     ALTER TABLE translations ADD COLUMN glossary TEXT;
     """,
+    # 6: one FTS row per post (text, translation, normal forms of the words) over external content
+    search_index.convert,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,17 +10,18 @@ from typing import Any
 
 import aiosqlite
 
-from storage import channels
+from storage import channels, search_index, wordforms
 from storage.db import Database
 from storage.models import Post, PostVersion, UpsertResult, from_iso, to_iso, utcnow
 
 _UPSERT = """
 INSERT INTO posts (channel_id, message_id, date, text, lang, views, forwards, reply_to,
                    grouped_id, fwd_from, media_kind, media, links, edit_date, raw, source, stored_at,
-                   deleted_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   deleted_at, words)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (channel_id, message_id) DO UPDATE SET
     text       = excluded.text,
+    words      = excluded.words,
     lang       = CASE WHEN posts.text IS excluded.text THEN coalesce(posts.lang, excluded.lang)
                       ELSE excluded.lang END,
     edit_date  = coalesce(excluded.edit_date, posts.edit_date),
@@ -70,6 +71,7 @@ def _params(channel_id: int, p: Post, now: str) -> tuple[Any, ...]:
         p.source,
         now,
         to_iso(p.deleted_at),  # only an import of our own export carries it; never un-deletes
+        wordforms.normal_words(p.text or ""),  # what the index holds beside the text
     )
 
 
@@ -79,8 +81,11 @@ async def _count(conn: aiosqlite.Connection, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post]) -> UpsertResult:
-    """Inside an open transaction (so callers can add translations atomically)."""
+async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
+                         index: bool = True) -> UpsertResult:
+    """Inside an open transaction (so callers can add translations atomically). New posts are
+    indexed at the end; with ``index=False`` the caller does it (``search_index.index_new_in``)
+    after storing their translations, so each is indexed once with its translation."""
     if not posts:
         return UpsertResult()
     ids = await channels.ensure_ids(conn, {p.channel for p in posts})
@@ -101,6 +106,8 @@ async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post]) -> U
         "UPDATE channels SET last_message_id = max(last_message_id, ?) WHERE id = ?",
         [(mid, cid) for cid, mid in by_channel.items()],
     )
+    if index and inserted:
+        await search_index.index_new_in(conn)
     return UpsertResult(inserted=inserted, edited=edited, unchanged=len(posts) - inserted - edited)
 
 

@@ -6,7 +6,7 @@ common word cost O(posts containing it) (2 s for "the" over 1M posts), even with
 when ANDed with a rare word. A search therefore runs in three steps:
 
 1. **Probe** each word of the query as typed (and each explicit prefix) with a capped count of the
-   retrieval engine (``storage.retrieval.count_capped``) — reading at most ``PREFIX_CAP`` entries
+   retrieval engine (``storage.retrieval.count_capped``) — reading at most ``PROBE_CAP`` entries
    of its posting list, never a whole list; a phrase is as rare as its rarest word at most.
 2. **Rank by the rare parts.** Parts found in fewer than ``RARE_CAP`` posts are the informative
    ones; common parts carry little IDF in bm25 anyway. Matches of the full query are ranked by
@@ -18,9 +18,8 @@ when ANDed with a rare word. A search therefore runs in three steps:
 README: *A search ranks by its rarest words; a search made only of very common words (found in
 more than 2,000 posts each) lists the most recent matches first instead.*
 
-Auto-prefix (a bare word of 4+ letters also finds longer forms) needs FTS5 to merge the posting
-lists of every matching term up front. A word that is itself in more than ``PREFIX_CAP`` posts is
-therefore searched as typed: its other forms would add little and cost a scan of all of them.
+A bare word is looked up as written and by its normal forms (``storage.fts_query``); bm25 weighs
+a written form four times a normal form (``BM25``), so posts with the form typed come first.
 
 Snippets are built with the full expression, so every term is highlighted, and only for the rows
 returned.
@@ -28,12 +27,13 @@ returned.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage import retrieval
+from storage import retrieval, wordforms
 from storage.db import Database
 from storage.fold import unfold_snippet
 from storage.fts_query import FtsQuery, parse
@@ -43,8 +43,10 @@ from storage.models import HL_END, HL_START, SearchHit, from_iso, to_iso
 RARE_CAP = 2_000
 #: Date filters matching fewer posts than this bound the newest-first walk by rowid.
 DATE_CAP = 20_000
-#: A bare word found in at least this many posts is not auto-prefixed (see module docstring).
-PREFIX_CAP = 20_000
+#: Probes count at most this many posts of a term.
+PROBE_CAP = 20_000
+#: bm25 with the columns' weights (text, translation, words): written forms over normal forms
+BM25 = "bm25(posts_fts, 1.0, 1.0, 0.25)"
 
 _SNIPPETS = (f"snippet(posts_fts, 0, '{HL_START}', '{HL_END}', '…', 16), "
              f"snippet(posts_fts, 1, '{HL_START}', '{HL_END}', '…', 16)")
@@ -63,7 +65,7 @@ _DECO_RANGE = """
       AND +posts_fts.rowid IN (SELECT id FROM top)"""
 _RANKED = f"""
 WITH {{m}}top AS MATERIALIZED (
-    SELECT posts_fts.rowid AS id, bm25(posts_fts) AS score
+    SELECT posts_fts.rowid AS id, {BM25} AS score
     FROM posts_fts {{join}}
     WHERE posts_fts MATCH :rank {{in_m}} {{filters}}
     ORDER BY score LIMIT :limit
@@ -111,14 +113,11 @@ def plan(q: FtsQuery, counts: list[int]) -> Plan:
     sum of its terms — so a phrase made only of common words counts as common (listed newest
     first when nothing else is rare: ranking it would cost evaluating the phrase everywhere)."""
     n = dict(zip(q.probes(), counts, strict=True))
-    exact = frozenset(t.words[0] for g in q.positives for t in g.terms
-                      if t.auto and n[t.probes()[0]] >= PREFIX_CAP)
-    match = q.expression(exact)
-    rare = [i for i, g in enumerate(q.positives)
-            if sum(min(n[p] for p in t.probes()) for t in g.terms) < RARE_CAP]
+    match = q.expression()
+    rare = [i for i, g in enumerate(q.positives) if sum(t.bound(n) for t in g.terms) < RARE_CAP]
     if not rare:
         return Plan(match, None)
-    return Plan(match, q.expression(exact, only=rare, negate=False))
+    return Plan(match, q.expression(only=rare, negate=False))
 
 
 def build_sql(
@@ -180,7 +179,7 @@ def run(
     """Probe, plan and search on one connection: the rows behind ``query`` (the benchmark runs
     this on a raw sqlite3 connection, so both sides execute identical statements)."""
     q = parse(text)
-    counts = [n for n, _ in retrieval.count_capped(conn, q.probes(), PREFIX_CAP)]
+    counts = [n for n, _ in retrieval.count_capped(conn, q.probes(), PROBE_CAP)]
     sql, params = build_sql(plan(q, counts), channel=channel, since=since, until=until, limit=limit)
     return conn.execute(sql, params).fetchall()
 
@@ -197,6 +196,7 @@ async def query(
     """Search. Raises ``QueryError`` (one line) for a query with nothing to search."""
     # probe + search in one hop to the reader's thread (two awaited statements cost ~2 ms more)
     rows = await db.read(run, text, channel=channel, since=since, until=until, limit=limit)
+    want = parse(text).normal_forms() if rows else frozenset()
     return [
         SearchHit(
             post_id=r[0],
@@ -205,8 +205,32 @@ async def query(
             date=from_iso(r[3]),  # type: ignore[arg-type]
             deleted=r[4] is not None,
             score=0.0 - float(r[5]),
-            text_snippet=unfold_snippet(r[7] or "", r[9] or ""),  # the index holds ё as е
-            translation_snippet=r[8] or "",
+            text_snippet=mark_forms(unfold_snippet(r[7] or "", r[9] or ""), want),  # ё as е
+            translation_snippet=mark_forms(r[8] or "", want),
         )
         for r in rows
     ]
+
+
+_MARKS = re.compile(f"([{HL_START}{HL_END}])")
+
+
+def mark_forms(snippet: str, want: frozenset[str]) -> str:
+    """Highlight, in an FTS5 snippet, the words that matched by one of their other forms (FTS5
+    marks only what the written columns matched: the form typed, not "України" for "Україна")."""
+    if not want or not snippet:
+        return snippet
+
+    def one(m: re.Match[str]) -> str:
+        w = m.group(0)
+        return f"{HL_START}{w}{HL_END}" if want.intersection(wordforms.forms(w)) else w
+
+    out: list[str] = []
+    inside = False
+    for part in _MARKS.split(snippet):
+        if part in (HL_START, HL_END):
+            inside = part == HL_START
+            out.append(part)
+        else:
+            out.append(part if inside else wordforms.WORD.sub(one, part))
+    return "".join(out)

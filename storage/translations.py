@@ -12,6 +12,7 @@ import aiosqlite
 
 from storage.db import Database
 from storage.models import Translation, from_iso, to_iso, utcnow
+from storage.wordforms import normal_words
 
 
 def text_hash(text: str) -> str:
@@ -21,12 +22,12 @@ def text_hash(text: str) -> str:
 
 _UPSERT = """
 INSERT INTO translations (post_id, source_lang, lang, provider, text, source_text_hash, created_at,
-                          model, glossary)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                          model, glossary, words)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (post_id, lang) DO UPDATE SET
     source_lang = excluded.source_lang, provider = excluded.provider, text = excluded.text,
     source_text_hash = excluded.source_text_hash, created_at = excluded.created_at,
-    model = excluded.model, glossary = excluded.glossary
+    model = excluded.model, glossary = excluded.glossary, words = excluded.words
 WHERE translations.text IS NOT excluded.text
 """
 
@@ -49,6 +50,7 @@ async def upsert_in(
                 to_iso(t.created_at) or now,
                 t.model,
                 t.glossary,
+                normal_words(t.text),  # what the index holds beside the translation
             )
             for t, src in items
         ],

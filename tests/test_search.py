@@ -66,12 +66,15 @@ def test_every_string_becomes_valid_fts5_or_a_query_error() -> None:
     ("query", "expected"),
     [
         ("ЗСУ", '"ЗСУ"'),
-        ("контингент", '"контингент"*'),  # auto prefix for words of 4+ letters
-        ('"знищили контингенту"', '"знищили контингенту"'),
-        ("forc*", '"forc"*'),
-        ("ukraine OR russia", '("ukraine"* OR "russia"*)'),
-        ("ukraine -russia", '"ukraine"* NOT ("russia"*)'),
-        ("text:foo", '"text foo"'),  # a column filter is plain text
+        ("контингент", '"контингент"'),  # a lemma: other forms hold it in the index
+        ("контингенту", '("контингенту" OR "контингент")'),  # as written, or any form
+        ('"знищили контингенту"', '{text translation} : "знищили контингенту"'),  # exact forms
+        ('"контингенту"', '{text translation} : "контингенту"'),
+        ("forc*", '{text translation} : "forc"*'),
+        ("ukraine OR russia", '(("ukraine" OR "ukrain") OR "russia")'),
+        ("ukraine -russia", '("ukraine" OR "ukrain") NOT ("russia")'),
+        ("Мар'їнки", '({text translation} : "Мар їнки" OR "марїнка")'),
+        ("text:foo", '{text translation} : "text foo"'),  # a column filter is plain text
         ("AND", None),
         ("-only", None),
         ('"', None),
@@ -119,7 +122,6 @@ async def test_filters_and_limit_on_a_common_word(db: Database) -> None:
 async def _corpus(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Small caps so a few posts make a word "common": 'загальне' is in all 12 posts."""
     monkeypatch.setattr(search, "RARE_CAP", 5)
-    monkeypatch.setattr(search, "PREFIX_CAP", 8)
     rows = [_p("rybar" if i % 3 == 0 else "DIUkraine", i, i, f"загальне слово номер {i}")
             for i in range(1, 11)]
     rows += [
@@ -131,8 +133,10 @@ async def _corpus(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_ranked_by_the_rare_term(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     await _corpus(db, monkeypatch)
-    plan = search.plan(parse("загальне Авдіївка"), [12, 2])
-    assert plan.rank == '"Авдіївка"*' and plan.match == '"загальне" AND "Авдіївка"*'
+    q = parse("загальне Авдіївка")
+    counts = {'"загальне"': 12, '"загальний"': 0, '"Авдіївка"': 2}
+    plan = search.plan(q, [counts[p] for p in q.probes()])
+    assert plan.rank == '"Авдіївка"' and plan.match == '("загальне" OR "загальний") AND "Авдіївка"'
     hits = await search.query(db, "загальне Авдіївка")
     assert [h.message_id for h in hits] == [12, 11]  # the rare term's best bm25 first
     assert hits[0].score > hits[1].score > 0
@@ -147,11 +151,12 @@ async def test_all_common_query_lists_newest_first(db: Database, monkeypatch: py
                                                    ) -> None:
     await _corpus(db, monkeypatch)
     hits = await search.query(db, "загальне слово", limit=5)
-    assert [h.message_id for h in hits] == [10, 9, 8, 7, 6]
+    assert [h.message_id for h in hits] == [11, 10, 9, 8, 7]  # 11 says "слова": a form of it
     assert all(h.score == 0.0 for h in hits)
     # a phrase of common words is as common as its rarest word: newest first too
     assert [h.message_id for h in await search.query(db, '"загальне слово"', limit=3)] == [10, 9, 8]
-    assert "\x02загальне\x03" in hits[0].text_snippet and "\x02слово\x03" in hits[0].text_snippet
+    assert "\x02загальне\x03" in hits[0].text_snippet and "\x02слова\x03" in hits[0].text_snippet
+    assert "\x02слово\x03" in hits[1].text_snippet  # another form is highlighted as well
     # filters stay exact, with and without the rowid bound taken from the date index
     for cap in (1, 1000):
         monkeypatch.setattr(search, "DATE_CAP", cap)
@@ -164,15 +169,35 @@ async def test_all_common_query_lists_newest_first(db: Database, monkeypatch: py
         assert [h.message_id for h in hits] == [2, 1]
 
 
-async def test_prefix_finds_inflected_forms(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_any_form_finds_every_form_and_prefixes_stay_prefixes(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     await _corpus(db, monkeypatch)
     await posts.upsert_many(db, [_p("DIUkraine", 20, 20, "контингенту НАТО"),
-                                 _p("DIUkraine", 21, 21, "загальнення і номери")])
-    assert [h.message_id for h in await search.query(db, "контингент")] == [20]
-    assert [h.message_id for h in await search.query(db, "контин*")] == [20]
-    # a word in PREFIX_CAP posts or more is searched as typed: "загальнення" is not a hit
-    assert 21 not in {h.message_id for h in await search.query(db, "загальне", limit=50)}
-    assert (await search.query(db, "загал*", limit=50))[0].message_id == 21
+                                 _p("DIUkraine", 21, 21, "загальнення і номери"),
+                                 _p("DIUkraine", 22, 22, "Україна"),
+                                 _p("DIUkraine", 23, 23, "гуманітарна допомога для України"),
+                                 _p("DIUkraine", 24, 24, "Обстріл у Макіївці"),
+                                 _p("DIUkraine", 25, 25, "Макіївка знову")])
+
+    async def ids(q: str) -> list[int]:
+        return [h.message_id for h in await search.query(db, q, limit=50)]
+
+    assert await ids("контингент") == [20]
+    assert await ids("контингентом") == [20]
+    assert await ids("контин*") == [20]
+    # a different word is not a form: "загальнення" is not found by "загальне"; a prefix finds it
+    assert 21 not in await ids("загальне")
+    assert (await ids("загал*"))[0] == 21
+    # the issue's examples, with the form typed first
+    assert await ids("Україна") == [22, 23]
+    assert await ids("України") == [23, 22]
+    assert await ids("Макіївка") == [25, 24]
+    assert await ids("Макіївці") == [24, 25]
+    # quotes keep the exact form; an exclusion excludes every form; OR still joins
+    assert await ids('"Україна"') == [22]
+    assert await ids('"України"') == [23]
+    assert await ids("допомога -Україна") == []
+    assert sorted(await ids("Україна OR контингент")) == [20, 22, 23]
 
 
 # -- the real CLI ---------------------------------------------------------------------------------
@@ -315,10 +340,9 @@ def test_unfold_snippet_places_the_text_among_marks_and_ellipses() -> None:
     assert unfold_snippet("", original) == ""
 
 
-def test_index_triggers_fold_as_the_queries_do() -> None:
+def test_index_folds_as_the_queries_do() -> None:
     from storage.fold import SQL_FOLD
-    from storage.migrations import MIGRATIONS
+    from storage.search_index import SCHEMA
 
-    schema = "".join(MIGRATIONS)
-    assert schema.count(SQL_FOLD.format("new.text")) == 2  # insert and edit of a post
+    assert SQL_FOLD.format("p.text") in SCHEMA and SQL_FOLD.format("old.text") in SCHEMA
     assert to_fts5("ЕЩЁ") == '"ЕЩЕ"'

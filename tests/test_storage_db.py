@@ -213,8 +213,9 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
 
 def test_statement_split_keeps_trigger_bodies_whole() -> None:
     from storage.db import _statements
+    from storage.search_index import SCHEMA
 
-    script = "".join(MIGRATIONS)
+    script = "".join(m if isinstance(m, str) else SCHEMA for m in MIGRATIONS)
     parts = _statements(script)
     assert all(sqlite3.complete_statement(p) for p in parts)
     triggers = [p for p in parts if p.upper().startswith("CREATE TRIGGER")]

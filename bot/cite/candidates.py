@@ -13,6 +13,7 @@ import unicodedata
 from itertools import accumulate
 
 from bot.cite.text import STOPWORDS, sentences
+from storage import wordforms
 from storage.fold import fold
 
 #: a run of letters or digits: what FTS5's unicode61 tokenizer keeps as one token
@@ -127,7 +128,11 @@ def fts_terms(text: str, max_terms: int = MAX_TERMS) -> list[str]:
                 scored[term] = score + (_QUOTED_BONUS if quoted else 0.0)
                 boosted[term] = quoted
     ranked = sorted(scored.items(), key=lambda kv: -kv[1])
-    return [t for t, _ in ranked[:max_terms]]
+    # looked up by their normal forms, as the index holds every post's (storage.wordforms): any
+    # form in the post is found by any form in the article
+    lang = wordforms.text_lang(text)
+    out = dict.fromkeys(f for t, _ in ranked for f in wordforms.forms(t, lang))
+    return list(out)[:max_terms]
 
 
 def _cited_spans(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,200 @@
+"""The full-text index: one FTS5 row per post — its text, its translation(s) and the normal forms of
+their words — with external content, written once per event.
+
+Layout (migration 6, ``convert``):
+
+* ``posts.words`` and ``translations.words`` hold the normal forms of each text's words that are not
+  already written in it (``storage.wordforms.normal_words``), computed in Python when the row is
+  written. Stored, not computed by SQL, so that every tool (Datasette, sqlite-utils, the ``sqlite3``
+  shell) reads the same index content, and deleting a row's old tokens never depends on the
+  dictionary version that is installed now.
+* ``posts_fts_content`` is a plain-SQL view: per post, the text (ё folded to е, as before), the
+  translations joined by newlines (in language order), and the words of the post and its
+  translations. ``posts_fts`` (columns ``text``, ``translation``, ``words``) uses it as external
+  content, so the texts are not stored a second time inside the index.
+* A new post is indexed by ``index_new_in`` at the end of the transaction that stores it — after its
+  translations when they come along (an import), so such a post is tokenized once, not inserted and
+  then deleted and re-inserted when its translation follows. Triggers keep an indexed post right
+  when its text, a translation or a words column changes (delete the old tokens, insert the new:
+  FTS5 cannot rewrite one column), and drop it when the post is deleted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable
+
+import aiosqlite
+
+from storage import wordforms
+
+#: the view and index; the migration's SQL (never edit: add a migration)
+SCHEMA = r"""
+CREATE VIEW posts_fts_content AS
+SELECT p.id AS id,
+       replace(replace(p.text, 'ё', 'е'), 'Ё', 'Е') AS text,
+       coalesce((SELECT group_concat(x.text, char(10)) FROM
+                 (SELECT t.text FROM translations t WHERE t.post_id = p.id ORDER BY t.lang) x), '')
+           AS translation,
+       p.words || coalesce((SELECT ' ' || group_concat(x.words, ' ') FROM
+                 (SELECT t.words FROM translations t WHERE t.post_id = p.id ORDER BY t.lang) x), '')
+           AS words
+FROM posts p;
+
+CREATE VIRTUAL TABLE posts_fts USING fts5(
+    text, translation, words,
+    content = "posts_fts_content", content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER posts_fts_edit AFTER UPDATE OF text, words ON posts
+WHEN (old.text IS NOT new.text OR old.words IS NOT new.words)
+ AND EXISTS (SELECT 1 FROM posts_fts_docsize WHERE id = new.id)
+BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text, translation, words)
+    SELECT 'delete', old.id, replace(replace(old.text, 'ё', 'е'), 'Ё', 'Е'), c.translation,
+           old.words || substr(c.words, length(new.words) + 1)
+    FROM posts_fts_content c WHERE c.id = new.id;
+    INSERT INTO posts_fts (rowid, text, translation, words)
+    SELECT id, text, translation, words FROM posts_fts_content WHERE id = new.id;
+END;
+
+CREATE TRIGGER posts_fts_delete BEFORE DELETE ON posts
+WHEN EXISTS (SELECT 1 FROM posts_fts_docsize WHERE id = old.id)
+BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text, translation, words)
+    SELECT 'delete', id, text, translation, words FROM posts_fts_content WHERE id = old.id;
+END;
+
+CREATE TRIGGER translations_fts_insert AFTER INSERT ON translations
+WHEN EXISTS (SELECT 1 FROM posts_fts_docsize WHERE id = new.post_id)
+BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text, translation, words)
+    SELECT 'delete', p.id, replace(replace(p.text, 'ё', 'е'), 'Ё', 'Е'),
+           coalesce((SELECT group_concat(x.text, char(10)) FROM
+                     (SELECT t.text FROM translations t WHERE t.post_id = p.id AND t.id != new.id
+                      ORDER BY t.lang) x), ''),
+           p.words || coalesce((SELECT ' ' || group_concat(x.words, ' ') FROM
+                     (SELECT t.words FROM translations t WHERE t.post_id = p.id AND t.id != new.id
+                      ORDER BY t.lang) x), '')
+    FROM posts p WHERE p.id = new.post_id;
+    INSERT INTO posts_fts (rowid, text, translation, words)
+    SELECT id, text, translation, words FROM posts_fts_content WHERE id = new.post_id;
+END;
+
+CREATE TRIGGER translations_fts_update AFTER UPDATE OF text, words, lang ON translations
+WHEN (old.text IS NOT new.text OR old.words IS NOT new.words OR old.lang IS NOT new.lang)
+ AND EXISTS (SELECT 1 FROM posts_fts_docsize WHERE id = new.post_id)
+BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text, translation, words)
+    SELECT 'delete', p.id, replace(replace(p.text, 'ё', 'е'), 'Ё', 'Е'),
+           coalesce((SELECT group_concat(x.text, char(10)) FROM
+                     (SELECT text FROM (SELECT lang, text FROM translations WHERE post_id = p.id
+                                        AND id != new.id UNION ALL SELECT old.lang, old.text)
+                      ORDER BY lang) x), ''),
+           p.words || coalesce((SELECT ' ' || group_concat(x.words, ' ') FROM
+                     (SELECT words FROM (SELECT lang, words FROM translations WHERE post_id = p.id
+                                         AND id != new.id UNION ALL SELECT old.lang, old.words)
+                      ORDER BY lang) x), '')
+    FROM posts p WHERE p.id = new.post_id;
+    INSERT INTO posts_fts (rowid, text, translation, words)
+    SELECT id, text, translation, words FROM posts_fts_content WHERE id = new.post_id;
+END;
+
+CREATE TRIGGER translations_fts_delete AFTER DELETE ON translations
+WHEN EXISTS (SELECT 1 FROM posts_fts_docsize WHERE id = old.post_id)
+BEGIN
+    INSERT INTO posts_fts (posts_fts, rowid, text, translation, words)
+    SELECT 'delete', p.id, replace(replace(p.text, 'ё', 'е'), 'Ё', 'Е'),
+           coalesce((SELECT group_concat(x.text, char(10)) FROM
+                     (SELECT text FROM (SELECT lang, text FROM translations WHERE post_id = p.id
+                                        UNION ALL SELECT old.lang, old.text)
+                      ORDER BY lang) x), ''),
+           p.words || coalesce((SELECT ' ' || group_concat(x.words, ' ') FROM
+                     (SELECT words FROM (SELECT lang, words FROM translations WHERE post_id = p.id
+                                         UNION ALL SELECT old.lang, old.words)
+                      ORDER BY lang) x), '')
+    FROM posts p WHERE p.id = old.post_id;
+    INSERT INTO posts_fts (rowid, text, translation, words)
+    SELECT id, text, translation, words FROM posts_fts_content WHERE id = old.post_id;
+END;
+"""
+
+#: posts not in the index yet: every post below the highest indexed id is indexed (ids only grow)
+_INDEX_NEW = """
+INSERT INTO posts_fts (rowid, text, translation, words)
+SELECT id, text, translation, words FROM posts_fts_content
+WHERE id > (SELECT coalesce(max(id), 0) FROM posts_fts_docsize) {upto}
+ORDER BY id
+"""
+
+
+async def index_new_in(conn: aiosqlite.Connection) -> None:
+    """Inside the transaction that stored them: index the posts stored since the last call (with
+    the translations stored in the same transaction), one FTS5 row each."""
+    await conn.execute(_INDEX_NEW.format(upto=""))
+
+
+def index_new(conn: sqlite3.Connection, upto: int | None = None) -> None:
+    """``index_new_in`` on a plain connection, optionally only up to post id ``upto``."""
+    conn.execute(_INDEX_NEW.format(upto="AND id <= ?" if upto else ""), (upto,) if upto else ())
+
+
+Progress = Callable[[int], None]
+
+
+def _progress(total: int, desc: str) -> tuple[Progress, Callable[[], None]]:
+    """A tqdm bar on a terminal (nothing otherwise): ``(update(n), close())``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit=" posts", disable=None, file=sys.stderr, leave=False)
+    return bar.update, bar.close
+
+
+def convert(conn: sqlite3.Connection, batch: int = 5000) -> None:
+    """Migration 6: from the index that stored its own copy of every text (and re-indexed the whole
+    post when a translation came) to the layout above. Inside the migration's transaction; shows a
+    progress bar on a terminal. Nothing is lost: the texts and translations are the tables' own,
+    and every post is indexed again from them."""
+    for stmt in (
+        "DROP TRIGGER IF EXISTS posts_fts_insert",
+        "DROP TRIGGER IF EXISTS posts_fts_update",
+        "DROP TRIGGER IF EXISTS posts_fts_delete",
+        "DROP TRIGGER IF EXISTS translations_fts_insert",
+        "DROP TRIGGER IF EXISTS translations_fts_update",
+        "DROP TRIGGER IF EXISTS translations_fts_delete",
+        "DROP TABLE IF EXISTS posts_fts",
+        "ALTER TABLE posts ADD COLUMN words TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE translations ADD COLUMN words TEXT NOT NULL DEFAULT ''",
+    ):
+        conn.execute(stmt)
+    from storage.db import _statements  # the migration runner's splitter (triggers hold ';')
+
+    for stmt in _statements(SCHEMA):
+        conn.execute(stmt)
+    # a written form weighs four times a normal form: exact forms first for ORDER BY rank (Datasette)
+    conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.25)')")
+    # the triggers leave posts that are not indexed yet alone: fill their words, then index them
+    total = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    update, close = _progress(total, "indexing word forms")
+    try:
+        last = 0
+        while True:
+            rows = conn.execute(
+                "SELECT id, text FROM posts WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
+            conn.executemany("UPDATE posts SET words = ? WHERE id = ?",
+                             [(wordforms.normal_words(text), pid) for pid, text in rows])
+            trs = conn.execute(
+                "SELECT id, text FROM translations WHERE post_id BETWEEN ? AND ?",
+                (rows[0][0], last)).fetchall()
+            conn.executemany("UPDATE translations SET words = ? WHERE id = ?",
+                             [(wordforms.normal_words(text), tid) for tid, text in trs])
+            index_new(conn, upto=last)
+            update(len(rows))
+    finally:
+        close()
