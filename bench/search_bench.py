@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import random
 import re
 import sqlite3
@@ -219,6 +220,12 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
     db = await Database.open(db_path)
     ours: list[float] = []
     rawt: list[float] = []
+    # CPU time of this process (all its threads) per query: what the search costs, whatever else
+    # the host runs (the wall-clock figures on a shared 2-core host include waiting for a core)
+    ours_cpu: list[float] = []
+    raw_cpu: list[float] = []
+    cpu_kind: dict[str, list[float]] = {}
+    load0 = os.getloadavg()[0]
     by_kind: dict[str, list[float]] = {}
     hits = 0
     ref: list[float] = []
@@ -233,13 +240,16 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
         # (probe, then the planned search). The side that runs first pays the cold page cache,
         # so the order alternates.
         for side in ("raw", "ours") if i % 2 else ("ours", "raw"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if side == "raw":
                 rows = search.run(raw, str(q["text"]), limit=limit, **kw)  # type: ignore[arg-type]
                 rawt.append((time.perf_counter() - t0) * 1000)
+                raw_cpu.append((time.process_time() - c0) * 1000)
             else:
                 res = await search.query(db, str(q["text"]), limit=limit, **kw)  # type: ignore[arg-type]
                 ours.append((time.perf_counter() - t0) * 1000)
+                ours_cpu.append((time.process_time() - c0) * 1000)
+                cpu_kind.setdefault(str(q["kind"]), []).append(ours_cpu[-1])
         assert len(res) == len(rows), q
         hits += len(res)
         by_kind.setdefault(str(q["kind"]), []).append(ours[-1])
@@ -258,6 +268,11 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
           f"max {max(ours):7.2f} ms")
     print(f"raw sqlite3           p50 {pct(rawt, 50):7.2f} ms   p95 {pct(rawt, 95):7.2f} ms   "
           f"max {max(rawt):7.2f} ms")
+    print(f"ours, CPU time        p50 {pct(ours_cpu, 50):7.2f} ms   p95 {pct(ours_cpu, 95):7.2f} ms   "
+          f"max {max(ours_cpu):7.2f} ms")
+    print(f"raw,  CPU time        p50 {pct(raw_cpu, 50):7.2f} ms   p95 {pct(raw_cpu, 95):7.2f} ms   "
+          f"max {max(raw_cpu):7.2f} ms")
+    print(f"host load average (1 min) at start / end: {load0:.1f} / {os.getloadavg()[0]:.1f}")
     print(f"ratio ours/raw        p50 {pct(ours, 50) / pct(rawt, 50):.2f}x  "
           f"p95 {pct(ours, 95) / pct(rawt, 95):.2f}x  "
           f"total {sum(ours) / sum(rawt):.2f}x")
@@ -267,6 +282,9 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
     for kind, xs in sorted(by_kind.items()):
         line = (f"  {kind:<12} n={len(xs):3}  p50 {statistics.median(xs):7.2f} ms  "
                 f"p95 {pct(xs, 95):7.2f} ms  max {max(xs):7.2f} ms")
+        if kind in cpu_kind:
+            line += (f"   CPU p50 {statistics.median(cpu_kind[kind]):6.2f} ms"
+                     f"  p95 {pct(cpu_kind[kind], 95):6.2f} ms")
         if kind in ref_kind:
             line += f"   | ORDER BY rank p50 {statistics.median(ref_kind[kind]):8.2f} ms"
         print(line)
