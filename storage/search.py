@@ -6,7 +6,7 @@ common word cost O(posts containing it) (2 s for "the" over 1M posts), even with
 when ANDed with a rare word. A search therefore runs in three steps:
 
 1. **Probe** each word of the query as typed (and each explicit prefix) with a capped count of the
-   retrieval engine (``storage.retrieval.count_capped``) — reading at most ``PROBE_CAP`` entries
+   retrieval engine (``storage.retrieval.count_capped``) — reading at most ``RARE_CAP`` entries
    of its posting list, never a whole list; a phrase is as rare as its rarest word at most.
 2. **Rank by the rare parts.** Parts found in fewer than ``RARE_CAP`` posts are the informative
    ones; common parts carry little IDF in bm25 anyway. Matches of the full query are ranked by
@@ -43,8 +43,6 @@ from storage.models import HL_END, HL_START, SearchHit, from_iso, to_iso
 RARE_CAP = 2_000
 #: Date filters matching fewer posts than this bound the newest-first walk by rowid.
 DATE_CAP = 20_000
-#: Probes count at most this many posts of a term.
-PROBE_CAP = 20_000
 #: bm25 with the columns' weights (text, translation, words): written forms over normal forms
 BM25 = "bm25(posts_fts, 1.0, 1.0, 0.25)"
 
@@ -179,7 +177,7 @@ def run(
     """Probe, plan and search on one connection: the rows behind ``query`` (the benchmark runs
     this on a raw sqlite3 connection, so both sides execute identical statements)."""
     q = parse(text)
-    counts = [n for n, _ in retrieval.count_capped(conn, q.probes(), PROBE_CAP)]
+    counts = [n for n, _ in retrieval.count_capped(conn, q.probes(), RARE_CAP)]
     sql, params = build_sql(plan(q, counts), channel=channel, since=since, until=until, limit=limit)
     return conn.execute(sql, params).fetchall()
 

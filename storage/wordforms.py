@@ -157,7 +157,11 @@ _MEMO_MAX = 500_000
 def forms(word: str, lang: str | None = None) -> tuple[str, ...]:
     """Normal forms of ``word`` (never empty). ``lang``: the language of the text it comes from
     ("uk", "ru" or None when unknown or for a word typed alone)."""
-    low = word.lower().translate(_ONE_APOSTROPHE)
+    low = word.lower()
+    got = _MEMO.get((low, lang))
+    if got is not None:
+        return got
+    low = low.translate(_ONE_APOSTROPHE)
     got = _MEMO.get((low, lang))
     if got is None:
         if len(_MEMO) >= _MEMO_MAX:
