@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -215,7 +216,8 @@ def test_statement_split_keeps_trigger_bodies_whole() -> None:
     from storage.db import _statements
     from storage.search_index import SCHEMA
 
-    script = "".join(m if isinstance(m, str) else SCHEMA for m in MIGRATIONS)
+    # the index's SQL (a Python migration's) written at column 0: indented like the others here
+    script = "".join(m if isinstance(m, str) else textwrap.indent(SCHEMA, "    ") for m in MIGRATIONS)
     parts = _statements(script)
     assert all(sqlite3.complete_statement(p) for p in parts)
     triggers = [p for p in parts if p.upper().startswith("CREATE TRIGGER")]
