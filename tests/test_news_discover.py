@@ -90,3 +90,7 @@ def test_feeds_list_shows_discovery_and_off_removes_it(env: dict[str, str]) -> N
     assert '"Main Intelligence Directorate"' in feed["url"]
     r = run("feeds", "list", "--json", DISCOVER="off")
     assert r.returncode == 0 and json.loads(r.stdout) == []
+    r = run("run", "--dry-run", DISCOVER="auto")
+    assert "discovery: auto (1 GDELT queries)" in r.stdout
+    assert f"  {feed['url']}  (@DIUkraine)" in r.stdout.splitlines()
+    assert "discovery: off (0 GDELT queries)" in run("run", "--dry-run", DISCOVER="off").stdout

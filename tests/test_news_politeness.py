@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.news.fetch import Fetcher
 from bot.news.poller import FeedPoller
+from bot.news.robots import RobotsCache
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
 from storage.db import Database
@@ -53,17 +54,26 @@ async def test_robots_txt_disallow_is_honoured(http: TestHTTPServer, db: Databas
 
 async def test_unreadable_robots_txt_holds_the_host(http: TestHTTPServer, db: Database,
                                                      tmp_path: Path) -> None:
-    """RFC 9309: a robots.txt answering 5xx means "do not crawl" (a 404 means "crawl all")."""
+    """RFC 9309: a robots.txt answering 5xx means "do not crawl" for now (a 404: crawl all)."""
     [url] = serve_articles(http, 1)
     http.route("/robots.txt", Response(503, "busy", {"Content-Type": "text/plain"}))
-    http.route("/rss", Response(200, rss([("a", url, "A")]), RSS_TYPE))
+    http.route("/rss", Response(200, rss([("a", url, "A")]), {**RSS_TYPE, "ETag": '"v1"'}))
     settings = make_settings(tmp_path)
     await feeds_repo.add(db, http.url("/rss"))
     async with Fetcher(settings) as f:
-        await FeedPoller(db, settings, f).poll_due()
-    a = await articles_repo.get_by_url(db, url)
-    assert a is not None and a.status == "error" and "could not be read (HTTP 503" in (a.error or "")
-    assert http.requests_to("/news/0") == []
+        poller = FeedPoller(db, settings, f)
+        assert await poller.poll_due() == []
+        [(_, why)] = poller.results[0].failed_articles
+        assert "robots.txt of 127.0.0.1" in why and "could not be read (HTTP 503" in why
+        assert http.requests_to("/news/0") == []
+        assert await articles_repo.get_by_url(db, url) is None  # not stored: asked again later
+        feed = await feeds_repo.get(db, http.url("/rss"))
+        assert feed is not None and feed.etag is None  # so the next poll is not a 304
+        # once robots.txt can be read (here: 404, no rules) the page is fetched
+        http.route("/robots.txt", Response(404, "none", {"Content-Type": "text/plain"}))
+        poller.robots = RobotsCache(f, settings.user_agent)  # the next hour's cache
+        result = await poller.poll_feed(feed)
+    assert len(result.new_articles) == 1 and len(http.requests_to("/news/0")) == 1
 
 
 async def test_gap_between_requests_to_one_host(http: TestHTTPServer, db: Database,

@@ -30,7 +30,7 @@ from bot.news.feeds import (
     parse_max_age,
 )
 from bot.news.fetch import Fetcher, FetchResult, HTTPStatusError, parse_retry_after
-from bot.news.robots import RobotsCache
+from bot.news.robots import RobotsCache, RobotsUnavailable
 from bot.news.urls import normalize_url
 from bot.tglinks import refs_to_json
 from storage import articles as articles_repo
@@ -221,6 +221,18 @@ class FeedPoller:
                        title=entry.title, published=entry.published)
         try:
             await self.robots.check(entry.link)
+        except RobotsUnavailable as exc:  # not stored: the entry is tried again next poll
+            result.deferred += 1
+            result.failed_articles.append((entry.link, str(exc)))
+            log.warning("article %s: %s", entry.link, exc)
+            return
+        except CitewatchError as exc:
+            base.status, base.error = "error", str(exc)
+            await articles_repo.add(self.db, base, [entry.link, link])
+            result.failed_articles.append((entry.link, str(exc)))
+            log.warning("article %s: %s", entry.link, exc)
+            return
+        try:
             res = await self.fetcher.get(entry.link, accept="html")
             # trafilatura is CPU-bound (tens of ms a page): keep the event loop free
             ex = await asyncio.to_thread(extract_article, res.body, res.final_url)

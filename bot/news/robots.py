@@ -29,8 +29,13 @@ class RobotsDisallowed(FetchError):
     """The outlet's robots.txt does not let us fetch this page."""
 
 
+class RobotsUnavailable(RobotsDisallowed):
+    """The outlet's robots.txt cannot be read now (5xx, network): ask again later."""
+
+
 class RobotsCache:
-    """``await robots.check(url)`` raises RobotsDisallowed; one robots.txt fetch per origin."""
+    """``await robots.check(url)`` raises RobotsDisallowed (for good) or RobotsUnavailable (for
+    now); one robots.txt fetch per origin and TTL."""
 
     def __init__(self, fetcher: Fetcher, user_agent: str) -> None:
         self.fetcher = fetcher
@@ -49,8 +54,8 @@ class RobotsCache:
                 self._rules[origin] = cached
         _until, rules, why = cached
         if rules is None:
-            raise RobotsDisallowed(f"robots.txt of {parts.netloc} could not be read ({why}); "
-                                   "not fetched until it can")
+            raise RobotsUnavailable(f"robots.txt of {parts.netloc} could not be read ({why}); "
+                                    "not fetched until it can")
         if not rules.can_fetch(url, self.agent):
             raise RobotsDisallowed(f"disallowed by robots.txt of {parts.netloc}")
 
