@@ -36,6 +36,7 @@ _PHRASE_FILLERS = {"of", "in", "on", "at", "to", "by", "de", "la", "le", "du", "
 #: en-GB/en-US spellings: a title in one is searched in both.
 _SPELLINGS = {"defence": "defense", "centre": "center", "programme": "program",
               "organisation": "organization"}
+_SPELLINGS_BACK = {us: gb for gb, us in _SPELLINGS.items()}
 _SPLIT_TITLE = re.compile(r"\s+[|•·—–-]\s+|:\s+")
 _NOT_NAME = re.compile(r"[^\w\s'.-]+")
 
@@ -74,12 +75,10 @@ def title_variants(title: str | None) -> list[str]:
             continue
         out.append(c)
         words = c.split()
-        swapped = [_SPELLINGS.get(w.lower(), w) for w in words]
-        back = {v: k for k, v in _SPELLINGS.items()}
-        swapped2 = [back.get(w.lower(), w) for w in words]
-        for s in (swapped, swapped2):
-            if s != words:
-                out.append(" ".join(s))
+        for table in (_SPELLINGS, _SPELLINGS_BACK):
+            other = [table.get(w.lower(), w) for w in words]
+            if other != words:
+                out.append(" ".join(other))
     return list(dict.fromkeys(out))
 
 
