@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.news import gdelt
-from bot.news.discover import MAX_QUERY, build_query, discovery_for, sync, title_variants
+from bot.news.discover import MAX_QUERY, build_query, discovery_for, spelling_variants, sync
 from storage import channels as channels_repo
 from storage import feeds as feeds_repo
 from storage.db import Database
@@ -49,7 +49,8 @@ def test_default_channel_query_from_aliases_and_title() -> None:
     assert terms.count('"Defence Intelligence of Ukraine"') == 1
     assert terms.count('"Defense Intelligence of Ukraine"') == 1
     assert all(len(w) >= 3 for t in terms for w in t.strip('"').split() if w.lower() != "of")
-    assert title_variants("Рыбарь 🇷🇺") == ["Рыбарь"]
+    assert spelling_variants("Centre of Defence") == ["Center of Defense"]
+    assert spelling_variants("Rybar") == []
     # CHANNEL_ALIASES replaces the built-in names
     own = make_settings(Path("/tmp"), CHANNEL_ALIASES="DIUkraine=Kyiv spy agency")
     assert discovery_for(own, Channel("DIUkraine")).query == '("Kyiv spy agency" OR DIUkraine) Telegram'
@@ -70,6 +71,11 @@ async def test_sync_follows_channels_and_discover_off(db: Database, tmp_path: Pa
     assert found2["rybar"] == 'gdelt:(Rybar OR Рыбарь OR "Rybar Main Channel") Telegram'
     assert await feeds_repo.get(db, found["rybar"]) is None
     assert found2["rybar"] in [f.url for f in await feeds_repo.due(db)]
+    # `channels alias add/remove` reach the query (the same names detection uses)
+    await channels_repo.set_aliases(db, "rybar", ["Rybar agency"], ["Рыбарь"])
+    await sync(settings, db)
+    found3 = {f.discovered_for: f.url for f in await feeds_repo.discovered(db)}
+    assert found3["rybar"] == 'gdelt:(Rybar OR "Rybar Main Channel" OR "Rybar agency") Telegram'
     # a hand-added feed is never touched by discovery
     await feeds_repo.add(db, "https://news.example/rss")
     await sync(make_settings(tmp_path, DISCOVER="off", CHANNELS="DIUkraine"), db)

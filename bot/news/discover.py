@@ -1,7 +1,8 @@
 """Discovery: one GDELT query per watched channel, so news quoting it is found without a feed list.
 
 A channel is named in the press by its aliases ("Main Intelligence Directorate", "HUR") and its
-title, rarely by its username; the word Telegram keeps the query to articles about its posts:
+title (``bot.cite.aliases``: built-in names, title and about text, ``channels alias``), rarely by
+its username; the word Telegram keeps the query to articles about its posts:
 ``("Main Intelligence Directorate" OR HUR OR "military intelligence") Telegram``.
 
 GDELT's query rules (DOC 2.0 API documentation and its error replies) that the builder keeps:
@@ -26,7 +27,7 @@ from bot.news import gdelt
 from storage import channels as channels_repo
 from storage import feeds as feeds_repo
 from storage.db import Database
-from storage.models import Channel
+from storage.models import Channel, ChannelNames
 
 #: Longest query we send (GDELT refuses very long queries; 250 leaves room for URL encoding).
 MAX_QUERY = 250
@@ -37,7 +38,6 @@ _PHRASE_FILLERS = {"of", "in", "on", "at", "to", "by", "de", "la", "le", "du", "
 _SPELLINGS = {"defence": "defense", "centre": "center", "programme": "program",
               "organisation": "organization"}
 _SPELLINGS_BACK = {us: gb for gb, us in _SPELLINGS.items()}
-_SPLIT_TITLE = re.compile(r"\s+[|•·—–-]\s+|:\s+")
 _NOT_NAME = re.compile(r"[^\w\s'.-]+")
 
 
@@ -49,10 +49,29 @@ class Discovery:
 
 
 def aliases_of(settings: Settings, channel: Channel) -> list[str]:
-    """Every name a channel goes by in the press: configured aliases, then stored ones.
+    """Every name a channel goes by in the press — the settings' or built-in aliases, names from
+    its title and about text, stored ones, minus those removed — exactly as citation detection
+    sees them (``bot.cite.pipeline.aliases``): the ONE way discovery reads a channel's names."""
+    from bot.cite.pipeline import aliases
 
-    The ONE place that reads a channel's aliases for discovery (they may move to a data file)."""
-    return list(dict.fromkeys([*settings.aliases_for(channel.username), *channel.aliases]))
+    names = ChannelNames(tuple(channel.aliases), tuple(channel.aliases_removed), channel.title,
+                         channel.about)
+    return aliases(settings, [], {channel.username: names})[channel.username.lower()]
+
+
+def spelling_variants(name: str) -> list[str]:
+    """The name in British and American spelling ("Defence Intelligence" → also "Defense …")."""
+    words = name.split()
+    out = []
+    for table in (_SPELLINGS, _SPELLINGS_BACK):
+        other = [_same_case(table.get(w.lower(), w), w) for w in words]
+        if other != words:
+            out.append(" ".join(other))
+    return out
+
+
+def _same_case(word: str, like: str) -> str:
+    return word.capitalize() if like[:1].isupper() and word != like else word
 
 
 def _clean(name: str) -> str:
@@ -61,25 +80,6 @@ def _clean(name: str) -> str:
     s = _NOT_NAME.sub(" ", s)
     s = " ".join(w.strip("'.-") for w in s.split())
     return " ".join(s.split())
-
-
-def title_variants(title: str | None) -> list[str]:
-    """A channel title and its parts ("HUR | Defence Intelligence" → both), in both spellings."""
-    if not title:
-        return []
-    parts = [title, *_SPLIT_TITLE.split(title)]
-    out: list[str] = []
-    for p in parts:
-        c = _clean(p)
-        if not c:
-            continue
-        out.append(c)
-        words = c.split()
-        for table in (_SPELLINGS, _SPELLINGS_BACK):
-            other = [table.get(w.lower(), w) for w in words]
-            if other != words:
-                out.append(" ".join(other))
-    return list(dict.fromkeys(out))
 
 
 def _term(name: str) -> str | None:
@@ -124,8 +124,10 @@ def _join(terms: list[str], anchor: str) -> str:
 
 
 def discovery_for(settings: Settings, channel: Channel) -> Discovery:
-    """The GDELT query for one watched channel: aliases, title variants, then the username."""
-    names = [*aliases_of(settings, channel), *title_variants(channel.title), channel.username]
+    """The GDELT query for one watched channel: its names (each in both spellings), then the
+    username."""
+    names = [v for n in aliases_of(settings, channel) for v in (n, *spelling_variants(n))]
+    names.append(channel.username)
     query, kept = build_query(names)
     return Discovery(channel.username, query, kept)
 
