@@ -27,6 +27,7 @@ def _row(r: aiosqlite.Row) -> Feed:
         added_at=from_iso(r["added_at"]),
         kind=r["kind"],
         discovered_for=r["discovered_for"],
+        covered_at=from_iso(r["covered_at"]),
     )
 
 
@@ -87,19 +88,23 @@ async def record_success(
     title: str | None = None,
     kind: str | None = None,
     now: datetime | None = None,
-    forget_validators: bool = False,
+    complete: bool = True,
 ) -> None:
     """A poll worked (200 or 304): reset the error count; keep old validators/title if none given.
 
-    ``forget_validators``: entries were left for the next poll (fetch caps), so the next request
-    must not be conditional — a 304 would hide them."""
+    ``complete=False``: entries were left for the next poll (fetch caps), so the next request must
+    not be conditional (a 304 would hide them) and ``covered_at`` stays where it was (a GDELT
+    search looks back to it)."""
+    when = to_iso(now or utcnow())
+    left = not complete
     await db.execute(
         "UPDATE feeds SET next_poll_at = ?, error_count = 0, last_success_at = ?,"
+        " covered_at = CASE WHEN ? THEN covered_at ELSE ? END,"
         " etag = CASE WHEN ? THEN NULL ELSE coalesce(?, etag) END,"
         " last_modified = CASE WHEN ? THEN NULL ELSE coalesce(?, last_modified) END,"
         " title = coalesce(?, title), kind = coalesce(?, kind) WHERE id = ?",
-        (to_iso(next_poll_at), to_iso(now or utcnow()), forget_validators, etag, forget_validators,
-         last_modified, title, kind, feed_id),
+        (to_iso(next_poll_at), when, left, when, left, etag, left, last_modified, title, kind,
+         feed_id),
     )
 
 

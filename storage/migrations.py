@@ -268,6 +268,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE feeds ADD COLUMN kind TEXT;
     ALTER TABLE feeds ADD COLUMN discovered_for TEXT COLLATE NOCASE;
+    -- the last poll after which no entry was left over (fetch caps): a GDELT search looks back to it
+    ALTER TABLE feeds ADD COLUMN covered_at TEXT;
     CREATE INDEX feeds_discovered ON feeds(discovered_for) WHERE discovered_for IS NOT NULL;
 
     ALTER TABLE articles ADD COLUMN story_id INTEGER;

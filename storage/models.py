@@ -187,6 +187,7 @@ class Feed:
     added_at: datetime | None = None
     kind: str | None = None  # "rss", "atom", "sitemap", "gdelt" once polled
     discovered_for: str | None = None  # the channel whose DISCOVER=auto query this is
+    covered_at: datetime | None = None  # the last poll that left no entry over (fetch caps)
 
 
 @dataclass

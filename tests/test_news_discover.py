@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.news import gdelt
@@ -15,6 +14,7 @@ from storage import channels as channels_repo
 from storage import feeds as feeds_repo
 from storage.db import Database
 from storage.models import Channel
+from tests.conftest import Cli
 from tests.test_news_fetch import make_settings
 
 
@@ -82,10 +82,9 @@ async def test_sync_follows_channels_and_discover_off(db: Database, tmp_path: Pa
     assert [f.url for f in await feeds_repo.list_all(db)] == ["https://news.example/rss"]
 
 
-def test_feeds_list_shows_discovery_and_off_removes_it(env: dict[str, str]) -> None:
+def test_feeds_list_shows_discovery_and_off_removes_it(env: dict[str, str], cli: Cli) -> None:
     def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot", *args], env={**env, **extra},
-                              capture_output=True, text=True, timeout=60)
+        return cli({**env, **extra}, *args)
 
     r = run("feeds", "list", DISCOVER="auto")
     assert r.returncode == 0, r.stderr

@@ -118,6 +118,33 @@ async def test_gdelt_feed_polls_remembers_and_survives_error_replies(
     assert len(await articles_repo.recent(db)) == 3
 
 
+async def test_gdelt_entries_left_by_the_cap_are_asked_for_again(
+    http: TestHTTPServer, db: Database, tmp_path: Path
+) -> None:
+    texts = real_texts(shared_data(ARTICLES_FILE), 3)
+    for i, t in enumerate(texts):
+        http.route(f"/s{i}", Response(200, article_page(t, title=f"S{i}")))
+    gd = FakeGdelt(http)
+    gd.replies = [artlist([http.url(f"/s{i}") for i in range(3)])]
+    settings = make_settings(tmp_path, GDELT_API_URL=gd.url, ARTICLES_PER_POLL="2")
+    feed, _ = await feeds_repo.add(db, gdelt.feed_url("alpha Telegram"))
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    async with Fetcher(settings) as f:
+        poller = FeedPoller(db, settings, f, gate=gdelt.RateGate(gap=0.0))
+        first = await poller.poll_feed(feed, t0)
+        assert len(first.new_articles) == 2 and first.deferred == 1
+        stored = await feeds_repo.get(db, feed.url)
+        assert stored is not None and stored.covered_at is None
+        # an hour later the search still reaches back to the first poll's window (a day)
+        second = await poller.poll_feed(stored, t0 + timedelta(hours=1))
+        assert len(second.new_articles) == 1 and second.deferred == 0
+        assert gd.requests[-1].query["timespan"] == ["1440min"]
+        stored = await feeds_repo.get(db, feed.url)
+        assert stored is not None and stored.covered_at == t0 + timedelta(hours=1)
+        await poller.poll_feed(stored, t0 + timedelta(hours=1, minutes=15))
+        assert gd.requests[-1].query["timespan"] == ["30min"]
+
+
 @pytest.mark.timeout(60)
 async def test_never_two_gdelt_requests_within_5_seconds(
     http: TestHTTPServer, db: Database, tmp_path: Path

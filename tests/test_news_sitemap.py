@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from bot.news.poller import FeedPoller
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
 from storage.db import Database
-from tests.conftest import shared_data
+from tests.conftest import Cli, shared_data
 from tests.httpserver import Response, TestHTTPServer
 from tests.news_pages import ARTICLES_FILE, article_page, real_texts, rss
 from tests.test_news_fetch import make_settings
@@ -77,15 +76,14 @@ async def test_sitemap_feed_is_polled(http: TestHTTPServer, db: Database, tmp_pa
     assert feed is not None and feed.kind == "sitemap" and feed.title == "Daily & Nightly"
 
 
-def test_feeds_add_detects_the_format(env: dict[str, str], http: TestHTTPServer) -> None:
+def test_feeds_add_detects_the_format(env: dict[str, str], http: TestHTTPServer, cli: Cli) -> None:
     http.route("/sitemap-news.xml", Response(200, news_sitemap([
         ("https://n.example/1", "One", "2026-01-01")]), {"Content-Type": "application/xml"}))
     http.route("/rss", Response(200, rss([("g", "https://n.example/a", "A")]),
                                 {"Content-Type": "application/rss+xml"}))
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                              text=True, timeout=60)
+        return cli(env, *args)
 
     r = run("feeds", "add", http.url("/sitemap-news.xml"), http.url("/rss"), http.url("/gone"),
             "gdelt:Rybar Telegram")

@@ -86,12 +86,13 @@ def check_query(query: str) -> str:
     return q
 
 
-def timespan(last_success: datetime | None, now: datetime) -> str:
-    """GDELT ``timespan`` covering everything since the last successful poll (with a margin)."""
-    if last_success is None:
+def timespan(covered: datetime | None, now: datetime) -> str:
+    """GDELT ``timespan`` back to the last poll that took every entry (with a margin), so entries
+    a fetch cap left over are listed again; at most FIRST_LOOKBACK."""
+    if covered is None:
         span = FIRST_LOOKBACK
     else:
-        span = min(max(now - last_success + LOOKBACK_MARGIN, MIN_LOOKBACK), FIRST_LOOKBACK)
+        span = min(max(now - covered + LOOKBACK_MARGIN, MIN_LOOKBACK), FIRST_LOOKBACK)
     return f"{max(15, int(span.total_seconds() // 60))}min"
 
 

@@ -171,7 +171,7 @@ class FeedPoller:
         await feeds_repo.record_success(
             self.db, feed.id, next_poll_at=nxt, now=now, title=parsed.title, kind=parsed.kind,
             etag=res.headers.get("etag"), last_modified=res.headers.get("last-modified"),
-            forget_validators=result.deferred > 0,
+            complete=result.deferred == 0,
         )
         return result
 
@@ -191,7 +191,7 @@ class FeedPoller:
         """One GDELT artlist request, never within 5 s of another (any feed), newest first."""
         query = gdelt.query_of(feed.url)
         url = gdelt.request_url(self.settings.gdelt_api_url, query,
-                                gdelt.timespan(feed.last_success_at, now))
+                                gdelt.timespan(feed.covered_at, now))
         async with self.gate:
             try:
                 res = await self.fetcher.get(url, {"Accept": "application/json"}, accept="any")
