@@ -118,7 +118,7 @@ async def test_run_discovers_the_story_and_alerts_once(
     assert "Copies (2): Daily Scrape <b>Farm</b>" in head and "Mirror Times" in head
     assert "/farm/2026/mobilised-russians-refuse-to-fight" in head and mirror in head
     assert other not in text
-    assert query(db, "SELECT count(*), min(status) FROM alerts") == [(1, "sent")]
+    assert query(db, "SELECT count(*), min(status) FROM alerts") == [(1, "printed")]
     stories = query(db, "SELECT story_id, count(*) FROM articles WHERE status != 'error'"
                         " GROUP BY story_id ORDER BY count(*) DESC")
     assert [n for _s, n in stories] == [3, 1]
