@@ -23,9 +23,9 @@ async def run(dry_run: bool, stop_after: float | None) -> None:
     """Run the watcher: channels, feeds, translation, citation detection, alerts."""
     settings = get_settings()
     if dry_run:
+        from bot.news.discover import discovery_for
         from bot.telegram.source import pick_source
         from bot.translate.providers import make_translator
-        from bot.news.discover import discovery_for
         from storage.models import Channel
 
         async with open_db(settings) as db:
