@@ -320,6 +320,16 @@ class Settings:
     max_redirects: int = _setting("5", _int_in(0, 20), "redirects followed per request (at most 20)")
     allow_private_urls: bool = _setting("false", _bool, "allow loopback/private addresses (tests only)")
     user_agent: str = _setting("citewatch/0.1 (+https://github.com/citewatch)", _str, "HTTP User-Agent")
+    fetch_host_gap: float = _setting("1", _nonneg_float, "seconds between two requests to one host")
+    articles_per_poll: int = _setting("100", _pos_int,
+                                      "article pages fetched per poll at most (all feeds)")
+    articles_per_hour: int = _setting("600", _pos_int, "article pages fetched per hour at most")
+    discover: str = _setting("auto", _choice("auto", "off"),
+                             "auto: a GDELT query per watched channel finds news quoting it; "
+                             "off: only FEEDS")
+    gdelt_api_url: str = _setting("https://api.gdeltproject.org/api/v2/doc/doc", _str,
+                                  "GDELT DOC 2.0 API endpoint (tests, mirrors)")
+    gdelt_interval: int = _setting("900", _pos_int, "seconds between polls of one gdelt: feed")
     # citations and alerts
     citation_threshold: float = _setting("0.6", _unit_float, "score from which a citation is alerted")
     citation_window_days: int = _setting("30", _int_in(1, 3650),

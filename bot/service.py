@@ -257,6 +257,10 @@ class Service:
 
     async def _poll_feeds(self) -> None:
         assert self.poller is not None  # the job is scheduled by _start_news
+        from bot.news.discover import sync
+
+        # a channel's title is known only once resolved: its discovery query follows it
+        await sync(self.settings, self.db)
         new_ids = await self.poller.poll_due()
         if new_ids:
             log.info("%d new article(s)", len(new_ids))

@@ -17,6 +17,7 @@ from datetime import datetime
 import aiosqlite
 
 from storage import posts as posts_repo
+from storage import stories as stories_repo
 from storage.db import Database
 from storage.models import Alert, Article, Citation, Post, from_iso, post_url, to_iso, utcnow
 
@@ -37,6 +38,8 @@ class AlertGroup:
     chat: str
     article: Article
     items: list[AlertItem] = field(default_factory=list)
+    #: every stored copy of the article's story, the first published first (empty: no story)
+    story: list[Article] = field(default_factory=list)
 
     @property
     def alert_ids(self) -> list[int]:
@@ -62,7 +65,8 @@ _DUE = """
 SELECT a.id, a.citation_id, a.chat, a.status, a.attempts, a.next_attempt_at, a.last_error,
        a.message_id, a.created_at, a.sent_at,
        c.article_id, c.post_id, c.score, c.evidence, c.created_at AS c_created,
-       r.url, r.canonical_url, r.title, r.author, r.outlet, r.published, r.lang, r.feed_id
+       r.url, r.canonical_url, r.title, r.author, r.outlet, r.published, r.lang, r.feed_id,
+       r.story_id
 FROM alerts a
 JOIN citations c ON c.id = a.citation_id
 JOIN articles r ON r.id = c.article_id
@@ -106,6 +110,7 @@ async def due(db: Database, now: datetime | None = None, limit: int = 200) -> li
                     id=r["article_id"], url=r["url"], canonical_url=r["canonical_url"],
                     title=r["title"], author=r["author"], outlet=r["outlet"],
                     published=from_iso(r["published"]), lang=r["lang"], feed_id=r["feed_id"],
+                    story_id=r["story_id"],
                 ),
             )
         post = posts.get(r["post_id"])
@@ -118,7 +123,11 @@ async def due(db: Database, now: datetime | None = None, limit: int = 200) -> li
             article_url=r["url"], article_title=r["title"],
         )
         groups[key].items.append(AlertItem(_alert(r, r["article_id"]), citation, post))
-    return [g for g in groups.values() if g.items]
+    out = [g for g in groups.values() if g.items]
+    for g in out:
+        if g.article.story_id is not None:
+            g.story = await stories_repo.members(db, g.article.story_id)
+    return out
 
 
 def _marks(ids: Sequence[int]) -> str:

@@ -32,6 +32,7 @@ def _row(r: aiosqlite.Row) -> Article:
         error=r["error"],
         fetched_at=from_iso(r["fetched_at"]),
         checked_at=from_iso(r["checked_at"]),
+        story_id=r["story_id"],
     )
 
 
@@ -182,3 +183,9 @@ async def checked_since(db: Database, since: datetime, limit: int = 100) -> list
         (to_iso(since), limit),
     )
     return [_row(r) for r in rows]
+
+
+async def fetched_since(db: Database, since: datetime) -> int:
+    """Article pages fetched (or tried) since ``since``: the ARTICLES_PER_HOUR budget's use."""
+    return int(await db.fetchval("SELECT count(*) FROM articles WHERE fetched_at >= ?",
+                                 (to_iso(since),)) or 0)

@@ -25,15 +25,19 @@ def _row(r: aiosqlite.Row) -> Feed:
         last_error=r["last_error"],
         last_error_at=from_iso(r["last_error_at"]),
         added_at=from_iso(r["added_at"]),
+        kind=r["kind"],
+        discovered_for=r["discovered_for"],
+        covered_at=from_iso(r["covered_at"]),
     )
 
 
-async def add(db: Database, url: str, *, title: str | None = None,
-              interval: int | None = None) -> tuple[Feed, bool]:
+async def add(db: Database, url: str, *, title: str | None = None, interval: int | None = None,
+              kind: str | None = None, discovered_for: str | None = None) -> tuple[Feed, bool]:
     """Add a feed (due at once); returns the feed and whether it was new."""
     n = await db.execute(
-        "INSERT INTO feeds (url, title, interval, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (url, title, interval, to_iso(utcnow())),
+        "INSERT INTO feeds (url, title, interval, kind, discovered_for, added_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (url, title, interval, kind, discovered_for, to_iso(utcnow())),
     )
     feed = await get(db, url)
     assert feed is not None
@@ -59,6 +63,12 @@ async def remove(db: Database, url: str) -> bool:
     return await db.execute("DELETE FROM feeds WHERE url = ?", (url,)) > 0
 
 
+async def discovered(db: Database) -> list[Feed]:
+    """Feeds that DISCOVER=auto made for watched channels."""
+    rows = await db.fetchall("SELECT * FROM feeds WHERE discovered_for IS NOT NULL ORDER BY url")
+    return [_row(r) for r in rows]
+
+
 async def due(db: Database, now: datetime | None = None) -> list[Feed]:
     """Feeds whose next poll time has come ('' — never polled — sorts first)."""
     rows = await db.fetchall(
@@ -76,14 +86,25 @@ async def record_success(
     etag: str | None = None,
     last_modified: str | None = None,
     title: str | None = None,
+    kind: str | None = None,
     now: datetime | None = None,
+    complete: bool = True,
 ) -> None:
-    """A poll worked (200 or 304): reset the error count; keep old validators/title if none given."""
+    """A poll worked (200 or 304): reset the error count; keep old validators/title if none given.
+
+    ``complete=False``: entries were left for the next poll (fetch caps), so the next request must
+    not be conditional (a 304 would hide them) and ``covered_at`` stays where it was (a GDELT
+    search looks back to it)."""
+    when = to_iso(now or utcnow())
+    left = not complete
     await db.execute(
         "UPDATE feeds SET next_poll_at = ?, error_count = 0, last_success_at = ?,"
-        " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
-        " title = coalesce(?, title) WHERE id = ?",
-        (to_iso(next_poll_at), to_iso(now or utcnow()), etag, last_modified, title, feed_id),
+        " covered_at = CASE WHEN ? THEN covered_at ELSE ? END,"
+        " etag = CASE WHEN ? THEN NULL ELSE coalesce(?, etag) END,"
+        " last_modified = CASE WHEN ? THEN NULL ELSE coalesce(?, last_modified) END,"
+        " title = coalesce(?, title), kind = coalesce(?, kind) WHERE id = ?",
+        (to_iso(next_poll_at), when, left, when, left, etag, left, last_modified, title, kind,
+         feed_id),
     )
 
 

@@ -271,6 +271,41 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 6: one FTS row per post (text, translation, normal forms of the words) over external content
     search_index.convert,
+    # 7: discovery and stories (issue #14): what each feed turned out to be, which channel a
+    # discovered GDELT query belongs to, copies of one article grouped into a story, and an alert
+    # only once per (story, post, chat)
+    """
+    ALTER TABLE feeds ADD COLUMN kind TEXT;
+    ALTER TABLE feeds ADD COLUMN discovered_for TEXT COLLATE NOCASE;
+    -- the last poll after which no entry was left over (fetch caps): a GDELT search looks back to it
+    ALTER TABLE feeds ADD COLUMN covered_at TEXT;
+    CREATE INDEX feeds_discovered ON feeds(discovered_for) WHERE discovered_for IS NOT NULL;
+
+    ALTER TABLE articles ADD COLUMN story_id INTEGER;
+    CREATE INDEX articles_story ON articles(story_id) WHERE story_id IS NOT NULL;
+    -- the smallest shingle hashes of each article's text (bot/news/stories.py): its sketch, and
+    -- through the primary key the index of texts that may be copies
+    CREATE TABLE article_sketch (
+        hash       INTEGER NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        PRIMARY KEY (hash, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_sketch_article ON article_sketch(article_id);
+
+    -- a copy of a story already alerted to this chat for this post is stored, never alerted again
+    CREATE TRIGGER alerts_once_per_story BEFORE INSERT ON alerts
+    WHEN EXISTS (
+        SELECT 1 FROM citations cn
+        JOIN articles rn ON rn.id = cn.article_id
+        JOIN articles r ON r.story_id = rn.story_id AND r.id != rn.id
+        JOIN citations c ON c.article_id = r.id AND c.post_id = cn.post_id
+        JOIN alerts a ON a.citation_id = c.id AND a.chat = new.chat
+        WHERE cn.id = new.citation_id AND rn.story_id IS NOT NULL
+    )
+    BEGIN
+        SELECT RAISE(IGNORE);
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -185,6 +185,9 @@ class Feed:
     last_error: str | None = None
     last_error_at: datetime | None = None
     added_at: datetime | None = None
+    kind: str | None = None  # "rss", "atom", "sitemap", "gdelt" once polled
+    discovered_for: str | None = None  # the channel whose DISCOVER=auto query this is
+    covered_at: datetime | None = None  # the last poll that left no entry over (fetch caps)
 
 
 @dataclass
@@ -205,6 +208,7 @@ class Article:
     error: str | None = None
     fetched_at: datetime | None = None
     checked_at: datetime | None = None
+    story_id: int | None = None  # the first stored copy's id (storage/stories.py)
 
 
 class Evidence(TypedDict, total=False):

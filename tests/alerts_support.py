@@ -36,7 +36,8 @@ async def within(aw: Awaitable[T], timeout: float = 15.0) -> T:
 
 
 def settings_for(db_path: Path, **extra: str) -> Settings:
-    env = {"CITEWATCH_DB": str(db_path), "TRANSLATOR": "none", "CHANNELS": "DIUkraine"}
+    env = {"CITEWATCH_DB": str(db_path), "TRANSLATOR": "none", "CHANNELS": "DIUkraine",
+           "DISCOVER": "off"}  # discovery would ask GDELT on the internet
     env.update(extra)
     return load_settings(env, dotenv_path=None)
 

@@ -29,7 +29,7 @@ PAGE = "<!DOCTYPE html><html><head><title>t</title></head><body><p>hello</p></bo
 def make_settings(tmp_path: Path, **extra: str) -> Settings:
     env = {"CITEWATCH_DB": str(tmp_path / "cw.db"), "TG_SESSION": str(tmp_path / "s"),
            "TG_BOT_SESSION": str(tmp_path / "b"), "ALLOW_PRIVATE_URLS": "true",
-           "FETCH_TIMEOUT": "5", **extra}
+           "FETCH_TIMEOUT": "5", "DISCOVER": "off", "FETCH_HOST_GAP": "0", **extra}
     return load_settings(env, dotenv_path=None)
 
 

@@ -13,17 +13,19 @@ import html
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from telethon.extensions import html as tg_html
 
 from storage.alerts import AlertGroup, AlertItem
-from storage.models import Evidence
+from storage.models import Article, Evidence
 
 #: Telegram's limit is 4096; keep a margin for what Telegram itself may count differently.
 MAX_LEN = 4000
 _EXCERPT_STEPS = (320, 200, 120, 60, 0)
 _TITLE_MAX = 300
 _EVIDENCE_MAX = 8
+_COPIES_MAX = 10
 
 
 def esc(text: str | None) -> str:
@@ -177,15 +179,33 @@ def _item(n: int, it: AlertItem, article_published: datetime | None, excerpt_len
     return "\n".join(lines)
 
 
+def outlet_name(a: Article) -> str:
+    """The outlet as a reader knows it: its site name, else the host of its URL."""
+    return a.outlet or urlsplit(a.url).hostname or a.url
+
+
+def _copies(lead: Article, story: list[Article]) -> str:
+    """"Copies (3): outlet, outlet, …" — every other stored copy of the story, linked."""
+    others = [c for c in story if c.id != lead.id]
+    if not others:
+        return ""
+    shown = ", ".join(link(c.url, outlet_name(c)) for c in others[:_COPIES_MAX])
+    more = f" and {len(others) - _COPIES_MAX} more" if len(others) > _COPIES_MAX else ""
+    return f"Copies ({len(others)}): {shown}{more}"
+
+
 def _render(group: AlertGroup, excerpt_len: int, items: list[AlertItem], hidden: int) -> str:
-    a = group.article
+    # a story is named by its first outlet, whichever copy the citation was found in
+    a = group.story[0] if group.story else group.article
     title = shorten(a.title or a.canonical_url or a.url, _TITLE_MAX)
     best = max(it.citation.score for it in group.items)
     n = len(group.items)
     head = [
         f"🔗 <b>{'A post is' if n == 1 else f'{n} posts are'} cited</b> (score {best:.2f})",
         f"<b>{link(a.url, title)}</b>",
-        " · ".join(esc(x) for x in (a.outlet, fmt_date(a.published) if a.published else None) if x),
+        " · ".join(esc(x) for x in (outlet_name(a) if group.story else a.outlet,
+                                    fmt_date(a.published) if a.published else None) if x),
+        _copies(a, group.story),
     ]
     parts = ["\n".join(h for h in head if h)]
     parts += [_item(i + 1, it, a.published, excerpt_len) for i, it in enumerate(items)]

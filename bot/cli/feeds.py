@@ -1,4 +1,5 @@
-"""``citewatch feeds …``: the list of followed RSS/Atom feeds, OPML import, and a poll by hand."""
+"""``citewatch feeds …``: followed RSS/Atom feeds, news sitemaps and ``gdelt:QUERY`` searches (added
+by hand or, with DISCOVER=auto, one per watched channel), OPML import, and a poll by hand."""
 
 from __future__ import annotations
 
@@ -10,16 +11,43 @@ import click
 from bot.cli import cli
 from bot.cli.common import clean, get_settings, handle_errors, open_db, print_json, run_async
 from bot.config import parse_urls
+from bot.news.fetch import Fetcher
 from storage import articles as articles_repo
 from storage import feeds as feeds_repo
 from storage.models import Feed
 
 
 def _check_urls(urls: tuple[str, ...]) -> list[str]:
+    """http(s) URLs as FEEDS takes them, and ``gdelt:QUERY`` (a query may contain commas)."""
+    from bot.news import gdelt
+
+    out = []
     try:
-        return parse_urls(",".join(urls))
+        for u in urls:
+            if gdelt.is_gdelt(u.strip()):
+                out.append(gdelt.feed_url(gdelt.check_query(gdelt.query_of(u.strip()))))
+            else:
+                out.extend(parse_urls(u))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    return out
+
+
+_KINDS = {"rss": "RSS feed", "atom": "Atom feed", "sitemap": "news sitemap", "gdelt": "GDELT search"}
+
+
+async def _probe(fetcher: Fetcher, url: str) -> tuple[str | None, str]:
+    """What the URL is (kind, words for the user); a failure is reported, the feed still added."""
+    from bot.errors import CitewatchError
+    from bot.news.feeds import parse_feed
+
+    try:
+        res = await fetcher.get(url, {"Accept": "application/rss+xml, application/atom+xml, "
+                                                "application/xml;q=0.9, */*;q=0.5"}, accept="feed")
+        parsed = parse_feed(res.body, res.final_url, res.headers.get("content-type", ""))
+    except CitewatchError as exc:
+        return None, f"not checked now: {exc}"
+    return parsed.kind, f"{_KINDS[parsed.kind]}, {len(parsed.entries)} entries"
 
 
 @cli.group()
@@ -30,20 +58,31 @@ def feeds() -> None:
 @feeds.command("add")
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--interval", type=click.IntRange(60), help="seconds between polls (default FEED_INTERVAL)")
+@click.option("--no-check", is_flag=True, help="do not fetch the URL to tell what it is")
 @handle_errors
 @run_async
-async def add_cmd(urls: tuple[str, ...], interval: int | None) -> None:
-    """Follow one or more feed URLs."""
+async def add_cmd(urls: tuple[str, ...], interval: int | None, no_check: bool) -> None:
+    """Follow RSS/Atom feeds, news sitemaps (sitemap-news.xml) or GDELT searches ('gdelt:QUERY').
+
+    Each URL is fetched once to tell which of them it is (a failure is shown; the URL is added)."""
+    from bot.news import gdelt
+
     checked = _check_urls(urls)
-    async with open_db(get_settings()) as db:
+    settings = get_settings()
+    async with open_db(settings) as db, Fetcher(settings) as fetcher:
         for url in checked:
-            _feed, created = await feeds_repo.add(db, url, interval=interval)
-            click.echo(f"{'added' if created else 'already followed'}: {url}")
+            kind, words = ("gdelt", _KINDS["gdelt"]) if gdelt.is_gdelt(url) else (None, "")
+            if kind is None and not no_check:
+                kind, words = await _probe(fetcher, url)
+            _feed, created = await feeds_repo.add(db, url, interval=interval, kind=kind)
+            click.echo(f"{'added' if created else 'already followed'}: {url}"
+                       + (f" ({words})" if words else ""))
 
 
 def _feed_dict(f: Feed) -> dict[str, object]:
     return {
-        "url": f.url, "title": f.title, "interval": f.interval,
+        "url": f.url, "title": f.title, "interval": f.interval, "kind": f.kind,
+        "discovered_for": f.discovered_for,
         "next_poll_at": f.next_poll_at, "last_success_at": f.last_success_at,
         "error_count": f.error_count, "last_error": f.last_error, "last_error_at": f.last_error_at,
     }
@@ -68,7 +107,9 @@ async def list_cmd(as_json: bool) -> None:
     for f in all_feeds:
         ok = f"{f.last_success_at:%Y-%m-%d %H:%M}" if f.last_success_at else "never"
         click.echo(clean(f"{f.url}  {f.title or ''}".rstrip()))  # titles and errors are the web's
-        line = f"  last success: {ok}"
+        if f.discovered_for:
+            click.echo(f"  discovery query for @{f.discovered_for} (DISCOVER=off turns it off)")
+        line = f"  {_KINDS.get(f.kind or '', 'feed')}; last success: {ok}"
         if f.last_error:
             line += f"; last error ({f.error_count} in a row): {f.last_error}"
         click.echo(clean(line))
@@ -119,7 +160,6 @@ def _read(path: Path) -> bytes:
 async def poll_cmd(poll_all: bool, as_json: bool) -> None:
     """Poll due feeds once and fetch their new articles; prints what was fetched."""
     settings = get_settings()
-    from bot.news.fetch import Fetcher
     from bot.news.poller import FeedPoller, seed_feeds
 
     async with open_db(settings) as db, Fetcher(settings) as fetcher:

@@ -46,6 +46,7 @@ class ParsedFeed:
     title: str | None
     entries: list[FeedEntry] = field(default_factory=list)
     warning: str | None = None  # feedparser recovered from an error; entries are still usable
+    kind: str = "rss"  # "rss", "atom", "sitemap" or "gdelt": what the URL turned out to be
 
 
 def _entry_time(entry: feedparser.FeedParserDict) -> datetime | None:
@@ -77,6 +78,10 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not stripped.startswith(b"<?xml") and looks_html(head):
         raise _html_error(body, url)
+    from bot.news.sitemap import looks_like_sitemap, parse_sitemap  # it builds on this module
+
+    if looks_like_sitemap(head):
+        return parse_sitemap(body, url)
     # without a content type feedparser flags every feed as bozo ("no Content-type specified")
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False)
@@ -103,7 +108,8 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     warning = None
     if problem is not None:
         warning = "feed has errors: " + (" ".join(str(problem).split()) or type(problem).__name__)
-    return ParsedFeed(title, entries, warning)
+    kind = "atom" if str(parsed.get("version", "")).startswith("atom") else "rss"
+    return ParsedFeed(title, entries, warning, kind)
 
 
 def parse_max_age(cache_control: str | None) -> int | None:

@@ -12,7 +12,8 @@ Safety rules, each a one-line ``FetchError`` (never a traceback):
   the cap is refused before reading;
 - one deadline (FETCH_TIMEOUT) per hop covers connect, headers and the whole body (a slow drip
   cannot hold us forever);
-- at most one request at a time per host (politeness; feeds and their articles share hosts);
+- at most one request at a time per host, and FETCH_HOST_GAP seconds between the end of one and
+  the start of the next (politeness; feeds and their articles share hosts);
 - ``accept="html"`` refuses anything that is not an HTML page (Content-Type, then a sniff of the
   first bytes); binary content is refused for every kind.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -286,6 +288,8 @@ class Fetcher:
         )
         self._own_client = client is None
         self._locks: dict[str, asyncio.Lock] = {}
+        self.host_gap = settings.fetch_host_gap
+        self._done_at: dict[str, float] = {}  # host → when its last request ended (monotonic)
 
     async def close(self) -> None:
         if self._own_client:
@@ -326,14 +330,15 @@ class Fetcher:
             raise FetchError(f"bad port in URL: {url[:200]}") from None
         await public_address(host, port, self.timeout, allow_private=self.allow_private)
 
-    def _lock(self, url: str) -> asyncio.Lock:
-        host = (urlsplit(url).hostname or "").lower()
-        return self._locks.setdefault(host, asyncio.Lock())
-
     async def _hop(
         self, url: str, headers: Mapping[str, str] | None, accept: Accept
     ) -> tuple[int, httpx.Headers, bytes]:
-        async with self._lock(url):
+        host = (urlsplit(url).hostname or "").lower()
+        async with self._locks.setdefault(host, asyncio.Lock()):
+            if (done := self._done_at.get(host)) is not None:
+                wait = done + self.host_gap - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             try:
                 async with asyncio.timeout(self.timeout):
                     return await self._request(url, headers, accept)
@@ -341,6 +346,8 @@ class Fetcher:
                 raise FetchError(f"timed out after {self.timeout:g} s") from exc
             except httpx.HTTPError as exc:
                 raise FetchError(f"{type(exc).__name__}: {_one_line(exc)}") from exc
+            finally:
+                self._done_at[host] = time.monotonic()
 
     async def _request(
         self, url: str, headers: Mapping[str, str] | None, accept: Accept
