@@ -25,7 +25,7 @@ async def run(dry_run: bool, stop_after: float | None) -> None:
     if dry_run:
         from bot.news.discover import discovery_for
         from bot.telegram.source import pick_source
-        from bot.translate.providers import make_translator
+        from bot.translate.providers import choose_translator
         from storage.models import Channel
 
         async with open_db(settings) as db:
@@ -34,7 +34,7 @@ async def run(dry_run: bool, stop_after: float | None) -> None:
         names = sorted(known | {c.lower() for c in settings.channels})
         # what `run` would really use: SOURCE/TRANSLATOR=auto resolved as the service resolves them
         source = pick_source(settings)
-        translator = make_translator(settings).name
+        translator = choose_translator(settings).name  # chosen only: no translator built, no install
         channels = active + [Channel(u) for u in settings.channels if u.lower() not in known]
         queries = [d for c in channels if (d := discovery_for(settings, c)).query] \
             if settings.discover == "auto" else []
