@@ -306,6 +306,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         SELECT RAISE(IGNORE);
     END;
     """,
+    # 8: cross-script keys of each post's Cyrillic names in its index words
+    search_index.add_cross_script_keys,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage import channels, search_index, wordforms
+from storage import channels, search_index
 from storage.db import Database
 from storage.models import Post, PostVersion, UpsertResult, from_iso, to_iso, utcnow
 
@@ -71,7 +71,7 @@ def _params(channel_id: int, p: Post, now: str) -> tuple[Any, ...]:
         p.source,
         now,
         to_iso(p.deleted_at),  # only an import of our own export carries it; never un-deletes
-        wordforms.normal_words(p.text or ""),  # what the index holds beside the text
+        search_index.post_words(p.text or ""),  # what the index holds beside the text
     )
 
 

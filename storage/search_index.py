@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import aiosqlite
 
-from storage import wordforms
+from storage import crossscript, wordforms
 
 #: the view and index; the migration's SQL (never edit: add a migration)
 SCHEMA = r"""
@@ -121,6 +121,15 @@ BEGIN
 END;
 """
 
+def post_words(text: str) -> str:
+    """What the index holds beside a post's text: the normal forms of its words and the
+    cross-script keys of its Cyrillic names (``storage.crossscript``: "Курахове" is found from
+    "Kurakhove")."""
+    keys = crossscript.post_keys(text)
+    words = wordforms.normal_words(text)
+    return f"{words} {' '.join(keys)}" if keys and words else words or " ".join(keys)
+
+
 #: posts not in the index yet: every post below the highest indexed id is indexed (ids only grow)
 _INDEX_NEW = """
 INSERT INTO posts_fts (rowid, text, translation, words)
@@ -195,6 +204,28 @@ def convert(conn: sqlite3.Connection, batch: int = 5000) -> None:
             conn.executemany("UPDATE translations SET words = ? WHERE id = ?",
                              [(wordforms.normal_words(text), tid) for tid, text in trs])
             index_new(conn, upto=last)
+            update(len(rows))
+    finally:
+        close()
+
+
+def add_cross_script_keys(conn: sqlite3.Connection, batch: int = 5000) -> None:
+    """Migration: each post's index words gain its cross-script keys (``post_words``), so English
+    articles find posts stored before (their Cyrillic names).
+    Only posts whose words change are rewritten; the edit trigger re-indexes each. Inside the
+    migration's transaction, with a progress bar on a terminal."""
+    total = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    update, close = _progress(total, "indexing cross-script keys")
+    try:
+        last = 0
+        while True:
+            rows = conn.execute("SELECT id, text, words FROM posts WHERE id > ? ORDER BY id LIMIT ?",
+                                (last, batch)).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
+            changed = [(w, pid) for pid, text, old in rows if (w := post_words(text or "")) != old]
+            conn.executemany("UPDATE posts SET words = ? WHERE id = ?", changed)
             update(len(rows))
     finally:
         close()

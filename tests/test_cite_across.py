@@ -5,9 +5,11 @@ the style of DeepState posts and wire coverage)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from bot.cite import pipeline
 from bot.cite.detect import ArticleInput, CandidatePost, detect
-from bot.config import DEFAULT_ALIASES
+from bot.config import DEFAULT_ALIASES, load_settings
 
 THRESHOLD = 0.6  # CITATION_THRESHOLD's default
 POST_TIME = datetime(2023, 11, 30, 17, 40, tzinfo=UTC)
@@ -74,3 +76,70 @@ def test_a_post_of_another_day_is_not_the_one_the_article_dates() -> None:
     assert [e["on"] for e in found[16410].evidence if e["kind"] == "mention"] == [["12-01"]]
     assert not [e for e in found[16390].evidence if e["kind"] == "mention"]
     assert found[16390].score < found[16410].score
+
+
+async def test_retrieval_finds_the_cyrillic_post_through_its_keys(tmp_path: Path) -> None:
+    """A real database: the article's English names reach the post's Cyrillic ones only through
+    the keys stored in the index when the post was written; its words reach nothing."""
+    from storage import posts
+    from storage.candidates import candidate_texts
+    from storage.db import Database
+    from storage.models import Post
+
+    db = await Database.open(tmp_path / "cw.db")
+    try:
+        filler = [Post("DeepStateUA", 16000 + i, POST_TIME - timedelta(hours=i + 1),
+                       f"Оновлення карти {i}: бої тривають біля Бахмута.") for i in range(30)]
+        await posts.upsert_many(db, [Post("DeepStateUA", 16410, POST_TIME, POST, lang="uk"),
+                                     *filler])
+        settings = load_settings({"CITEWATCH_DB": str(tmp_path / "cw.db"), "CHANNELS": ""},
+                                 dotenv_path=None)
+        art = ArticleInput(text=ARTICLE, published=POST_TIME + timedelta(hours=14),
+                           url="https://example.com/a")
+        terms, refs, since, until = pipeline._query(art, settings)
+        assert "xnmasatavk" in terms  # Masiutivka's key
+        got = await candidate_texts(db, terms, refs, since, until, 5)
+        assert [c.message_id for c in got][:1] == [16410]
+        words_only = [t for t in terms if not t.startswith("xn")]
+        got = await candidate_texts(db, words_only, refs, since, until, 5)
+        assert 16410 not in [c.message_id for c in got]
+        found = await pipeline.find_citations(db, art, settings)
+        assert [(r.post.message_id, r.found.score >= THRESHOLD) for r in found][:1] == [(16410, True)]
+    finally:
+        await db.close()
+
+
+async def test_the_migration_adds_keys_to_posts_stored_before(tmp_path: Path) -> None:
+    """A database whose posts were indexed without keys: opening it adds them, and retrieval
+    then finds the Cyrillic post from the English article."""
+    import sqlite3
+
+    from storage import search_index
+    from storage.candidates import candidate_texts
+    from storage.db import Database, migrate
+    from storage.migrations import SCHEMA_VERSION
+    from storage.wordforms import normal_words
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        migrate(conn, SCHEMA_VERSION - 1)
+        conn.execute("INSERT INTO channels (id, username, added_at) VALUES (1, 'DeepStateUA', '')")
+        conn.execute("INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at,"
+                     " words) VALUES (1, 1, 16410, ?, ?, 'uk', '', ?)",
+                     (POST_TIME.isoformat(), POST, normal_words(POST)))
+        search_index.index_new(conn)
+        assert not conn.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'xnmasatavk'"
+                                ).fetchall()
+    db = await Database.open(path)
+    try:
+        assert await db.fetchval("SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'xnmasatavk'"
+                                 ) == 1
+        settings = load_settings({"CITEWATCH_DB": str(path), "CHANNELS": ""}, dotenv_path=None)
+        art = ArticleInput(text=ARTICLE, published=POST_TIME + timedelta(hours=14),
+                           url="https://example.com/a")
+        terms, refs, since, until = pipeline._query(art, settings)
+        got = await candidate_texts(db, terms, refs, since, until, 5)
+        assert [c.message_id for c in got] == [16410]
+        assert await db.integrity_check() == "ok"
+    finally:
+        await db.close()

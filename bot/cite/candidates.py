@@ -12,14 +12,18 @@ import re
 import unicodedata
 from itertools import accumulate
 
-from bot.cite.text import STOPWORDS, sentences
+from bot.cite.text import COMMON_TOPIC, STOPWORDS, sentences, stem
 from storage import wordforms
+from storage.candidates import MAX_LOOKUPS
+from storage.crossscript import article_names
 from storage.fold import fold
 
 #: a run of letters or digits: what FTS5's unicode61 tokenizer keeps as one token
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 #: index terms looked up per article, at most
 MAX_TERMS = 80
+#: of the lookups, at most this many are cross-script name keys (``lookup_terms``)
+MAX_KEYS = 12
 #: where an article says it is quoting Telegram: the words around it are the ones to look up
 _TELEGRAM_ATTRIBUTION = re.compile(
     r"telegram|телеграм|in a post|channel|канал|допис", re.IGNORECASE)
@@ -153,3 +157,30 @@ def _cited_spans(text: str) -> list[tuple[int, int]]:
     for j in near:
         spans.append((starts[j], starts[j] + len(sents[j])))
     return spans
+
+
+def lookup_terms(text: str) -> list[str]:
+    """What retrieval looks up for an article: its index terms (``fts_terms``) and the cross-script
+    keys of its names (``storage.crossscript``: "Kurakhove" finds a post that writes "Курахове",
+    which no English term reaches), within ``storage.candidates.MAX_LOOKUPS``. The keys go in the
+    order ``fts_terms`` ranks their words (names near the attribution first), leaving out words
+    every war report has; retrieval then keeps the rarest of all."""
+    words = fts_terms(text)
+    found = article_names(text)
+    rank = {t: i for i, t in enumerate(words)}
+
+    def place(word: str) -> int:
+        low = word.lower()
+        return min((rank[f] for f in (low, *wordforms.forms(low)) if f in rank),
+                   default=len(words))
+
+    keys = sorted((k for k in found if not _topical(found[k])), key=lambda k: place(found[k]))
+    keys = keys[:MAX_KEYS]
+    kept = [t for t in words if t not in keys]
+    return kept[: MAX_LOOKUPS - len(keys)] + keys
+
+
+def _topical(word: str) -> bool:
+    """A word every war report has ("Russian", "Sunday"): its key singles out nothing."""
+    low = word.lower()
+    return low in STOPWORDS or stem(low) in COMMON_TOPIC

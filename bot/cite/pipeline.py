@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.cite import aliases as channel_aliases
-from bot.cite.candidates import fts_terms
+from bot.cite.candidates import lookup_terms
 from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, detect
 from bot.cite.linked import FetchPost, PacedFetch, most_referenced
 from bot.config import Settings
@@ -76,7 +76,7 @@ def _query(article: ArticleInput, settings: Settings,
     """What to look up for an article: FTS terms, linked (channel, id) pairs, and the time window."""
     when = article_time(article, None)
     since = when - timedelta(days=settings.citation_window_days)
-    return fts_terms(f"{article.title}\n{article.text}"), _post_refs(article), since, when
+    return lookup_terms(f"{article.title}\n{article.text}"), _post_refs(article), since, when
 
 
 def _post_refs(article: ArticleInput) -> list[tuple[str, int]]:
