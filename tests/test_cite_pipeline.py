@@ -234,6 +234,7 @@ async def test_a_process_pool_finds_the_same_citations_as_one_process(
         db: Database, tmp_path: Path) -> None:
     """With a process pool each worker reads through its own connection, and sees what the main
     process stored after the worker opened it (a post stored later, a linked post fetched)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from bot.cite.pipeline import article_input, find_citations, init_worker
@@ -249,7 +250,9 @@ async def test_a_process_pool_finds_the_same_citations_as_one_process(
     async def fetch_post(channel: str, message_id: int) -> Post | None:
         return Post(channel, message_id, POST_TIME, "Окремий допис про щось інше.")
 
-    with ProcessPoolExecutor(2, initializer=init_worker, initargs=(str(db.path),)) as pool:
+    # spawned, as the service's: forking a process whose database threads may hold a lock can hang a worker
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                             initargs=(str(db.path),)) as pool:
         pooled = await check_articles(db, [quoting, other], s, concurrency=2, executor=pool)
         later = Post("DIUkraine", 3000, POST_TIME, EN_TRANSLATION, lang="en")
         await posts.upsert_many(db, [later])
