@@ -19,7 +19,7 @@ import aiosqlite
 from storage import posts as posts_repo
 from storage import stories as stories_repo
 from storage.db import Database
-from storage.models import Alert, Article, Citation, Post, from_iso, post_url, to_iso, utcnow
+from storage.models import Alert, Article, Citation, Post, from_iso, from_row, post_url, to_iso, utcnow
 
 
 @dataclass
@@ -77,19 +77,7 @@ LIMIT ?
 
 
 def _alert(r: aiosqlite.Row, article_id: int | None = None) -> Alert:
-    return Alert(
-        id=r["id"],
-        citation_id=r["citation_id"],
-        chat=r["chat"],
-        status=r["status"],
-        attempts=r["attempts"],
-        next_attempt_at=from_iso(r["next_attempt_at"]),
-        last_error=r["last_error"],
-        message_id=r["message_id"],
-        created_at=from_iso(r["created_at"]),
-        sent_at=from_iso(r["sent_at"]),
-        article_id=article_id,
-    )
+    return from_row(Alert, r, article_id=article_id)
 
 
 async def due(db: Database, now: datetime | None = None, limit: int = 200) -> list[AlertGroup]:

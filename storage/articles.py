@@ -11,29 +11,11 @@ from datetime import datetime
 import aiosqlite
 
 from storage.db import Database
-from storage.models import Article, from_iso, to_iso, utcnow
+from storage.models import Article, from_row, to_iso, utcnow
 
 
 def _row(r: aiosqlite.Row) -> Article:
-    return Article(
-        id=r["id"],
-        feed_id=r["feed_id"],
-        url=r["url"],
-        canonical_url=r["canonical_url"],
-        entry_id=r["entry_id"],
-        title=r["title"],
-        author=r["author"],
-        outlet=r["outlet"],
-        published=from_iso(r["published"]),
-        lang=r["lang"],
-        text=r["text"],
-        tg_refs=json.loads(r["tg_refs"] or "[]"),
-        status=r["status"],
-        error=r["error"],
-        fetched_at=from_iso(r["fetched_at"]),
-        checked_at=from_iso(r["checked_at"]),
-        story_id=r["story_id"],
-    )
+    return from_row(Article, r)
 
 
 def _values(a: Article) -> tuple[object, ...]:

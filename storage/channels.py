@@ -9,32 +9,11 @@ from datetime import datetime
 import aiosqlite
 
 from storage.db import Database
-from storage.models import Channel, from_iso, to_iso, utcnow
+from storage.models import Channel, from_row, to_iso, utcnow
 
 
 def _row(r: aiosqlite.Row) -> Channel:
-    keys = r.keys()
-    return Channel(
-        id=r["id"],
-        username=r["username"],
-        tg_id=r["tg_id"],
-        access_hash=r["access_hash"],
-        title=r["title"],
-        last_message_id=r["last_message_id"],
-        joined=bool(r["joined"]),
-        active=bool(r["active"]),
-        aliases=json.loads(r["aliases"] or "[]"),
-        added_at=from_iso(r["added_at"]),
-        resolved_at=from_iso(r["resolved_at"]),
-        last_success_at=from_iso(r["last_success_at"]),
-        last_error=r["last_error"],
-        last_error_at=from_iso(r["last_error_at"]),
-        paused_until=from_iso(r["paused_until"]),
-        post_count=r["post_count"] if "post_count" in keys else 0,
-        about=r["about"],
-        aliases_removed=json.loads(r["aliases_removed"] or "[]"),
-        archived=bool(r["archived"]),
-    )
+    return from_row(Channel, r)
 
 
 async def ensure_ids(conn: aiosqlite.Connection, usernames: Iterable[str], *,

@@ -8,27 +8,11 @@ from datetime import datetime
 import aiosqlite
 
 from storage.db import Database
-from storage.models import Feed, from_iso, to_iso, utcnow
+from storage.models import Feed, from_row, to_iso, utcnow
 
 
 def _row(r: aiosqlite.Row) -> Feed:
-    return Feed(
-        id=r["id"],
-        url=r["url"],
-        title=r["title"],
-        etag=r["etag"],
-        last_modified=r["last_modified"],
-        interval=r["interval"],
-        next_poll_at=from_iso(r["next_poll_at"]),
-        error_count=r["error_count"],
-        last_success_at=from_iso(r["last_success_at"]),
-        last_error=r["last_error"],
-        last_error_at=from_iso(r["last_error_at"]),
-        added_at=from_iso(r["added_at"]),
-        kind=r["kind"],
-        discovered_for=r["discovered_for"],
-        covered_at=from_iso(r["covered_at"]),
-    )
+    return from_row(Feed, r)
 
 
 async def add(db: Database, url: str, *, title: str | None = None, interval: int | None = None,

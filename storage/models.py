@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import sqlite3
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Required, TypedDict
+from functools import cache
+from typing import Any, Required, TypedDict, TypeVar, Union, get_args, get_origin, get_type_hints
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -25,6 +32,41 @@ def from_iso(s: str | None) -> datetime | None:
         return None
     dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _json_list(v: str | None) -> list[Any]:
+    return json.loads(v or "[]")
+
+
+def _json_or_none(v: str | None) -> Any:
+    return json.loads(v) if v else None
+
+
+def _decoder(tp: Any) -> Callable[[Any], Any] | None:
+    """How a column's stored form becomes a field of type ``tp``: times are ISO text, booleans are
+    0/1, lists and dicts are JSON; anything else is stored as it is."""
+    args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    base = next(a for a in args if a is not type(None))
+    kind = get_origin(base) or base
+    return {datetime: from_iso, bool: bool, list: _json_list, dict: _json_or_none}.get(kind)
+
+
+@cache
+def _columns(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    hints = get_type_hints(cls)
+    return tuple((f.name, _decoder(hints[f.name])) for f in fields(cls))
+
+
+def from_row(cls: type[T], r: sqlite3.Row, **given: Any) -> T:
+    """A record of dataclass ``cls`` from a row: one rule for every table instead of one hand-written
+    mapping per record. Fields without a column keep their default; ``given`` wins over columns."""
+    keys = set(r.keys())
+    values = dict(given)
+    for name, decode in _columns(cls):
+        if name in keys and name not in values:
+            v = r[name]
+            values[name] = decode(v) if decode else v
+    return cls(**values)
 
 
 def post_url(channel: str, message_id: int) -> str:

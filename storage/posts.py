@@ -12,7 +12,7 @@ import aiosqlite
 
 from storage import channels, search_index
 from storage.db import Database
-from storage.models import Post, PostVersion, UpsertResult, from_iso, to_iso, utcnow
+from storage.models import Post, PostVersion, UpsertResult, from_iso, from_row, to_iso, utcnow
 
 _UPSERT = """
 INSERT INTO posts (channel_id, message_id, date, text, lang, views, forwards, reply_to,
@@ -120,29 +120,7 @@ async def upsert_many(db: Database, posts: Sequence[Post]) -> UpsertResult:
 def post_from_row(r: sqlite3.Row) -> Post:
     """A ``Post`` from a row of ``posts`` joined with its channel's ``username`` (and, when selected,
     the latest ``translation`` / ``translation_lang``); ``raw`` only when selected."""
-    keys = r.keys()
-    return Post(
-        id=r["id"],
-        channel=r["username"],
-        message_id=r["message_id"],
-        date=from_iso(r["date"]),  # type: ignore[arg-type]
-        text=r["text"],
-        lang=r["lang"],
-        views=r["views"],
-        forwards=r["forwards"],
-        reply_to=r["reply_to"],
-        grouped_id=r["grouped_id"],
-        fwd_from=json.loads(r["fwd_from"]) if r["fwd_from"] else None,
-        media_kind=r["media_kind"],
-        media=json.loads(r["media"]) if r["media"] else None,
-        links=json.loads(r["links"] or "[]"),
-        edit_date=from_iso(r["edit_date"]),
-        deleted_at=from_iso(r["deleted_at"]),
-        raw=json.loads(r["raw"]) if "raw" in keys and r["raw"] else None,
-        source=r["source"],
-        translation=r["translation"] if "translation" in keys else None,
-        translation_lang=r["translation_lang"] if "translation_lang" in keys else None,
-    )
+    return from_row(Post, r, channel=r["username"])
 
 
 _SELECT = """

@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from storage.db import Database
-from storage.models import Translation, from_iso, to_iso, utcnow
+from storage.models import Translation, from_iso, from_row, to_iso, utcnow
 from storage.wordforms import normal_words
 
 
@@ -70,19 +70,7 @@ async def for_post(db: Database, post_id: int) -> list[Translation]:
     rows = await db.fetchall(
         "SELECT * FROM translations WHERE post_id = ? ORDER BY lang", (post_id,)
     )
-    return [
-        Translation(
-            post_id=r["post_id"],
-            lang=r["lang"],
-            provider=r["provider"],
-            text=r["text"],
-            source_lang=r["source_lang"],
-            created_at=from_iso(r["created_at"]),
-            model=r["model"],
-            glossary=r["glossary"],
-        )
-        for r in rows
-    ]
+    return [from_row(Translation, r) for r in rows]
 
 
 # --- the durable queue -------------------------------------------------------------------------------
