@@ -4,10 +4,7 @@ healthcheck, NO_COLOR, and searches no input can break (the real console script,
 from __future__ import annotations
 
 import json
-import os
-import pty
 import sqlite3
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +15,8 @@ from storage import channels, feeds
 from storage.db import Database
 from storage.models import to_iso, utcnow
 from tests.alerts_support import store_post
-from tests.conftest import CITEWATCH, Cli
+from tests.conftest import Cli
+from tests.terminal import on_a_terminal
 
 READ_COMMANDS = [["status"], ["search", "hello"], ["stats"], ["citations"],
                  ["export", "--format", "jsonl"]]
@@ -107,35 +105,14 @@ def test_shell_completion_script(cli: Cli, env: dict[str, str]) -> None:
     assert out.returncode == 0 and "complete -o nosort -F _citewatch_completion citewatch" in out.stdout
 
 
-def _on_a_terminal(env: dict[str, str], cwd: Path, *args: str) -> str:
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.Popen([CITEWATCH, *args], env=env, cwd=cwd, stdout=slave,
-                             stderr=subprocess.PIPE)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        p.wait(timeout=60)
-    finally:
-        os.close(master)
-    return b"".join(chunks).decode()
-
-
 async def test_terminal_output_is_bold_unless_no_color_and_never_carries_control_codes(
         db: Database, env: dict[str, str], tmp_path: Path) -> None:
     await store_post(db, 1, text="hostile \x1b]0;pwned\x07 title \x1b[2J and a bell\x07 here")
     env["CITEWATCH_DB"] = str(db.path)
-    tty = _on_a_terminal(env, tmp_path, "search", "hostile")
+    tty = on_a_terminal(env, tmp_path, "search", "hostile")[1]
     assert "\x1b[1mhostile\x1b[0m" in tty  # our own highlight
     assert "\x07" not in tty and "\x1b]" not in tty and "\x1b[2J" not in tty
-    plain = _on_a_terminal({**env, "NO_COLOR": "1"}, tmp_path, "search", "hostile")
+    plain = on_a_terminal({**env, "NO_COLOR": "1"}, tmp_path, "search", "hostile")[1]
     assert "\x1b" not in plain and "[hostile]" in plain
 
 

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import sqlite3
-import struct
-import subprocess
-import termios
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +13,8 @@ from bot.archive import ImportRecord, detect_format, flatten_export_text, import
 from storage import channels
 from storage.db import Database
 from storage.models import Post
-from tests.conftest import CITEWATCH, Cli
+from tests.conftest import Cli
+from tests.terminal import on_a_terminal
 
 
 def q(env: dict[str, str], sql: str) -> list[tuple]:
@@ -171,26 +166,8 @@ def test_no_progress_bar_when_piped_but_one_on_a_terminal(
     proc = cli(env, "import", str(path))
     assert proc.stderr == ""  # piped: no bar, no carriage returns
     # stderr on a pseudo-terminal: the bar is drawn there
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real window
-    try:
-        p = subprocess.Popen([CITEWATCH, "import", str(path)], env=env, cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:  # read while it runs: Linux drops unread pty output once the slave closes
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        out = p.communicate(timeout=60)[0]
-    finally:
-        os.close(master)
-    tty = b"".join(chunks).decode(errors="replace")
-    assert p.returncode == 0 and b"300 unchanged" in out
+    code, tty, out = on_a_terminal(env, tmp_path, "import", str(path), tty="stderr")
+    assert code == 0 and b"300 unchanged" in out
     assert "300/300" in tty and "post" in tty
 
 

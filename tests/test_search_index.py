@@ -4,15 +4,8 @@ right by edits/translations/deletes, the migration from today's index, retrieval
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
-import os
-import pty
 import sqlite3
-import struct
-import subprocess
-import sys
-import termios
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +15,8 @@ from storage.db import Database, migrate
 from storage.migrations import SCHEMA_VERSION
 from storage.models import Post, Translation
 from tests.conftest import shared_data
+from tests.terminal import on_a_terminal
 
-CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
 T0 = datetime(2023, 3, 1, tzinfo=UTC)
 
 
@@ -214,26 +207,8 @@ def test_migration_shows_a_progress_bar_on_a_terminal(env: dict[str, str], tmp_p
     path.parent.mkdir(parents=True, exist_ok=True)
     _old_database(path, [(f"допис номер {i}", "") for i in range(300)])
     env = {**env, "CITEWATCH_DB": str(path)}
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    try:
-        p = subprocess.Popen([CITEWATCH, "stats"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                             stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        p.communicate(timeout=60)
-    finally:
-        os.close(master)
-    tty = b"".join(chunks).decode(errors="replace")
-    assert p.returncode == 0 and "indexing word forms" in tty and "300/300" in tty
+    code, tty, _ = on_a_terminal(env, tmp_path, "stats", tty="stderr")
+    assert code == 0 and "indexing word forms" in tty and "300/300" in tty
 
 
 # -- Datasette --------------------------------------------------------------------------------------
