@@ -7,12 +7,15 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
 from storage.db import Database
 from tests.httpserver import TestHTTPServer
+
+if TYPE_CHECKING:
+    from tests.tgserver import FakeTelegram
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: the installed console script, run as a user runs it
@@ -40,6 +43,18 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 def http() -> Iterator[TestHTTPServer]:
     with TestHTTPServer() as srv:
         yield srv
+
+
+@pytest.fixture
+async def srv() -> AsyncIterator[FakeTelegram]:
+    """A fake Telegram on 127.0.0.1 with its account already logged in (``test_tgserver`` overrides it
+    to test the login itself)."""
+    from tests.tgserver import FakeTelegram
+
+    server = FakeTelegram(require_login=False)
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

@@ -156,6 +156,21 @@ async def test_run_end_to_end(tmp_path: Path, env: dict[str, str], http: TestHTT
         await srv.stop()
 
 
+def _pipeline(http: TestHTTPServer) -> dict[str, str]:
+    """Serve the translator and an empty feed, and the settings that run translate, news and alerts
+    every second: what every end-to-end run needs besides its source."""
+    http.route("/translate", libretranslate)
+    http.route("/feed.xml", Response(200, rss([]), {"Content-Type": "application/rss+xml"}))
+    return {
+        "TRANSLATOR": "libretranslate",
+        "LIBRETRANSLATE_URL": http.base,
+        "FEEDS": http.url("/feed.xml"),
+        "FEED_INTERVAL": "1",
+        "TRANSLATE_INTERVAL": "1",
+        "ALERT_INTERVAL": "1",
+    }
+
+
 async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
                     http: TestHTTPServer) -> None:
     chan = srv.add_channel("DIUkraine", title="Defence Intelligence of Ukraine", joined=True)
@@ -163,8 +178,6 @@ async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
     analysts = srv.add_chat("Analysts", members=["analyst"])
     strangers = srv.add_chat("Strangers", members=["stranger"])
 
-    http.route("/translate", libretranslate)
-    http.route("/feed.xml", Response(200, rss([]), {"Content-Type": "application/rss+xml"}))
     db = tmp_path / "cw.db"
     log = tmp_path / "run.log"
     env = {
@@ -174,12 +187,7 @@ async def _scenario(srv: FakeTelegram, tmp_path: Path, env: dict[str, str],
         "TG_API_HASH": "x" * 32,
         "TG_SERVER": f"{srv.host}:{srv.port}:{srv.dc_id}",
         "TG_SERVER_KEY": str(srv.public_key_path),
-        "TRANSLATOR": "libretranslate",
-        "LIBRETRANSLATE_URL": http.base,
-        "FEEDS": http.url("/feed.xml"),
-        "FEED_INTERVAL": "1",
-        "TRANSLATE_INTERVAL": "1",
-        "ALERT_INTERVAL": "1",
+        **_pipeline(http),
         "POLL_INTERVAL": "30",
         "ALERT_CHAT": "me",
         "ALLOWED_CHATS": str(analysts.peer_id),
@@ -263,8 +271,6 @@ async def test_run_without_credentials_reads_the_web_preview_and_alerts_on_stdou
     preview = FakePreview("DIUkraine")
     preview.add(3, "Старий пост {i} про обстановку.")
     http.route("/s/DIUkraine", preview)
-    http.route("/translate", libretranslate)
-    http.route("/feed.xml", Response(200, rss([]), {"Content-Type": "application/rss+xml"}))
     db = tmp_path / "cw.db"
     out = tmp_path / "run.out"
     env = {
@@ -273,12 +279,7 @@ async def test_run_without_credentials_reads_the_web_preview_and_alerts_on_stdou
         "WEB_BASE_URL": http.base,
         "WEB_INTERVAL": "0.05",
         "POLL_INTERVAL": "1",
-        "TRANSLATOR": "libretranslate",
-        "LIBRETRANSLATE_URL": http.base,
-        "FEEDS": http.url("/feed.xml"),
-        "FEED_INTERVAL": "1",
-        "TRANSLATE_INTERVAL": "1",
-        "ALERT_INTERVAL": "1",
+        **_pipeline(http),
         "CITATION_THRESHOLD": "0.5",
     }
     err = tmp_path / "run.err"

@@ -7,20 +7,9 @@ import json
 import os
 import stat
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from tests.tgserver import FakeTelegram
-
-
-@pytest.fixture
-async def srv() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(require_login=False)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def tg_env(env: dict[str, str], srv: FakeTelegram, tmp_path: Path) -> dict[str, str]:

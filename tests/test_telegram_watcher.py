@@ -55,14 +55,6 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> A
 
 
 @pytest.fixture
-async def srv() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(require_login=False)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def run_watcher(tmp_path: Path, srv: FakeTelegram, db: Database
                       ) -> AsyncIterator[Callable[..., Awaitable[Watcher]]]:
     """Start Watchers (seeded from CHANNELS) on one session file; all stopped at teardown."""
