@@ -123,3 +123,15 @@ class Glossary:
     def entries(self, lang: str) -> dict[str, str]:
         """Exact (non-stem) entries of ``lang`` for a DeepL glossary: source → target."""
         return {t.text: t.target for t in self.for_lang(lang) if not t.stem}
+
+
+def version_for(glossary: Glossary | None, lang: str) -> str | None:
+    """The glossary version a translation from ``lang`` was made with: None when no glossary term
+    applies to that language (the stored ``translations.glossary``)."""
+    return glossary.version if glossary is not None and glossary.for_lang(lang) else None
+
+
+def protect_all(glossary: Glossary | None, texts: list[str], lang: str) -> list[str]:
+    """``texts`` with the glossary's terms fixed (as they are when there is no glossary), so a
+    model copies the terms through instead of translating them."""
+    return texts if glossary is None else [glossary.protect(t, lang) for t in texts]

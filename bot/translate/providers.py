@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, TranslationError
 from bot.news.fetch import Fetcher
 from bot.translate import packages
-from bot.translate.glossary import Glossary
+from bot.translate.glossary import Glossary, protect_all, version_for
 from bot.translate.install import ModelInstaller
 from bot.translate.offline import OfflineModel
 from bot.translate.provision import ModelProvisioner
@@ -170,15 +170,12 @@ class LibreTranslateTranslator(_HTTPTranslator):
         self.glossary = glossary
 
     def glossary_version(self, source_lang: str) -> str | None:
-        if self.glossary is None or not self.glossary.for_lang(source_lang):
-            return None
-        return self.glossary.version
+        return version_for(self.glossary, source_lang)
 
     async def translate(self, texts: list[str], source_lang: str, target_lang: str) -> list[str]:
         if not texts:
             return []
-        if self.glossary is not None:  # protected terms: the model copies them through
-            texts = [self.glossary.protect(t, source_lang) for t in texts]
+        texts = protect_all(self.glossary, texts, source_lang)
         body: dict[str, Any] = {"q": texts, "source": source_lang, "target": target_lang,
                                 "format": "text"}
         if self._api_key:
@@ -392,16 +389,13 @@ class ArgosTranslator:
         return model.package.version if model else None
 
     def glossary_version(self, source_lang: str) -> str | None:
-        if self.glossary is None or not self.glossary.for_lang(source_lang):
-            return None
-        return self.glossary.version
+        return version_for(self.glossary, source_lang)
 
     async def translate(self, texts: list[str], source_lang: str, target_lang: str) -> list[str]:
         if not texts:
             return []
         model = await self._model(source_lang, target_lang)
-        if self.glossary is not None:
-            texts = [self.glossary.protect(t, source_lang) for t in texts]
+        texts = protect_all(self.glossary, texts, source_lang)
         try:
             return await asyncio.to_thread(model.translate, texts)
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError; a model issue
