@@ -249,15 +249,25 @@ def script_of(text: str) -> str:
     return "cyrillic" if cyr > lat else "latin"
 
 
+def _numeric_text(text: str) -> str | None:
+    """``text`` as numbers are matched in (NFKC, no-break spaces as spaces), None without a digit."""
+    s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
+    return s if _DIGIT.search(s) else None
+
+
+def _plain_number(raw: str) -> str:
+    """One spelling of a written number: "1,200" and "1 200" become "1200", "2,5" becomes "2.5"."""
+    return _GROUP_SEP.sub("", raw) if _GROUPED.fullmatch(raw) else raw.replace(",", ".")
+
+
 def numbers(text: str) -> set[str]:
     """Numbers worth comparing (two or more digits; "1,200" and "1 200" both become "1200")."""
     out: set[str] = set()
-    s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
-    if not _DIGIT.search(s):
+    s = _numeric_text(text)
+    if s is None:
         return out
     for m in _NUMBER.finditer(s):
-        raw = m.group(1)
-        raw = _GROUP_SEP.sub("", raw) if _GROUPED.fullmatch(raw) else raw.replace(",", ".")
+        raw = _plain_number(m.group(1))
         if len(raw.replace(".", "")) >= 2:
             out.add(raw)
     return out
@@ -274,12 +284,11 @@ def number_units(text: str) -> set[tuple[str, str]]:
     """(number, stem of the word after it) pairs: a shared "12 occupiers" says more than a shared
     12. Numbers as ``numbers`` writes them; the word's stem as ``content_stems`` does."""
     out: set[tuple[str, str]] = set()
-    s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
-    if not _DIGIT.search(s):
+    s = _numeric_text(text)
+    if s is None:
         return out
     for m in _NUMBER_UNIT.finditer(s):
-        raw = m.group(1)
-        raw = _GROUP_SEP.sub("", raw) if _GROUPED.fullmatch(raw) else raw.replace(",", ".")
+        raw = _plain_number(m.group(1))
         unit = _word_stem(m.group(2).lower())
         if unit and not _month(unit) and len(raw.replace(".", "")) >= 1:
             out.add((raw, unit))
