@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
@@ -26,6 +26,8 @@ from bot.tglinks import normalize_username
 #: Built-in aliases of well-known channels (bot/cite/data/channel_aliases.csv); CHANNEL_ALIASES
 #: replaces a channel's list, ``citewatch channels alias`` adds to or hides from it per database.
 DEFAULT_ALIASES: dict[str, list[str]] = channel_aliases.defaults()
+
+N = TypeVar("N")
 
 
 def _int(v: str) -> int:
@@ -39,29 +41,24 @@ def _opt_int(v: str) -> int | None:
     return None if not v.strip() else _int(v)
 
 
-def _pos_int(v: str) -> int:
-    n = _int(v)
-    if n <= 0:
-        raise ValueError(f"expected a positive integer, got {v!r}")
-    return n
+def _checked(parse: Callable[[str], N], ok: Callable[[N], bool], expected: str) -> Callable[[str], N]:
+    """``parse``, then refuse a value outside what ``ok`` accepts, saying what was ``expected``."""
+    def check(v: str) -> N:
+        x = parse(v)
+        if not ok(x):
+            raise ValueError(f"expected {expected}, got {v!r}")
+        return x
+
+    return check
 
 
-def _nonneg_int(v: str) -> int:
-    n = _int(v)
-    if n < 0:
-        raise ValueError(f"expected zero or a positive integer, got {v!r}")
-    return n
+_pos_int = _checked(_int, lambda n: n > 0, "a positive integer")
+_nonneg_int = _checked(_int, lambda n: n >= 0, "zero or a positive integer")
 
 
 def _int_in(low: int, high: int, why: str = "") -> Callable[[str], int]:
     """An integer in [low, high]; past ``high`` is a typo or a misunderstanding, refused at start."""
-    def parse(v: str) -> int:
-        n = _int(v)
-        if not low <= n <= high:
-            raise ValueError(f"expected {low} to {high}{why}, got {v!r}")
-        return n
-
-    return parse
+    return _checked(_int, lambda n: low <= n <= high, f"{low} to {high}{why}")
 
 
 #: CITE_WORKERS beyond this many per core only add memory and context switches
@@ -111,32 +108,12 @@ def _float(v: str) -> float:
     return x
 
 
-def _nonneg_float(v: str) -> float:
-    x = _float(v)
-    if x < 0:
-        raise ValueError(f"expected zero or a positive number, got {v!r}")
-    return x
+_nonneg_float = _checked(_float, lambda x: x >= 0, "zero or a positive number")
 
 
-def _opt_port(v: str) -> int | None:
-    n = _opt_int(v)
-    if n is not None and not 1 <= n <= 65535:
-        raise ValueError(f"expected a TCP port (1-65535), got {v!r}")
-    return n
-
-
-def _pos_float(v: str) -> float:
-    x = _float(v)
-    if x <= 0:
-        raise ValueError(f"expected a positive number, got {v!r}")
-    return x
-
-
-def _unit_float(v: str) -> float:
-    x = _float(v)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"expected a number between 0 and 1, got {v!r}")
-    return x
+_opt_port = _checked(_opt_int, lambda n: n is None or 1 <= n <= 65535, "a TCP port (1-65535)")
+_pos_float = _checked(_float, lambda x: x > 0, "a positive number")
+_unit_float = _checked(_float, lambda x: 0.0 <= x <= 1.0, "a number between 0 and 1")
 
 
 def _bool(v: str) -> bool:
