@@ -16,7 +16,7 @@ from bot.config import DEFAULT_ALIASES, load_settings
 from storage import candidates, channels, posts
 from storage.db import Database
 from storage.models import Post
-from tests.test_telegram_cli import citewatch, srv, tg_env  # noqa: F401  (srv is a fixture)
+from tests.test_telegram_cli import citewatch, tg_env
 from tests.tgserver import FakeTelegram
 
 POST_TIME = datetime(2024, 3, 2, 9, 15, tzinfo=UTC)
@@ -99,7 +99,7 @@ async def test_a_name_from_the_stored_title_attributes_a_post(db: Database, tmp_
     assert mention and mention[0]["name"] == "Vyacheslav Gladkov", found
 
 
-async def test_alias_commands_against_a_resolved_channel(env: dict[str, str], srv: FakeTelegram,  # noqa: F811
+async def test_alias_commands_against_a_resolved_channel(env: dict[str, str], srv: FakeTelegram,
                                                          tmp_path: Path) -> None:
     ch = srv.add_channel("RKadyrov_95", title="Рамзан Кадыров")
     ch.about = "Официальный канал Главы Чеченской Республики"

@@ -52,12 +52,16 @@ def test_query_checks_and_timespan() -> None:
     assert gdelt.timespan(now - timedelta(days=9), now) == "1440min"
 
 
+def _serve_real_articles(http: TestHTTPServer, path: str, title: str) -> None:
+    """Three real article texts, at ``{path}0`` .. ``{path}2`` titled ``{title}0`` .. ``{title}2``."""
+    for i, t in enumerate(real_texts(shared_data(ARTICLES_FILE), 3)):
+        http.route(f"{path}{i}", Response(200, article_page(t, title=f"{title}{i}")))
+
+
 async def test_gdelt_feed_polls_remembers_and_survives_error_replies(
     http: TestHTTPServer, db: Database, tmp_path: Path
 ) -> None:
-    texts = real_texts(shared_data(ARTICLES_FILE), 3)
-    for i, t in enumerate(texts):
-        http.route(f"/story{i}", Response(200, article_page(t, title=f"Story {i}")))
+    _serve_real_articles(http, "/story", "Story ")
     gd = FakeGdelt(http)
     settings = make_settings(tmp_path, GDELT_API_URL=gd.url, GDELT_INTERVAL="60")
     feed, _ = await feeds_repo.add(db, gdelt.feed_url('"military intelligence" Telegram'))
@@ -121,9 +125,7 @@ async def test_gdelt_feed_polls_remembers_and_survives_error_replies(
 async def test_gdelt_entries_left_by_the_cap_are_asked_for_again(
     http: TestHTTPServer, db: Database, tmp_path: Path
 ) -> None:
-    texts = real_texts(shared_data(ARTICLES_FILE), 3)
-    for i, t in enumerate(texts):
-        http.route(f"/s{i}", Response(200, article_page(t, title=f"S{i}")))
+    _serve_real_articles(http, "/s", "S")
     gd = FakeGdelt(http)
     gd.replies = [artlist([http.url(f"/s{i}") for i in range(3)])]
     settings = make_settings(tmp_path, GDELT_API_URL=gd.url, ARTICLES_PER_POLL="2")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,18 +75,22 @@ def preview(http: TestHTTPServer) -> FakePreview:
     return fake
 
 
-async def started(settings: Settings, db: Database) -> Watcher:
+@asynccontextmanager
+async def running(settings: Settings, db: Database) -> AsyncIterator[Watcher]:
+    """A started web-preview watcher over ``settings``' channels, stopped however the test ends."""
     await seed_channels(settings, db)
     watcher = Watcher(settings, db, WebSource(settings, db))
     await watcher.start()
-    return watcher
+    try:
+        yield watcher
+    finally:
+        await watcher.stop()
 
 
 async def test_backfill_pages_back_with_before(
         tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
     ids = preview.add(75)
-    watcher = await started(web_settings(tmp_path, http), db)
-    try:
+    async with running(web_settings(tmp_path, http), db) as watcher:
         assert await posts_repo.message_ids(db, "DIUkraine") == set(ids)
         reqs = http.requests_to("/s/DIUkraine")
         assert [r.query.get("before") for r in reqs] == [None, ["56"], ["36"], ["16"]]
@@ -99,46 +105,35 @@ async def test_backfill_pages_back_with_before(
         assert await watcher.poll() == 3
         assert len(http.requests) == n_before + 1
         assert set(new) <= await posts_repo.message_ids(db, "DIUkraine")
-    finally:
-        await watcher.stop()
 
 
 async def test_backfill_limit_and_days(
         tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
     preview.add(10, start=utcnow() - timedelta(days=50))
     recent = preview.add(50, start=utcnow() - timedelta(days=2))
-    watcher = await started(web_settings(tmp_path, http, BACKFILL_LIMIT="30", BACKFILL_DAYS="30"), db)
-    try:
+    async with running(web_settings(tmp_path, http, BACKFILL_LIMIT="30", BACKFILL_DAYS="30"), db):
         assert await posts_repo.message_ids(db, "DIUkraine") == set(recent[-30:])
-    finally:
-        await watcher.stop()
 
 
 async def test_catch_up_after_a_long_pause_pages_to_the_last_stored_id(
         tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
     first = preview.add(5)
-    watcher = await started(web_settings(tmp_path, http), db)
-    try:
+    async with running(web_settings(tmp_path, http), db) as watcher:
         later = preview.add(45)  # more than two pages published meanwhile
         await watcher.catch_up_all()
         assert await posts_repo.message_ids(db, "DIUkraine") == set(first + later)
-    finally:
-        await watcher.stop()
 
 
 async def test_edit_detected_when_the_text_changes(
         tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
     ids = preview.add(4)
-    watcher = await started(web_settings(tmp_path, http), db)
-    try:
+    async with running(web_settings(tmp_path, http), db) as watcher:
         preview.msgs[ids[1]].body_html = text_html("Виправлений текст")
         preview.msgs[ids[1]].edited = True
         assert await watcher.poll() == 1
         post = await posts_repo.get(db, "DIUkraine", ids[1])
         assert post is not None and post.text == "Виправлений текст"
         assert [v.text for v in await posts_repo.versions(db, post.id)] == [f"Пост {ids[1]}"]
-    finally:
-        await watcher.stop()
 
 
 async def test_429_backs_off_honouring_retry_after(
@@ -165,8 +160,7 @@ async def test_long_retry_after_postpones_the_channel(
         tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
     preview.add(3)
     preview.fail_next = [Response(429, "slow down", {"Retry-After": "600"})]
-    watcher = await started(web_settings(tmp_path, http), db)
-    try:
+    async with running(web_settings(tmp_path, http), db) as watcher:
         ch = await channels_repo.get(db, "DIUkraine")
         assert ch is not None and ch.paused_until is not None
         assert ch.paused_until - utcnow() > timedelta(minutes=9)
@@ -174,20 +168,15 @@ async def test_long_retry_after_postpones_the_channel(
         count = len(http.requests)
         await watcher.poll()  # paused: no request at all
         assert len(http.requests) == count
-    finally:
-        await watcher.stop()
 
 
 async def test_requests_are_paced_per_host(
         tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
     preview.add(45)
-    watcher = await started(web_settings(tmp_path, http, WEB_INTERVAL="0.3"), db)
-    try:
+    async with running(web_settings(tmp_path, http, WEB_INTERVAL="0.3"), db):
         times = [r.time for r in http.requests_to("/s/DIUkraine")]
         assert len(times) == 3
         assert all(b - a >= 0.28 for a, b in itertools.pairwise(times))
-    finally:
-        await watcher.stop()
 
 
 async def test_unknown_channel_is_one_line_and_changes_nothing(
@@ -232,13 +221,10 @@ async def test_real_post_links_from_shared_data_round_trip(
     base = datetime(2024, 5, 1, tzinfo=UTC)
     for i, url in enumerate(urls, start=1):
         fake.msgs[i] = WebMsg(i, text_html(f"Джерело: {url}"), date=base + timedelta(minutes=i))
-    watcher = await started(web_settings(tmp_path, http), db)
-    try:
+    async with running(web_settings(tmp_path, http), db):
         for i, url in enumerate(urls, start=1):
             p = await posts_repo.get(db, "DIUkraine", i)
             assert p is not None and p.links == [url]
-    finally:
-        await watcher.stop()
 
 
 def test_auto_picks_web_without_credentials(tmp_path: Path, http: TestHTTPServer) -> None:
