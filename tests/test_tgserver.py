@@ -87,6 +87,13 @@ class Collector:
         self.items: list[Any] = []
         self._changed = asyncio.Event()
 
+    @classmethod
+    def on(cls, client: TelegramClient, incoming: bool = False) -> Collector:
+        """A collector of ``client``'s new messages (only incoming ones with ``incoming``)."""
+        found = cls()
+        client.add_event_handler(found, events.NewMessage(incoming=True) if incoming else events.NewMessage())
+        return found
+
     async def __call__(self, event: Any) -> None:
         self.items.append(event)
         self._changed.set()
@@ -99,6 +106,14 @@ class Collector:
 
         await within(_wait(), timeout)
         return self.items
+
+
+async def _joined_diukraine(srv: FakeTelegram,
+                            make_client: ClientFactory) -> tuple[TelegramClient, Collector]:
+    """A client whose account joined @DIUkraine, collecting the new messages it is sent."""
+    srv.add_channel("DIUkraine", joined=True)
+    client = await make_client()
+    return client, Collector.on(client)
 
 
 async def test_handshake_and_get_me(srv: FakeTelegram, make_client: ClientFactory) -> None:
@@ -186,8 +201,7 @@ async def test_post_metadata_round_trips(srv: FakeTelegram, make_client: ClientF
 async def test_basic_chat_commands_and_account_pts_gap(srv: FakeTelegram, make_client: ClientFactory) -> None:
     chat = srv.add_chat("Alerts", members=["analyst"])
     client = await make_client()
-    new = Collector()
-    client.add_event_handler(new, events.NewMessage(incoming=True))
+    new = Collector.on(client, incoming=True)
 
     srv.incoming(chat.id, "/help", from_user="analyst")
     (event,) = await new.wait_for(1)
@@ -243,10 +257,7 @@ async def test_live_posts_edits_and_deletions_arrive_as_events(
 async def test_pts_gap_is_filled_through_get_channel_difference(
     srv: FakeTelegram, make_client: ClientFactory
 ) -> None:
-    srv.add_channel("DIUkraine", joined=True)
-    client = await make_client()
-    new = Collector()
-    client.add_event_handler(new, events.NewMessage())
+    _, new = await _joined_diukraine(srv, make_client)
 
     first = srv.post("DIUkraine", "first")
     await new.wait_for(1)
@@ -262,10 +273,7 @@ async def test_pts_gap_is_filled_through_get_channel_difference(
 
 
 async def test_long_gap_is_paged_with_final_false(srv: FakeTelegram, make_client: ClientFactory) -> None:
-    srv.add_channel("DIUkraine", joined=True)
-    client = await make_client()
-    new = Collector()
-    client.add_event_handler(new, events.NewMessage())
+    _, new = await _joined_diukraine(srv, make_client)
     srv.post("DIUkraine", "known")
     await new.wait_for(1)
 
@@ -346,10 +354,7 @@ async def test_injected_write_forbidden(srv: FakeTelegram, make_client: ClientFa
 async def test_client_reconnects_after_server_drops_connections(
     srv: FakeTelegram, make_client: ClientFactory
 ) -> None:
-    srv.add_channel("DIUkraine", joined=True)
-    client = await make_client()
-    new = Collector()
-    client.add_event_handler(new, events.NewMessage())
+    client, new = await _joined_diukraine(srv, make_client)
     await within(client.get_me())
 
     await srv.drop_connections()
@@ -386,8 +391,7 @@ async def test_incoming_private_message_and_catch_up_with_sqlite_session(
     srv.add_channel("DIUkraine", joined=True)
     session = str(tmp_path / "acct.session")
     client = await make_client(session)
-    new = Collector()
-    client.add_event_handler(new, events.NewMessage(incoming=True))
+    new = Collector.on(client, incoming=True)
 
     srv.incoming("analyst", "/status")
     (event,) = await new.wait_for(1)
@@ -401,8 +405,7 @@ async def test_incoming_private_message_and_catch_up_with_sqlite_session(
     srv.post("DIUkraine", "posted while offline")
     srv.incoming("analyst", "are you there?")
     client2 = await make_client(session, catch_up=True)
-    missed = Collector()
-    client2.add_event_handler(missed, events.NewMessage())
+    missed = Collector.on(client2)
     await within(client2.catch_up())
     items = await missed.wait_for(2)
     assert sorted(e.raw_text for e in items) == ["are you there?", "posted while offline"]
@@ -418,12 +421,10 @@ async def test_bot_gets_its_own_private_and_group_messages_live(
     assert bot.bot_token is not None
     client = await make_client(server=srv)
     await within(client.start(bot_token=bot.bot_token))
-    new = Collector()
-    client.add_event_handler(new, events.NewMessage())
+    new = Collector.on(client)
     account = await make_client(server=srv)
     await within(account.start(phone="+15550001234", code_callback=lambda: "12345"))
-    seen = Collector()
-    account.add_event_handler(seen, events.NewMessage(incoming=True))
+    seen = Collector.on(account, incoming=True)
 
     dm_id = srv.incoming(BOT, "/start", from_user="analyst")
     srv.incoming(group.id, "just chatting", from_user="analyst")  # privacy mode: not for the bot
@@ -476,8 +477,7 @@ async def test_offline_bot_catches_up_through_get_difference(
     session = str(tmp_path / "bot.session")
     client = await make_client(session, server=srv)
     await within(client.start(bot_token=bot.bot_token))
-    live = Collector()
-    client.add_event_handler(live, events.NewMessage())
+    live = Collector.on(client)
     srv.incoming(BOT, "/start", from_user="analyst")
     await live.wait_for(1)
     await within(client.disconnect())  # saves the bot's pts in the session
@@ -486,8 +486,7 @@ async def test_offline_bot_catches_up_through_get_difference(
     srv.incoming(group.id, "chit-chat", from_user="analyst")  # privacy mode: never the bot's
     srv.incoming(group.id, "/status", from_user="analyst")
     client2 = await make_client(session, connect=False, server=srv, catch_up=True)
-    missed = Collector()
-    client2.add_event_handler(missed, events.NewMessage())
+    missed = Collector.on(client2)
     await within(client2.connect())
     items = await missed.wait_for(2)
     assert sorted(e.raw_text for e in items) == ["/search depot", "/status"]
