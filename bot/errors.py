@@ -39,6 +39,10 @@ class SourceError(CitewatchError):
     """A channel could not be read (unknown, private, not a channel, network)."""
 
 
+class NoSuchChannel(SourceError):
+    """The name is not a public channel (unknown, a user, or private): asking again soon is useless."""
+
+
 class FloodWait(SourceError):
     """Telegram (or a web host) asked us to wait ``retry_after`` seconds."""
 

@@ -7,11 +7,15 @@ during a large backfill). A slow poll never overlaps itself, but not through APS
 ``max_instances=1``, which logs a warning for every tick or wake-up that finds the job running: our
 own guard turns such a start into "run once more when the current run ends" (``_guard``).
 
-Work that makes an article's alert late is chained instead of waiting for the next tick: a feed poll
-that stores new articles runs detection at once, and detection that creates alerts wakes the sender.
+Work that makes an article's alert late is chained instead of waiting for the next tick: each article
+a feed poll stores wakes detection at once (not when every feed of the poll is done: one slow site
+must not hold up another feed's alerts), and detection that creates alerts wakes the sender.
 
-Shutdown (SIGTERM/SIGINT): stop taking work (pause the scheduler), let running job bodies finish their
-current writes (bounded wait), then close sources, clients and the database; exit 0 within 10 s.
+Shutdown (SIGTERM/SIGINT): stop taking work (pause the scheduler); jobs that only wait on the network
+(polls, catch-up, translation) are cancelled at once, their requests with them (what they had stored
+is committed, the rest is read again next time); detection and the sender get a bounded wait to
+finish their current writes; then sources, clients and the database are closed. A stop during a
+poll takes under 2 s.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ if TYPE_CHECKING:  # imported where each part starts: `citewatch run` pays only 
     from bot.telegram.source import ChannelSource
     from bot.telegram.watcher import Watcher
     from bot.translate.queue import TranslationQueue
+    from storage.models import Feed
 
 log = logging.getLogger("citewatch.service")
 
@@ -48,6 +53,8 @@ RECHECK_MAX = 100
 CITE_BATCH = 50  # unchecked articles taken per round of detection
 CITE_POOL_MIN = 8  # a backlog from which worker processes pay for their ~1 s start
 STOP_GRACE = 7.0  # seconds running jobs get to finish at shutdown (the whole stop must fit in 10 s)
+#: jobs that wait on the network: cancelled at shutdown instead of waited for
+CANCEL_AT_STOP = frozenset({"poll-channels", "catch-up", "poll-feeds", "translate", "refresh-metrics"})
 
 
 class Service:
@@ -61,7 +68,7 @@ class Service:
             # the guard lets one run in at a time; APScheduler only has to let the knock through
             job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": 30},
         )
-        self._running: set[asyncio.Task[Any]] = set()
+        self._running: dict[asyncio.Task[Any], str] = {}  # running job bodies and their names
         self._active: set[str] = set()  # jobs running now
         self._again: set[str] = set()  # jobs to run once more when their current run ends
         self._stopping = False
@@ -75,6 +82,8 @@ class Service:
         self.poller: FeedPoller | None = None
         self.fetch_post: PostFetch | None = None
         self._pool: Executor | None = None
+        self._feed_tasks: dict[int, asyncio.Task[None]] = {}  # feeds being polled, by feed id
+        self._feed_slots: asyncio.Semaphore | None = None  # feeds polled at once
 
     # -- wiring -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,7 +121,7 @@ class Service:
         self.source = source = make_source(s, self.db)
         self.watcher = watcher = Watcher(s, self.db, source)  # it starts and stops the source
         self._closers.append(watcher.stop)
-        await watcher.start()
+        await watcher.start(background=True)  # feeds, detection and alerts start at once
         self.client = getattr(source, "client", None)
         # one pace over all articles: failed or too many new channels wait (bot/cite/linked.py)
         self.fetch_post = PacedFetch(source.fetch_post, self.db)
@@ -138,6 +147,8 @@ class Service:
         fetcher = Fetcher(self.settings)
         self._closers.append(fetcher.close)
         self.poller = FeedPoller(self.db, self.settings, fetcher)
+        # each stored article wakes detection at once, whatever the other feeds are doing
+        self.poller.on_article = lambda _id: self.run_now("detect-citations")
         # the poller keeps each feed's own schedule; this tick only asks "is any feed due?"
         self._every(self._poll_feeds, min(30, self.settings.feed_interval), "poll-feeds")
         self._every(self._detect, 60, "detect-citations")
@@ -194,7 +205,7 @@ class Service:
                 return
             task = asyncio.current_task()
             assert task is not None
-            self._running.add(task)
+            self._running[task] = name
             self._active.add(name)
             try:
                 while True:
@@ -204,7 +215,7 @@ class Service:
                         break
             finally:
                 self._active.discard(name)
-                self._running.discard(task)
+                self._running.pop(task, None)
 
         job.__name__ = name
         return job
@@ -256,15 +267,37 @@ class Service:
             self.run_now("send-alerts")
 
     async def _poll_feeds(self) -> None:
+        """Start a task for each due feed not being polled already, and return: a slow site keeps
+        only its own feed busy, the others are polled on their own schedules."""
+        from bot.news.poller import CONCURRENCY
+        from storage import feeds as feeds_repo
+        from storage.models import utcnow
+
         assert self.poller is not None  # the job is scheduled by _start_news
         from bot.news.discover import sync
 
         # a channel's title is known only once resolved: its discovery query follows it
         await sync(self.settings, self.db)
-        new_ids = await self.poller.poll_due()
-        if new_ids:
-            log.info("%d new article(s)", len(new_ids))
-            self.run_now("detect-citations")
+        if self._feed_slots is None:
+            self._feed_slots = asyncio.Semaphore(CONCURRENCY)
+        for feed in await feeds_repo.due(self.db, utcnow()):
+            if feed.id is None or feed.id in self._feed_tasks or self._stopping:
+                continue
+            self._feed_tasks[feed.id] = asyncio.create_task(self._poll_feed(feed),
+                                                            name=f"poll-feed-{feed.id}")
+
+    async def _poll_feed(self, feed: Feed) -> None:
+        assert self.poller is not None and feed.id is not None
+        try:
+            async with self._feed_slots or asyncio.Semaphore(1):
+                result = await self.poller.poll_one(feed)  # each new article wakes detection
+            if result.new_articles:
+                log.info("feed %s: %d new article(s)", feed.url, len(result.new_articles))
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        finally:
+            self._feed_tasks.pop(feed.id, None)
 
     def _cite_pool(self, backlog: int) -> Executor | None:
         """Worker processes for detection, started by the first backlog worth them (a new feed's
@@ -331,6 +364,14 @@ class Service:
         # and the point is to let them finish their current writes
         if self.scheduler.running:
             self.scheduler.pause()
+        feed_polls = list(self._feed_tasks.values())
+        for task in feed_polls:  # network-bound: cancelled, their requests with them
+            task.cancel()
+        if feed_polls:
+            await asyncio.wait(feed_polls, timeout=1)
+        for task, name in list(self._running.items()):
+            if name in CANCEL_AT_STOP:
+                task.cancel()
         if self._running:
             _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE)
             for t in pending:

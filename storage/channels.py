@@ -133,7 +133,7 @@ async def set_aliases(db: Database, username: str, aliases: list[str],
 async def record_success(db: Database, username: str, last_message_id: int | None = None) -> None:
     """Mark a good poll; ``last_message_id`` only ever moves forward."""
     await db.execute(
-        "UPDATE channels SET last_success_at = ?, paused_until = NULL,"
+        "UPDATE channels SET last_success_at = ?, paused_until = NULL, error_count = 0,"
         " last_message_id = max(last_message_id, coalesce(?, 0)) WHERE username = ?",
         (to_iso(utcnow()), last_message_id, username),
     )
@@ -143,8 +143,8 @@ async def record_error(
     db: Database, username: str, error: str, paused_until: datetime | None = None
 ) -> None:
     await db.execute(
-        "UPDATE channels SET last_error = ?, last_error_at = ?, paused_until = ?"
-        " WHERE username = ?",
+        "UPDATE channels SET last_error = ?, last_error_at = ?, paused_until = ?,"
+        " error_count = error_count + 1 WHERE username = ?",
         (error, to_iso(utcnow()), to_iso(paused_until), username),
     )
 

@@ -308,6 +308,10 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 8: cross-script keys of each post's Cyrillic names in its index words
     search_index.add_cross_script_keys,
+    # 9: errors in a row per channel (a channel that keeps answering "no such channel" is paused)
+    """
+    ALTER TABLE channels ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -90,6 +90,7 @@ class Channel:
     last_error: str | None = None
     last_error_at: datetime | None = None
     paused_until: datetime | None = None
+    error_count: int = 0  # errors in a row since the last success
     post_count: int = 0
     #: the channel's description, as resolved (aliases are derived from it and the title)
     about: str | None = None

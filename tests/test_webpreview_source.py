@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,13 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.errors import SourceError
 from bot.telegram.source import make_source, pick_source
-from bot.telegram.watcher import Watcher, seed_channels
+from bot.telegram.watcher import NO_SUCH_AFTER, NO_SUCH_PAUSE, Watcher, seed_channels
 from bot.telegram.web_source import WebSource
 from storage import channels as channels_repo
 from storage import posts as posts_repo
 from storage.db import Database
 from storage.models import utcnow
-from tests.conftest import shared_data
+from tests.conftest import Cli, shared_data
 from tests.httpserver import Request, Response, TestHTTPServer
 from tests.test_webpreview import CHANNEL_ABOUT, CHANNEL_TITLE, WebMsg, render_page, text_html
 
@@ -238,3 +239,33 @@ async def test_make_source_builds_the_web_source(
         tmp_path: Path, http: TestHTTPServer, db: Database) -> None:
     src = make_source(web_settings(tmp_path, http), db)
     assert isinstance(src, WebSource) and src.name == "web" and not src.live
+
+
+async def test_a_channel_that_keeps_answering_no_such_channel_is_paused_with_the_reason(
+    tmp_path: Path, http: TestHTTPServer, cli: Cli
+) -> None:
+    settings = web_settings(tmp_path, http, CHANNELS="NoSuchChan")  # the server answers 404
+    db = await Database.open(settings.citewatch_db)
+    try:
+        watcher = await started(settings, db)
+        for _ in range(NO_SUCH_AFTER - 1):
+            await watcher.poll()
+        ch = await channels_repo.get(db, "NoSuchChan")
+        assert ch is not None and ch.paused_until is not None
+        assert ch.paused_until > utcnow() + NO_SUCH_PAUSE - timedelta(minutes=5)
+        assert ch.last_error and "no public channel" in ch.last_error and "paused" in ch.last_error
+        asked = len(http.requests_to("/s/NoSuchChan"))
+        assert asked == NO_SUCH_AFTER
+        await watcher.poll()
+        await watcher.catch_up_all()
+        assert len(http.requests_to("/s/NoSuchChan")) == asked  # not asked again while paused
+        await watcher.stop()
+    finally:
+        await db.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "CITEWATCH_"))}
+    env.update(CITEWATCH_DB=str(settings.citewatch_db), CHANNELS="NoSuchChan", SOURCE="web")
+    for cmd in (["status"], ["channels", "list"]):
+        res = cli(env, *cmd)
+        assert res.returncode == 0, res.stderr
+        line = next(x for x in res.stdout.splitlines() if "NoSuchChan" in x)
+        assert "paused until" in line and "no public channel" in line, res.stdout

@@ -51,6 +51,8 @@ def _print(report: StatusReport, choice: Choice) -> None:
         line = f"  {c.channel}: {c.posts} posts, last success {fmt_lag(c.lag_seconds)}"
         if not c.active:
             line += " (inactive)"
+        if c.paused_until:
+            line += f"; paused until {c.paused_until}"
         if c.last_error:
             line += f"; last error {c.last_error_at}: {clean(c.last_error)}"
         click.echo(line)

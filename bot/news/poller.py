@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -84,6 +85,12 @@ async def seed_feeds(settings: Settings, db: Database) -> list[str]:
 
 
 class FeedPoller:
+    """Polls due feeds. ``on_article`` is called with each new article's id as soon as it is
+    stored, so its detection need not wait for the other feeds of the poll (a slow site would
+    hold up every other feed's alerts)."""
+
+    on_article: Callable[[int], None] | None = None
+
     def __init__(self, db: Database, settings: Settings, fetcher: Fetcher,
                  gate: gdelt.RateGate | None = None) -> None:
         self.db = db
@@ -108,20 +115,27 @@ class FeedPoller:
 
         async def one(feed: Feed) -> FeedPollResult:
             async with sem:
-                try:
-                    return await self.poll_feed(feed, now, budget)
-                except Exception as exc:  # a bug on one feed's bytes must not stop the others
-                    log.exception("feed %s: internal error", feed.url)
-                    reason = f"internal error: {type(exc).__name__}: {exc}"
-                    assert feed.id is not None
-                    interval = self._interval(feed)
-                    await feeds_repo.record_error(
-                        self.db, feed.id, reason, now=now,
-                        next_poll_at=next_after_error(now, interval, feed.error_count + 1))
-                    return FeedPollResult(feed.url, "error", error=reason)
+                return await self.poll_one(feed, now, budget)
 
         self.results = list(await asyncio.gather(*(one(f) for f in due)))
         return [i for r in self.results for i in r.new_articles]
+
+    async def poll_one(self, feed: Feed, now: datetime | None = None,
+                       budget: Budget | None = None) -> FeedPollResult:
+        """``poll_feed``, with an unexpected error recorded against the feed instead of raised (the
+        service polls each due feed in its own task: one feed never waits for another)."""
+        now = now or utcnow()
+        try:
+            return await self.poll_feed(feed, now, budget)
+        except Exception as exc:  # a bug on one feed's bytes must not stop the others
+            log.exception("feed %s: internal error", feed.url)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            assert feed.id is not None
+            interval = self._interval(feed)
+            await feeds_repo.record_error(
+                self.db, feed.id, reason, now=now,
+                next_poll_at=next_after_error(now, interval, feed.error_count + 1))
+            return FeedPollResult(feed.url, "error", error=reason)
 
     def _interval(self, feed: Feed) -> int:
         if feed.interval:
@@ -265,3 +279,5 @@ class FeedPoller:
             if story != article_id:
                 result.copies.append((article_id, story))
                 log.info("article %s is a copy of story %s: %s", article_id, story, entry.link)
+        if self.on_article is not None:  # after its story is known: a copy is alerted once
+            self.on_article(article_id)

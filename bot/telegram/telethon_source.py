@@ -22,7 +22,7 @@ from telethon import TelegramClient, errors, events, functions, types, utils
 from tqdm import tqdm
 
 from bot.config import Settings
-from bot.errors import FloodWait, SourceError
+from bot.errors import FloodWait, NoSuchChannel, SourceError
 from bot.telegram.client import CitewatchClient, make_client
 from bot.telegram.convert import is_content, message_to_post
 from storage import channels as channels_repo
@@ -59,7 +59,7 @@ async def telegram_errors(what: str, client: TelegramClient | None = None
         forget_flood(client, exc)
         raise FloodWait(exc.seconds, what) from exc
     except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError) as exc:
-        raise SourceError(f"{what}: no public channel by that name") from exc
+        raise NoSuchChannel(f"{what}: no public channel by that name") from exc
     except (errors.ChannelPrivateError, errors.ChannelInvalidError) as exc:
         raise SourceError(f"{what}: the channel is private or unavailable to this account") from exc
     except errors.ChannelsTooMuchError as exc:

@@ -4,6 +4,11 @@ Telegram pushes updates only for joined channels, and Telethon's own ``catch_up`
 on flood waits and "too long" gaps. So: on start, periodically, and after each reconnect, every
 channel is caught up from its last stored id; joined channels also get live handlers; the rest are
 polled. A long flood wait or an error postpones only its channel (``paused_until``), never the others.
+A channel that answers "no such channel" NO_SUCH_AFTER times in a row is paused for NO_SUCH_PAUSE
+(the reason is its ``last_error``), and tried again after that.
+
+The service starts the first catch-up in the background (``start(background=True)``): feeds,
+detection and alerts do not wait for hundreds of channels to be read.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import logging
 from datetime import timedelta
 
 from bot.config import Settings
-from bot.errors import FloodWait, SourceError
+from bot.errors import FloodWait, NoSuchChannel, SourceError
 from bot.telegram.source import ChannelSource
 from storage import channels as channels_repo
 from storage.db import Database
 from storage.models import Channel, utcnow
 
 log = logging.getLogger(__name__)
+
+NO_SUCH_AFTER = 3  # "no such channel" answers in a row before the channel is paused
+NO_SUCH_PAUSE = timedelta(hours=24)  # then it is asked again once a day
 
 
 async def seed_channels(settings: Settings, db: Database) -> list[str]:
@@ -47,22 +55,37 @@ class Watcher:
         self.reconnect_check = reconnect_check
         self._listening: frozenset[int] = frozenset()
         self._task: asyncio.Task[None] | None = None
+        self._first: asyncio.Task[None] | None = None  # the first catch-up, when in the background
         self._lock = asyncio.Lock()  # one sweep at a time: catch-up, poll and reconnect overlap
 
-    async def start(self) -> None:
+    async def start(self, *, background: bool = False) -> None:
+        """Start the source, listen, and catch every channel up (``background``: in a task, so
+        the caller goes on at once)."""
         await self.source.start()
         async with self._lock:  # listen first, so nothing published during catch-up slips by
             await self._refresh_listeners()
-        await self.catch_up_all()
+        if background:
+            self._first = asyncio.create_task(self._first_catch_up(), name="citewatch-catch-up")
+        else:
+            await self.catch_up_all()
         if self.source.live:
             self._task = asyncio.create_task(self._watch_connection(), name="citewatch-reconnect")
 
+    async def _first_catch_up(self) -> None:
+        try:
+            n = await self.catch_up_all()
+        except Exception:
+            log.exception("catch-up at start failed (the periodic one will retry)")
+            return
+        log.info("start-up catch-up done: %d new or edited posts", n)
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._first, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._first = self._task = None
         await self.source.stop()
 
     async def catch_up_all(self) -> int:
@@ -100,6 +123,9 @@ class Watcher:
             log.warning("@%s: %s; postponed until %s", ch.username, exc,
                         until.isoformat(timespec="seconds"))
             return 0
+        except NoSuchChannel as exc:
+            await self._no_such_channel(ch, exc)
+            return 0
         except SourceError as exc:
             await channels_repo.record_error(self.db, ch.username, str(exc))
             log.warning("@%s: %s", ch.username, exc)
@@ -107,6 +133,19 @@ class Watcher:
         if n:
             log.info("@%s: %d new or edited posts", ch.username, n)
         return n
+
+    async def _no_such_channel(self, ch: Channel, exc: NoSuchChannel) -> None:
+        """Record the answer; the NO_SUCH_AFTER-th in a row pauses the channel, with the reason."""
+        times = ch.error_count + 1
+        if times < NO_SUCH_AFTER:
+            await channels_repo.record_error(self.db, ch.username, str(exc))
+            log.warning("@%s: %s", ch.username, exc)
+            return
+        until = utcnow() + NO_SUCH_PAUSE
+        reason = (f"{exc}; {times} times in a row, paused until "
+                  f"{until.isoformat(timespec='minutes')}")
+        await channels_repo.record_error(self.db, ch.username, reason, paused_until=until)
+        log.warning("@%s: %s", ch.username, reason)
 
     async def _refresh_listeners(self) -> None:
         if not self.source.live:

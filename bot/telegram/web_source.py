@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import Settings
-from bot.errors import FloodWait, SourceError
+from bot.errors import FloodWait, NoSuchChannel, SourceError
 from bot.telegram.webpreview import PreviewPage, parse_page
 from storage import channels as channels_repo
 from storage import posts as posts_repo
@@ -108,13 +108,13 @@ class WebSource:
         resp = await self._get(f"/s/{username}",
                                {"before": str(before)} if before is not None else None)
         if resp.is_redirect or resp.status_code == 404:
-            raise SourceError(f"@{username}: no public channel by that name"
+            raise NoSuchChannel(f"@{username}: no public channel by that name"
                               " (the web preview shows only public channels)")
         if resp.status_code != 200:
             raise SourceError(f"@{username}: web preview answered HTTP {resp.status_code}")
         page = parse_page(resp.content, username)
         if not page.is_channel:
-            raise SourceError(f"@{username}: no public channel by that name"
+            raise NoSuchChannel(f"@{username}: no public channel by that name"
                               " (the web preview shows only public channels)")
         return page
 
