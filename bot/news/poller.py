@@ -174,13 +174,19 @@ class FeedPoller:
             log.info("feed %s: %s", feed.url, parsed.warning)
         result = FeedPollResult(feed.url, "ok")
         fresh = await self._new_entries(feed.id, parsed.entries)
+        # a search lists one story from several outlets at once: its articles go to detection
+        # together, after the poll, so the one alert names the first outlet and lists the copies
+        together = gdelt.is_gdelt(feed.url)
         for i, entry in enumerate(fresh):
             if not budget.take():
                 result.deferred = len(fresh) - i
                 log.info("feed %s: %d new entries wait for the next poll (fetch caps)",
                          feed.url, result.deferred)
                 break
-            await self._fetch_article(feed.id, entry, result)
+            await self._fetch_article(feed.id, entry, result, wake=not together)
+        if together and self.on_article is not None:
+            for article_id in result.new_articles:
+                self.on_article(article_id)
         # validators only after the entries are stored: a crash mid-poll re-reads the same feed
         await feeds_repo.record_success(
             self.db, feed.id, next_poll_at=nxt, now=now, title=parsed.title, kind=parsed.kind,
@@ -229,7 +235,8 @@ class FeedPoller:
                  if e.link not in known and norm not in known and e.entry_id not in known_ids]
         return list({normalize_url(e.link): e for e in reversed(fresh)}.values())[::-1]
 
-    async def _fetch_article(self, feed_id: int, entry: FeedEntry, result: FeedPollResult) -> None:
+    async def _fetch_article(self, feed_id: int, entry: FeedEntry, result: FeedPollResult, *,
+                             wake: bool = True) -> None:
         link = normalize_url(entry.link)
         base = Article(url=entry.link, canonical_url=link, feed_id=feed_id, entry_id=entry.entry_id,
                        title=entry.title, published=entry.published)
@@ -279,5 +286,5 @@ class FeedPoller:
             if story != article_id:
                 result.copies.append((article_id, story))
                 log.info("article %s is a copy of story %s: %s", article_id, story, entry.link)
-        if self.on_article is not None:  # after its story is known: a copy is alerted once
+        if wake and self.on_article is not None:  # after its story is known: a copy is alerted once
             self.on_article(article_id)
