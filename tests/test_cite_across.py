@@ -117,12 +117,13 @@ async def test_the_migration_adds_keys_to_posts_stored_before(tmp_path: Path) ->
     from storage import search_index
     from storage.candidates import candidate_texts
     from storage.db import Database, migrate
-    from storage.migrations import SCHEMA_VERSION
+    from storage.migrations import MIGRATIONS
     from storage.wordforms import normal_words
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
-        migrate(conn, SCHEMA_VERSION - 1)
+        # the schema just before the migration that adds the keys, whatever comes after it
+        migrate(conn, MIGRATIONS.index(search_index.add_cross_script_keys))
         conn.execute("INSERT INTO channels (id, username, added_at) VALUES (1, 'DeepStateUA', '')")
         conn.execute("INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at,"
                      " words) VALUES (1, 1, 16410, ?, ?, 'uk', '', ?)",
