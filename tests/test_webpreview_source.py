@@ -247,19 +247,18 @@ async def test_a_channel_that_keeps_answering_no_such_channel_is_paused_with_the
     settings = web_settings(tmp_path, http, CHANNELS="NoSuchChan")  # the server answers 404
     db = await Database.open(settings.citewatch_db)
     try:
-        watcher = await started(settings, db)
-        for _ in range(NO_SUCH_AFTER - 1):
+        async with running(settings, db) as watcher:
+            for _ in range(NO_SUCH_AFTER - 1):
+                await watcher.poll()
+            ch = await channels_repo.get(db, "NoSuchChan")
+            assert ch is not None and ch.paused_until is not None
+            assert ch.paused_until > utcnow() + NO_SUCH_PAUSE - timedelta(minutes=5)
+            assert ch.last_error and "no public channel" in ch.last_error and "paused" in ch.last_error
+            asked = len(http.requests_to("/s/NoSuchChan"))
+            assert asked == NO_SUCH_AFTER
             await watcher.poll()
-        ch = await channels_repo.get(db, "NoSuchChan")
-        assert ch is not None and ch.paused_until is not None
-        assert ch.paused_until > utcnow() + NO_SUCH_PAUSE - timedelta(minutes=5)
-        assert ch.last_error and "no public channel" in ch.last_error and "paused" in ch.last_error
-        asked = len(http.requests_to("/s/NoSuchChan"))
-        assert asked == NO_SUCH_AFTER
-        await watcher.poll()
-        await watcher.catch_up_all()
-        assert len(http.requests_to("/s/NoSuchChan")) == asked  # not asked again while paused
-        await watcher.stop()
+            await watcher.catch_up_all()
+            assert len(http.requests_to("/s/NoSuchChan")) == asked  # not asked again while paused
     finally:
         await db.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "CITEWATCH_"))}
