@@ -242,21 +242,14 @@ class FeedPoller:
                        title=entry.title, published=entry.published)
         try:
             await self.robots.check(entry.link)
+            res = await self.fetcher.get(entry.link, accept="html")
+            # trafilatura is CPU-bound (tens of ms a page): keep the event loop free
+            ex = await asyncio.to_thread(extract_article, res.body, res.final_url)
         except RobotsUnavailable as exc:  # not stored: the entry is tried again next poll
             result.deferred += 1
             result.failed_articles.append((entry.link, str(exc)))
             log.warning("article %s: %s", entry.link, exc)
             return
-        except CitewatchError as exc:
-            base.status, base.error = "error", str(exc)
-            await articles_repo.add(self.db, base, [entry.link, link])
-            result.failed_articles.append((entry.link, str(exc)))
-            log.warning("article %s: %s", entry.link, exc)
-            return
-        try:
-            res = await self.fetcher.get(entry.link, accept="html")
-            # trafilatura is CPU-bound (tens of ms a page): keep the event loop free
-            ex = await asyncio.to_thread(extract_article, res.body, res.final_url)
         except CitewatchError as exc:
             base.status, base.error = "error", str(exc)
             await articles_repo.add(self.db, base, [entry.link, link])
