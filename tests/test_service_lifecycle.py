@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,6 +88,23 @@ async def test_detection_workers_exit_when_the_service_is_killed(
     assert not left, f"orphaned after SIGKILL: {left}"
 
 
+def slow_site(http: TestHTTPServer) -> tuple[str, threading.Event, Callable[[Request], Response]]:
+    """Another site (a second host name: the fetcher keeps a lock per host) whose feed lists one
+    article whose page hangs until ``release`` is set; ``hang`` serves any route the same way."""
+    release = threading.Event()
+
+    def hang(req: Request) -> Response:
+        release.wait(60)
+        return Response(503, b"gone")
+
+    other = f"http://localhost:{http.port}"
+    http.route("/slow.xml", lambda req: Response(200, rss([("Slow", f"{other}/slow/1",
+                                                             datetime.now(UTC))]),
+                                                 {"Content-Type": "application/rss+xml"}))
+    http.route("/slow/1", hang)
+    return other, release, hang
+
+
 async def seed_post(db_path: Path) -> None:
     """The post the article quotes, with its translation: what the service has from earlier runs."""
     from storage import posts, translations
@@ -110,20 +128,10 @@ async def test_start_up_does_not_wait_for_catch_up_and_sigterm_cancels_a_hung_po
 ) -> None:
     """A channel whose preview never answers: the feed's alert still comes at once, and SIGTERM
     while the channel's request and a feed's article request hang ends the process in 2 s."""
-    release = threading.Event()
-
-    def hang(req: Request) -> Response:
-        release.wait(60)
-        return Response(503, b"gone")
-
+    other, release, hang = slow_site(http)
     await seed_post(Path(env["CITEWATCH_DB"]))
     e = web_env(env, http)
     http.route("/s/DIUkraine", hang)
-    other = f"http://localhost:{http.port}"  # another site: the fetcher keeps a lock per host
-    http.route("/slow.xml", lambda req: Response(200, rss([("Slow", f"{other}/slow/1",
-                                                             datetime.now(UTC))]),
-                                                 {"Content-Type": "application/rss+xml"}))
-    http.route("/slow/1", hang)
     url = publish_article(http, "/news/mobilised-refuse", "Mobilised Russians refuse to fight")
     e.update(FEEDS=f"{other}/slow.xml,{http.url('/feed.xml')}", POLL_INTERVAL="1", LOG_LEVEL="info")
     out, err = tmp_path / "run.out", tmp_path / "run.err"
@@ -153,19 +161,9 @@ async def test_a_slow_feed_does_not_delay_another_feeds_alert(
 ) -> None:
     """One site's article page hangs; an article published later on another feed is alerted
     within a few seconds of that feed's next poll, not after the slow one gives up."""
-    release = threading.Event()
-
-    def hang(req: Request) -> Response:
-        release.wait(60)
-        return Response(503, b"gone")
-
+    other, release, _hang = slow_site(http)
     await seed_post(Path(env["CITEWATCH_DB"]))
     e = web_env(env, http)
-    other = f"http://localhost:{http.port}"  # another site: the fetcher keeps a lock per host
-    http.route("/slow.xml", lambda req: Response(200, rss([("Slow", f"{other}/slow/1",
-                                                             datetime.now(UTC))]),
-                                                 {"Content-Type": "application/rss+xml"}))
-    http.route("/slow/1", hang)
     e.update(FEEDS=f"{other}/slow.xml,{http.url('/feed.xml')}", LOG_LEVEL="info")
     out, err = tmp_path / "run.out", tmp_path / "run.err"
     proc = await start_run(e, out, err)
