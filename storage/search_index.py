@@ -158,7 +158,14 @@ def _progress(total: int, desc: str) -> tuple[Progress, Callable[[], None]]:
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=desc, unit=" posts", disable=None, file=sys.stderr, leave=False)
-    return bar.update, bar.close
+
+    def close() -> None:
+        # the finished count is drawn once before the bar clears: an update within tqdm's minimum
+        # interval is otherwise never shown, and a fast run would end on "0/N"
+        bar.refresh()
+        bar.close()
+
+    return bar.update, close
 
 
 def convert(conn: sqlite3.Connection, batch: int = 5000) -> None:
