@@ -29,6 +29,7 @@ class ChannelStatus:
     last_error_at: str | None
     paused_until: str | None
     added_at: str | None = None
+    state: str = "watched"  # storage.models.Channel.state
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
                 last_error_at=_iso(c.last_error_at),
                 paused_until=_iso(c.paused_until),
                 added_at=_iso(c.added_at),
+                state=c.state,
             )
             for c in await channels_repo.list_all(db)
         ],

@@ -99,6 +99,11 @@ class Channel:
     #: came from an import and never watched: searchable, not polled (``active`` is False)
     archived: bool = False
 
+    @property
+    def state(self) -> str:
+        """watched (polled), archived (imported, never watched) or removed (watched once)."""
+        return "watched" if self.active else "archived" if self.archived else "removed"
+
 
 @dataclass(frozen=True)
 class ChannelNames:

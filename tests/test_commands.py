@@ -70,6 +70,23 @@ async def test_post_recent_citations_channels_status_help(db: Database) -> None:
     assert await answer(db, "hello") == []
 
 
+async def test_channels_names_each_state_as_the_cli_does(db: Database) -> None:
+    """An imported archive is not "inactive": /channels says what the CLI says."""
+    from bot.archive import ImportRecord, import_records
+    from storage import channels as channels_repo
+
+    await channels_repo.add(db, "watched1")
+    await channels_repo.add(db, "gone1")
+    await channels_repo.remove(db, "gone1")
+    await import_records(db, [ImportRecord(Post(channel="archive1", message_id=1, date=POST_DATE,
+                                                text="x"))])
+    lines = tg_html.parse((await answer(db, "/channels"))[0])[0].splitlines()
+    by_name = {ln.split(":")[0]: ln for ln in lines[1:]}
+    assert by_name["@archive1"].endswith("(archived)")
+    assert by_name["@gone1"].endswith("(removed)")
+    assert "(" not in by_name["@watched1"]
+
+
 async def test_long_answers_are_split_at_lines_each_within_the_limit(db: Database) -> None:
     long_text = "\n".join(f"Рядок {i} & <тег> " + "слово " * 30 for i in range(120))
     await store_post(db, 5, text=long_text, translation=long_text.replace("Рядок", "Line"))

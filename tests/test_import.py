@@ -299,6 +299,10 @@ def test_imported_channels_are_archives_unless_watch(cli: Cli, env: dict[str, st
     dry = cli(env, "run", "--dry-run")
     assert "channels: diukraine;" in dry.stdout, dry.stdout
     assert "t.me/chan007/1" in cli(env, "search", "архів", "--limit", "200").stdout
+    status = cli(env, "status")
+    assert "  chan007: 1 posts, last success never (archived)" in status.stdout.splitlines()
+    states = {c["channel"]: c["state"] for c in json.loads(cli(env, "status", "--json").stdout)["channels"]}
+    assert states["chan007"] == "archived"
     # --watch: new and archived channels become watched
     _write_jsonl(path, [json.dumps({"channel": c, "id": 2, "date": "2023-01-02", "text": "x"})
                         for c in ("chan001", "fresh")])

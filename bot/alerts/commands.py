@@ -232,7 +232,7 @@ async def _channels(db: Database, args: str) -> list[str]:
         return ["No channels."]
     lines = ["📡 <b>Channels</b>"]
     for c in chans:
-        state = "" if c.active else " (inactive)"
+        state = "" if c.state == "watched" else f" ({c.state})"
         title = f" — {esc(shorten(c.title, 80))}" if c.title else ""
         lines.append(f"{link(f'https://t.me/{c.username}', '@' + c.username)}{title}: "
                      f"{c.post_count} posts{state}")

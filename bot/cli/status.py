@@ -49,8 +49,8 @@ def _print(report: StatusReport, choice: Choice) -> None:
     click.echo("channels:" if report.channels else "channels: none")
     for c in report.channels:
         line = f"  {c.channel}: {c.posts} posts, last success {fmt_lag(c.lag_seconds)}"
-        if not c.active:
-            line += " (inactive)"
+        if c.state != "watched":
+            line += f" ({c.state})"
         if c.paused_until:
             line += f"; paused until {c.paused_until}"
         if c.last_error:

@@ -14,7 +14,6 @@ from bot.errors import CitewatchError, SourceError
 from bot.tglinks import normalize_username
 from storage import channels as channels_repo
 from storage.db import Database
-from storage.models import Channel
 
 if TYPE_CHECKING:
     from bot.telegram.source import ChannelSource
@@ -132,11 +131,6 @@ async def channels_add(usernames: tuple[str, ...], join: bool) -> None:
         raise SystemExit(2)  # each failure was reported on its own line above
 
 
-def _state(c: Channel) -> str:
-    """watched (polled), archived (imported, never watched) or removed (watched once)."""
-    return "watched" if c.active else "archived" if c.archived else "removed"
-
-
 @channels.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON output")
 @handle_errors
@@ -149,7 +143,7 @@ async def channels_list(as_json: bool) -> None:
     if as_json:
         print_json([{
             "username": c.username, "title": c.title, "tg_id": c.tg_id, "joined": c.joined,
-            "active": c.active, "state": _state(c), "posts": c.post_count,
+            "active": c.active, "state": c.state, "posts": c.post_count,
             "last_message_id": c.last_message_id,
             "last_success_at": c.last_success_at, "last_error": c.last_error,
             "paused_until": c.paused_until,
@@ -161,7 +155,7 @@ async def channels_list(as_json: bool) -> None:
     for c in rows:
         flags = ["joined" if c.joined else "polled"]
         if not c.active:
-            flags = [_state(c)]
+            flags = [c.state]
         if c.tg_id is None and c.active:
             flags.append("unresolved")
         if c.paused_until is not None:
