@@ -63,8 +63,8 @@ async def test_one_alert_per_story_naming_the_first_outlet(db: Database) -> None
     original, other = real_texts(shared_data(ARTICLES_FILE), 2)
     post_id = await store_post(db, 1908)
     # the scraped copy is stored first (GDELT lists newest first), the original second
-    copy1 = await _store(db, "https://farm.example/a?x=1", scraped(original), T0 + timedelta(hours=2),
-                         "Farm <b>News</b>")
+    copy1 = await _store(db, "https://farm.example/a?x=1&utm_source=gdelt&fbclid=Z9", scraped(original),
+                         T0 + timedelta(hours=2), "Farm <b>News</b>")
     first = await _store(db, "https://www.newsweek.example/story", original, T0, "Newsweek")
     unrelated = await _store(db, "https://other.example/b", other, T0, "Other")
     assert (await articles_repo.get(db, first)).story_id == copy1  # type: ignore[union-attr]
@@ -87,7 +87,9 @@ async def test_one_alert_per_story_naming_the_first_outlet(db: Database) -> None
     assert text.splitlines()[2].startswith("Newsweek")
     assert "Copies (1): Farm <b>News</b>" in text and "&lt;b&gt;" in message
     assert "https://www.newsweek.example/story" in readable_text(message)
+    # the copy's link keeps the page's own parameter, not the trackers it was handed out with
     assert "https://farm.example/a?x=1" in readable_text(message).replace("&amp;", "&")
+    assert "utm_source" not in message and "fbclid" not in message
     for g in groups:
         await alerts_repo.mark_sent(db, g.alert_ids, 1)
     # a later copy joins the story: its citation is stored, nothing alerts again

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from telethon.extensions import html as tg_html
 
+from bot.news.urls import normalize_url
 from storage.alerts import AlertGroup, AlertItem
 from storage.models import Article, Evidence
 
@@ -184,12 +185,18 @@ def outlet_name(a: Article) -> str:
     return a.outlet or urlsplit(a.url).hostname or a.url
 
 
+def _href(a: Article) -> str:
+    """The address we fetched, without trackers (utm_*, fbclid…): GDELT and feeds hand them out.
+    Not the page's own canonical link, which the page may point anywhere."""
+    return normalize_url(a.url)
+
+
 def _copies(lead: Article, story: list[Article]) -> str:
     """"Copies (3): outlet, outlet, …" — every other stored copy of the story, linked."""
     others = [c for c in story if c.id != lead.id]
     if not others:
         return ""
-    shown = ", ".join(link(c.url, outlet_name(c)) for c in others[:_COPIES_MAX])
+    shown = ", ".join(link(_href(c), outlet_name(c)) for c in others[:_COPIES_MAX])
     more = f" and {len(others) - _COPIES_MAX} more" if len(others) > _COPIES_MAX else ""
     return f"Copies ({len(others)}): {shown}{more}"
 
@@ -202,7 +209,7 @@ def _render(group: AlertGroup, excerpt_len: int, items: list[AlertItem], hidden:
     n = len(group.items)
     head = [
         f"🔗 <b>{'A post is' if n == 1 else f'{n} posts are'} cited</b> (score {best:.2f})",
-        f"<b>{link(a.url, title)}</b>",
+        f"<b>{link(_href(a), title)}</b>",
         " · ".join(esc(x) for x in (outlet_name(a) if group.story else a.outlet,
                                     fmt_date(a.published) if a.published else None) if x),
         _copies(a, group.story),
