@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import itertools
 import os
 import time
@@ -196,6 +197,46 @@ async def test_unknown_channel_is_one_line_and_changes_nothing(
         assert await channels_repo.list_all(db) == []
     finally:
         await source.stop()
+
+
+async def test_a_hostile_preview_page_is_capped_and_loses_nothing(
+        tmp_path: Path, http: TestHTTPServer, preview: FakePreview, db: Database) -> None:
+    """The preview goes through the news fetcher's cap and decoder: a gzip bomb (60 MB of HTML in
+    60 kB) stops at FETCH_MAX_BYTES with one line, and the channel's stored posts are untouched."""
+    preview.add(3)
+    settings = web_settings(tmp_path, http, FETCH_MAX_BYTES="1000000")
+    async with running(settings, db):
+        pass
+    before = await posts_repo.message_ids(db, "DIUkraine")
+    assert before == {1, 2, 3}
+    bomb = gzip.compress(b"<html><body>" + b"<p>x</p>" * 7_500_000, compresslevel=9)
+    assert len(bomb) < 200_000
+    preview.fail_next.append(Response(200, bomb, {"Content-Type": "text/html",
+                                                  "Content-Encoding": "gzip"}))
+    source = WebSource(settings, db)
+    await source.start()
+    try:
+        with pytest.raises(SourceError, match="larger than") as exc:
+            await source.page("DIUkraine")
+        assert "\n" not in str(exc.value)
+    finally:
+        await source.stop()
+    assert await posts_repo.message_ids(db, "DIUkraine") == before
+
+
+async def test_a_link_local_preview_address_is_refused_without_a_request(
+        tmp_path: Path, http: TestHTTPServer, db: Database) -> None:
+    """WEB_BASE_URL may point at a LAN mirror, never at a cloud metadata address."""
+    settings = web_settings(tmp_path, http, WEB_BASE_URL="http://169.254.169.254")
+    source = WebSource(settings, db)
+    await source.start()
+    try:
+        with pytest.raises(SourceError, match=r"refused|link-local") as exc:
+            await source.resolve("DIUkraine")
+        assert "\n" not in str(exc.value)
+    finally:
+        await source.stop()
+    assert await channels_repo.list_all(db) == []
 
 
 async def test_fetch_post_reads_the_page_around_it(

@@ -317,6 +317,15 @@ class Fetcher:
             return FetchResult(url, current, status, resp_headers, body)
         raise FetchError(f"too many redirects (more than {self.max_redirects})")
 
+    async def get_once(
+        self, url: str, headers: Mapping[str, str] | None = None, *, accept: Accept = "any"
+    ) -> FetchResult:
+        """One request, no redirect followed: the caller decides what a redirect means (the web
+        preview: no such channel). The same address rules, caps and errors as ``get``."""
+        await self._check_url(url)
+        status, resp_headers, body = await self._hop(url, headers, accept)
+        return FetchResult(url, url, status, resp_headers, body)
+
     async def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):

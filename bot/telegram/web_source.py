@@ -10,15 +10,17 @@ becomes a new version in storage).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from bot.config import Settings
-from bot.errors import FloodWait, NoSuchChannel, SourceError
+from bot.errors import FetchError, FloodWait, NoSuchChannel, SourceError
+from bot.news.fetch import Fetcher, FetchResult, HTTPStatusError
 from bot.telegram.webpreview import PreviewPage, parse_page
 from storage import channels as channels_repo
 from storage import posts as posts_repo
@@ -26,44 +28,37 @@ from storage.db import Database
 from storage.models import Channel, Post, utcnow
 
 log = logging.getLogger(__name__)
+_NO_HEADERS = httpx.Headers()
 
 MAX_ATTEMPTS = 4
 MAX_PAGES = 500  # a safety stop for a runaway catch-up (≈ 10,000 posts)
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:  # an HTTP date: rare here, treat as "unknown"
-        return None
 
 
 class WebSource:
     name = "web"
     live = False
 
-    def __init__(self, settings: Settings, db: Database,
-                 http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
         self.base = settings.web_base_url.rstrip("/")
-        self._http = http
-        self._own_http = http is None
+        self._http: Fetcher | None = None
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._last_request: dict[str, float] = {}
 
     async def start(self) -> None:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                headers={"User-Agent": self.settings.user_agent, "Accept": "text/html"},
-                timeout=self.settings.fetch_timeout, follow_redirects=False,
-            )
+            # the news fetcher's guard, caps and decoding: a hostile or broken preview page cannot
+            # fill memory or reach link-local/metadata addresses. WEB_BASE_URL is the operator's own
+            # choice (a mirror may be on the LAN) and no redirect is followed, so private addresses
+            # are allowed for it; pacing is WEB_INTERVAL's, below, not FETCH_HOST_GAP.
+            self._http = Fetcher(dataclasses.replace(self.settings, allow_private_urls=True,
+                                                     fetch_host_gap=0.0))
 
     async def stop(self) -> None:
-        if self._own_http and self._http is not None:
+        if self._http is not None:
             http, self._http = self._http, None
-            await http.aclose()
+            await http.close()
 
     async def listen(self, channels: list[Channel]) -> None:
         return None
@@ -72,12 +67,13 @@ class WebSource:
         return False
 
     # ---- HTTP -----------------------------------------------------------------------
-    async def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-        """GET with per-host serialisation, pacing and backoff; raises FloodWait/SourceError."""
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> FetchResult:
+        """GET with per-host serialisation, pacing and backoff; raises FloodWait/SourceError.
+        A redirect or a 404 is returned as it is: the caller knows what it means."""
         if self._http is None:
             await self.start()
         assert self._http is not None
-        url = self.base + path
+        url = self.base + path + (f"?{urlencode(params)}" if params else "")
         host = urlsplit(url).netloc
         delay = max(self.settings.web_interval, 1.0)
         async with self._host_locks.setdefault(host, asyncio.Lock()):
@@ -87,32 +83,33 @@ class WebSource:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 try:
-                    resp = await self._http.get(url, params=params)
-                except httpx.HTTPError as exc:
-                    raise SourceError(f"{url}: {type(exc).__name__}: {exc}") from exc
+                    return await self._http.get_once(url, {"Accept": "text/html"}, accept="html")
+                except HTTPStatusError as exc:
+                    if exc.status != 429 and exc.status < 500:
+                        return FetchResult(url, url, exc.status, _NO_HEADERS, b"")
+                    status, pause = exc.status, exc.retry_after or delay
+                except FetchError as exc:
+                    raise SourceError(f"{url}: {exc}") from exc
                 finally:
                     self._last_request[host] = time.monotonic()
-                if resp.status_code != 429 and resp.status_code < 500:
-                    return resp
-                pause = _retry_after(resp) or delay
                 if pause > self.settings.flood_sleep_max:
-                    raise FloodWait(pause, f"{host} (HTTP {resp.status_code})")
+                    raise FloodWait(pause, f"{host} (HTTP {status})")
                 if attempt == MAX_ATTEMPTS:
                     break
-                log.info("%s: HTTP %d, retrying in %.1fs", host, resp.status_code, pause)
+                log.info("%s: HTTP %d, retrying in %.1fs", host, status, pause)
                 await asyncio.sleep(pause)
                 delay *= 2
-        raise SourceError(f"{url}: HTTP {resp.status_code} after {MAX_ATTEMPTS} attempts")
+        raise SourceError(f"{url}: HTTP {status} after {MAX_ATTEMPTS} attempts")
 
     async def page(self, username: str, before: int | None = None) -> PreviewPage:
         resp = await self._get(f"/s/{username}",
                                {"before": str(before)} if before is not None else None)
-        if resp.is_redirect or resp.status_code == 404:
+        if 300 <= resp.status < 400 or resp.status == 404:
             raise NoSuchChannel(f"@{username}: no public channel by that name"
                               " (the web preview shows only public channels)")
-        if resp.status_code != 200:
-            raise SourceError(f"@{username}: web preview answered HTTP {resp.status_code}")
-        page = parse_page(resp.content, username)
+        if resp.status != 200:
+            raise SourceError(f"@{username}: web preview answered HTTP {resp.status}")
+        page = parse_page(resp.body, username)
         if not page.is_channel:
             raise NoSuchChannel(f"@{username}: no public channel by that name"
                               " (the web preview shows only public channels)")
