@@ -19,6 +19,8 @@ so they live in the full-text index beside the words (``posts_fts`` column ``key
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import iuliia
@@ -30,9 +32,7 @@ from storage import wordforms
 KEY_PREFIX = "xn"
 #: the shortest key kept ("kav" for Kyiv/Kiev joins too much; the glossary has those)
 MIN_KEY = 4
-_LETTER = re.compile(r"[^\W\d_]")
-_NAME_NEXT = re.compile(r"\s+[А-ЯЁІЇЄҐ][а-яёіїєґ]")
-_SENTENCE_END = re.compile(r"[.!?;]\s|\n")
+_HAS_CYRILLIC = re.compile(r"[а-яіїєґё]", re.IGNORECASE)
 _CYRILLIC_WORD = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’А-ЯЁІЇЄҐ-]+")
 _LATIN_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
 _UK_ONLY = frozenset("іїєґІЇЄҐ")
@@ -96,19 +96,22 @@ def _cyrillic_keys(word: str) -> tuple[str, ...]:
 
 
 def post_keys(text: str) -> list[str]:
-    """Keys of the capitalised Cyrillic words of a post (names), each form and its lemmas."""
+    """What the index holds for a post's Cyrillic text to be found from English: the keys of its
+    capitalised words (names; each form and its lemmas), of its glossary terms and of its numbered
+    units (``term_keys``)."""
     out: dict[str, None] = {}
     for w in dict.fromkeys(_CYRILLIC_WORD.findall(text)):
         for k in _cyrillic_keys(w.replace("ʼ", "").replace("’", "").replace("'", "")):
             out[k] = None
+    if _HAS_CYRILLIC.search(text):
+        out.update(dict.fromkeys(term_keys(text, "cyrillic")))
     return list(out)
 
 
 def post_names(text: str) -> list[frozenset[str]]:
     """The name keys of each capitalised Cyrillic word of a post that does not start a sentence
-    (unless a name goes on: "Кирило Буданов") and is not all capitals ("БАХМУТ ніч", a "МАДЯР"
-    signature): its names, as far as capitals tell. How many of them an article names says how
-    much of the post it tells, where no passage can be compared."""
+    (its names, as far as capitals tell): how many of them an article names says how much of the
+    post it tells, where no passage can be compared."""
     out: dict[str, frozenset[str]] = {}
     for sent in _SENTENCE_END.split(text):
         for i, m in enumerate(_CYRILLIC_WORD.finditer(sent)):
@@ -117,7 +120,7 @@ def post_names(text: str) -> list[frozenset[str]]:
                 continue
             if i == 0 and not _LETTER.search(sent, 0, m.start()) and not _NAME_NEXT.match(
                     sent, m.end()):
-                continue  # a sentence's first word
+                continue  # a sentence's first word, unless a name goes on ("Кирило Буданов")
             keys = _cyrillic_keys(w.replace("ʼ", "").replace("’", "").replace("'", ""))
             if keys:
                 out.setdefault(w.lower(), frozenset(keys))
@@ -126,19 +129,185 @@ def post_names(text: str) -> list[frozenset[str]]:
 
 @lru_cache(maxsize=64)
 def article_names(text: str) -> dict[str, str]:
-    """Key → the word that gave it, for the capitalised Latin words of an article (names as the
-    press spells them; the first spelling of each key). Memoised: retrieval and the detector ask
-    for the same text."""
+    """Key → the words that gave it, for an article's capitalised Latin words (names as the press
+    spells them; the first spelling of each key), glossary terms and numbered units."""
     out: dict[str, str] = {}
     for w in dict.fromkeys(_LATIN_NAME.findall(text)):
         if w.isupper():
-            continue  # abbreviations (AFU, HUR): not names
+            continue  # abbreviations (AFU, HUR) go through the glossary
         k = name_key(w)
         if k:
             out.setdefault(KEY_PREFIX + k, w.strip("'’-"))
+    for k, words in term_keys(text, "latin").items():
+        out.setdefault(k, words)
     return out
 
 
 def article_keys(text: str) -> list[str]:
     """Keys of the capitalised Latin words of an article, in order of first use."""
-    return list(article_names(text))
+    return list(article_names(text))  # the detector asks again for the same text: memoised
+
+
+# ---------------------------------------------------------------- glossary terms and units
+#: a glossary term's key ("AFU" → ``xgafu``) and a numbered unit's ("110th Brigade" → ``xu110brigade``)
+TERM_PREFIX = "xg"
+UNIT_PREFIX = "xu"
+#: words allowed between a unit's number and its unit word ("110th Separate Mechanised Brigade")
+_UNIT_GAP = 3
+_NUMBER = re.compile(r"(?<![\d.,])(\d{1,3})(?!\d)(?:-?(?:st|nd|rd|th|[а-яіїєґ]{1,3}))?(?![.,]\d)",
+                     re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
+_NAME_NEXT = re.compile(r"\s+[А-ЯЁІЇЄҐ][а-яёіїєґ]")
+_SENTENCE_END = re.compile(r"[.!?;]\s|\n")
+_WORDS_BETWEEN = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One glossary source: its words (lower-cased text, whether a stem), as compiled."""
+
+    words: tuple[tuple[str, bool], ...]
+    caps: bool  # an all-capitals source matches only as written
+    source: tuple[str, ...]  # the words as written (for ``caps``)
+    target: str
+    unit: bool
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """One script's glossary sources, found by their first word: exact words in ``exact``, stems
+    in ``stems`` under each stem length. Dict lookups per word, not one regex alternation of all
+    sources (Python's ``re`` tries each alternative at every position: 13 ms per article)."""
+
+    exact: dict[str, list[_Entry]]
+    stems: dict[str, list[_Entry]]
+    lengths: tuple[int, ...]
+    #: whether the sources are Cyrillic (Latin look-alike letters in a word are folded)
+    cyrillic: bool
+    #: the first three letters of every first word (the word, if shorter): most words of a text
+    #: start otherwise
+    starts: frozenset[str]
+
+    def at(self, low: str) -> list[_Entry]:
+        found = self.exact.get(low, _NONE)
+        stems = self.stems
+        for n in self.lengths:
+            got = stems.get(low[:n]) if n <= len(low) else None
+            if got:
+                found = [*found, *got]
+        return found
+
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:[-'’ʼ][^\W\d_]+)*")
+_NONE: list[_Entry] = []
+#: Latin letters typed for their Cyrillic look-alikes
+_LOOKALIKES = str.maketrans("aeopcxyiAEOPCXTHKMBI", "аеорсхуіАЕОРСХТНКМВІ")
+
+
+def _compile(rows: Sequence[tuple[str, str, bool]], cyrillic: bool) -> _Matcher:
+    """Rows (source, target, is_unit) → a matcher. A source word ending in ``*`` also matches
+    longer words; an all-capitals source matches only in capitals; longer sources first."""
+    exact: dict[str, list[_Entry]] = {}
+    stems: dict[str, list[_Entry]] = {}
+    for source, target, unit in rows:
+        raw = tuple(source.split())
+        words = tuple((w.rstrip("*").lower(), w.endswith("*")) for w in raw)
+        entry = _Entry(words, source.replace("*", "").isupper(), tuple(w.rstrip("*") for w in raw),
+                       target, unit)
+        first, stem = words[0]
+        (stems if stem else exact).setdefault(first, []).append(entry)
+    for table in (exact, stems):
+        for entries in table.values():
+            entries.sort(key=lambda e: (-len(e.words), -sum(len(w) for w, _ in e.words)))
+    return _Matcher(exact, stems, tuple(sorted({len(k) for k in stems}, reverse=True)),
+                    cyrillic, frozenset(k[:3] for k in (*exact, *stems)))
+
+
+def _fits(entry: _Entry, tokens: Sequence[str], i: int) -> bool:
+    if i + len(entry.words) > len(tokens):
+        return False
+    for k, (word, stem) in enumerate(entry.words):
+        tok = tokens[i + k]
+        low = tok.lower()
+        if not (low.startswith(word) if stem else low == word):
+            return False
+        if entry.caps and not tok.startswith(entry.source[k]):
+            return False
+    return True
+
+
+def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
+    """(entry, start, end) of each glossary source in ``text``, longest first, not overlapping.
+    Words are cut in C (``findall``); only those starting like a source are looked at."""
+    tokens = written = _TOKEN.findall(text)
+    if m.cyrillic:  # "ОАeМБр" typed with a Latin e: Latin look-alikes inside a Cyrillic word
+        tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
+                  for t in tokens]
+    starts = m.starts
+    out = []
+    pos = 0
+    i = 0
+    n = len(tokens)
+    while i < n:
+        tok = tokens[i]
+        if tok[:3].lower() in starts:
+            for entry in m.at(tok.lower()):
+                if _fits(entry, tokens, i):
+                    j = i + len(entry.words) - 1
+                    start = text.find(written[i], pos)
+                    end = text.find(written[j], start) + len(written[j])
+                    out.append((entry, start, end))
+                    pos, i = end, j
+                    break
+        i += 1
+    return out
+
+
+@lru_cache(maxsize=1)
+def _matchers() -> dict[str, _Matcher]:
+    """The shipped bilingual glossary (``bot/translate/data/glossary.csv``: one file for the
+    translation glossary and these keys), compiled per script: "cyrillic" (uk and ru rows) and
+    "latin" (the targets themselves and the "en" rows)."""
+    from bot.translate.glossary import default_terms  # the one glossary file and its parser
+
+    cyr: dict[tuple[str, str], bool] = {}
+    lat: dict[tuple[str, str], bool] = {}
+    for t in default_terms():
+        unit = t.use == "unit"
+        if t.lang in ("uk", "ru"):
+            cyr[(t.source, t.target)] = unit
+            if not unit and t.target.isascii():
+                lat[(t.target, t.target)] = unit
+        elif t.lang == "en":
+            lat[(t.source, t.target)] = unit
+    return {"cyrillic": _compile([(s, g, u) for (s, g), u in cyr.items()], True),
+            "latin": _compile([(s, g, u) for (s, g), u in lat.items()], False)}
+
+
+def _term_key(target: str) -> str:
+    return TERM_PREFIX + _NOT_LETTER.sub("", target.lower())
+
+
+def term_keys(text: str, script: str) -> dict[str, str]:
+    """Glossary and unit keys of ``text`` ("cyrillic" for a post's original, "latin" for an
+    English article) → the words that gave each: a term's target (``xgafu`` for ЗСУ or "Armed
+    Forces of Ukraine"), and each number written next to a unit word (``xu110brigade`` for
+    "110th Separate Mechanised Brigade" and "110-ї окремої механізованої бригади")."""
+    out: dict[str, str] = {}
+    last_end = 0
+    for entry, start, end in _glossary_hits(text, _matchers()[script]):
+        words = text[start:end]
+        if not entry.unit:
+            out.setdefault(_term_key(entry.target), words)
+            continue
+        # the numbers just before the unit word, with at most _UNIT_GAP words between
+        before = text[max(last_end, start - 80):start]
+        tail = _SENTENCE_END.split(before)[-1]
+        numbers = list(_NUMBER.finditer(tail))
+        if numbers and len(_WORDS_BETWEEN.findall(tail[numbers[-1].end():])) <= _UNIT_GAP:
+            unit = _NOT_LETTER.sub("", entry.target.lower())
+            for n in numbers:
+                if len(_WORDS_BETWEEN.findall(tail[n.end():])) <= _UNIT_GAP + 2:
+                    out.setdefault(f"{UNIT_PREFIX}{int(n.group(1))}{unit}", f"{n.group(0)} {words}")
+        last_end = end
+    return out

@@ -312,6 +312,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     ALTER TABLE channels ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
     """,
+    # 10: keys of each post's glossary terms and numbered units in its index words
+    search_index.add_glossary_keys,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -123,8 +123,9 @@ END;
 
 def post_words(text: str) -> str:
     """What the index holds beside a post's text: the normal forms of its words and the
-    cross-script keys of its Cyrillic names (``storage.crossscript``: "Курахове" is found from
-    "Kurakhove")."""
+    cross-script keys of its Cyrillic names, glossary terms and numbered units
+    (``storage.crossscript``: "Курахове" is found from "Kurakhove", "110-ї ОМБр" from "110th
+    Brigade")."""
     keys = crossscript.post_keys(text)
     words = wordforms.normal_words(text)
     return f"{words} {' '.join(keys)}" if keys and words else words or " ".join(keys)
@@ -221,8 +222,21 @@ def add_cross_script_keys(conn: sqlite3.Connection, batch: int = 5000) -> None:
     articles find posts stored before (their Cyrillic names).
     Only posts whose words change are rewritten; the edit trigger re-indexes each. Inside the
     migration's transaction, with a progress bar on a terminal."""
+    _rewrite_words(conn, "indexing cross-script keys", batch)
+
+
+def add_glossary_keys(conn: sqlite3.Connection, batch: int = 5000) -> None:
+    """Migration: each post's index words gain the keys of its glossary terms and numbered units
+    (``crossscript.term_keys``: "110-ї ОМБр" is found from "110th Brigade"), for posts stored
+    before. As ``add_cross_script_keys``: only changed posts are rewritten."""
+    _rewrite_words(conn, "indexing glossary keys", batch)
+
+
+def _rewrite_words(conn: sqlite3.Connection, desc: str, batch: int) -> None:
+    """Every post whose ``post_words`` differ from its stored words gets the new ones (the edit
+    trigger re-indexes it), in batches, with a progress bar on a terminal."""
     total = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
-    update, close = _progress(total, "indexing cross-script keys")
+    update, close = _progress(total, desc)
     try:
         last = 0
         while True:

@@ -15,14 +15,14 @@ from itertools import accumulate
 from bot.cite.text import COMMON_TOPIC, STOPWORDS, sentences, stem
 from storage import wordforms
 from storage.candidates import MAX_LOOKUPS
-from storage.crossscript import article_names
+from storage.crossscript import KEY_PREFIX, TERM_PREFIX, UNIT_PREFIX, article_names
 from storage.fold import fold
 
 #: a run of letters or digits: what FTS5's unicode61 tokenizer keeps as one token
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 #: index terms looked up per article, at most
 MAX_TERMS = 80
-#: of the lookups, at most this many are cross-script name keys (``lookup_terms``)
+#: of the lookups, at most this many are cross-script keys: units, names, terms (``lookup_terms``)
 MAX_KEYS = 12
 #: where an article says it is quoting Telegram: the words around it are the ones to look up
 _TELEGRAM_ATTRIBUTION = re.compile(
@@ -160,11 +160,13 @@ def _cited_spans(text: str) -> list[tuple[int, int]]:
 
 
 def lookup_terms(text: str) -> list[str]:
-    """What retrieval looks up for an article: its index terms (``fts_terms``) and the cross-script
-    keys of its names (``storage.crossscript``: "Kurakhove" finds a post that writes "Курахове",
-    which no English term reaches), within ``storage.candidates.MAX_LOOKUPS``. The keys go in the
-    order ``fts_terms`` ranks their words (names near the attribution first), leaving out words
-    every war report has; retrieval then keeps the rarest of all."""
+    """What retrieval looks up for an article: its index terms (``fts_terms``) and its cross-script
+    keys (``storage.crossscript``: "Kurakhove" finds a post that writes "Курахове", "110th Brigade"
+    one that writes "110-ї ОМБр": no English term reaches them), within
+    ``storage.candidates.MAX_LOOKUPS``. Keys go in order of use: numbered units first (the most
+    specific), then names in the order ``fts_terms`` ranks their words (names near the attribution
+    first; words every war report has are left out), then glossary terms; retrieval then keeps the
+    rarest of all."""
     words = fts_terms(text)
     found = article_names(text)
     rank = {t: i for i, t in enumerate(words)}
@@ -174,8 +176,11 @@ def lookup_terms(text: str) -> list[str]:
         return min((rank[f] for f in (low, *wordforms.forms(low)) if f in rank),
                    default=len(words))
 
-    keys = sorted((k for k in found if not _topical(found[k])), key=lambda k: place(found[k]))
-    keys = keys[:MAX_KEYS]
+    units = [k for k in found if k.startswith(UNIT_PREFIX)]
+    names = sorted((k for k in found if k.startswith(KEY_PREFIX) and not _topical(found[k])),
+                   key=lambda k: place(found[k]))
+    terms = [k for k in found if k.startswith(TERM_PREFIX)]
+    keys = [*units, *names, *terms][:MAX_KEYS]
     kept = [t for t in words if t not in keys]
     return kept[: MAX_LOOKUPS - len(keys)] + keys
 

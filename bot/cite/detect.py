@@ -15,12 +15,15 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
   "said / wrote / according to" 0.4, a bare name nothing; "in a Telegram post on February 11"
-  gives the mention only to the channel's posts of that day (±1 for time zones)
+  gives the mention only to the channel's posts of that day (±1 for time zones); a mention whose
+  channel has only this post telling the article's names and numbered units across scripts
+  ("72 ОМБр … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState said") points at it ... 0.55
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
   candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
   no translation meets a Latin article by its names' transliteration keys (storage.crossscript);
-  then the channel's mention is not halved, since such a post cannot be quoted word for word
+  then the channel's mention is not halved, since such a post cannot be quoted word for word;
+  numbered units meet the same way ("110-ї ОМБр" / "110th Brigade", by rarity, ≤ 0.12 each)
 - time: the post precedes the article within the window (a post after the article is never cited)
 
 Only per-post evidence (link, embed, quote, shared) makes a post a citation; a mention or the timing
@@ -74,6 +77,9 @@ _DAY_SPAN = 40  # characters after "Telegram"/"post" searched for the day it was
 MENTION_STRONG = 0.45
 MENTION_ALIAS_STRONG = 0.4
 MENTION_SAID = 0.4
+#: a channel named as the source whose only post here telling the article's names and units
+#: across scripts is this one (``_singled_out``)
+MENTION_SINGLED = 0.55
 
 
 @dataclass(frozen=True)
@@ -143,13 +149,13 @@ class _Side:
 
     @property
     def keys(self) -> frozenset[str]:
-        """Cross-script keys of the article's capitalised Latin words (names as the press spells
-        them, ``storage.crossscript``), made only when a post in another script with no
-        translation is compared (memoised there)."""
+        """Cross-script keys of the article (``storage.crossscript``: its names as the press spells
+        them, glossary terms, numbered units), made only when a post in another script with no
+        translation is compared (memoised there: retrieval asked for the same text)."""
         return frozenset(crossscript.article_names(self._text))
 
     def spelled(self, key: str) -> str:
-        """The article's word that gave a key ("Kupiansk")."""
+        """The article's words that gave a key ("Kupiansk", "110th Brigade")."""
         return crossscript.article_names(self._text).get(key, key)
 
     def window(self, i: int) -> tuple[set[str], set[tuple[str, ...]]]:
@@ -581,8 +587,11 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 _SHARED_CAP = 0.4
 #: shared facts that identify a post in another script with no translation (with its channel named)
 _CROSS_FACTS = 0.15
-#: added to those facts in proportion to the share of the post's names the article tells
+#: added to those facts in proportion to the share of the post's names and units the article tells
 _CROSS_TOLD = 0.1
+_LATIN = "abcdefghijklmnopqrstuvwxyz"
+#: a numbered unit both tell ("110-ї ОМБр", "110th Brigade"): as specific as a rare name, by rarity
+_UNIT_WEIGHT = 0.12
 _SHARED_CAP_FIGURES = 0.55
 
 
@@ -609,11 +618,16 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     nms = sorted(art.names & names)
     # a Cyrillic post with no translation against a Latin article: names meet by their
     # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk") — names as the post
-    # writes names (not a sentence's first word, not capitals: "БАХМУТ ніч", a "МАДЯР" signature)
+    # writes names (not a sentence's first word, not capitals: "БАХМУТ ніч", a "МАДЯР"
+    # signature) — and numbered units by theirs ("110-ї ОМБр" and "110th Brigade": xu110brigade)
     hits = art.keys & _post_keys(post_text) if cross else frozenset()
     named = frozenset().union(*_post_names(post_text)) if hits else frozenset()
-    keys = sorted(k.removeprefix(crossscript.KEY_PREFIX) for k in hits if k in named)
-    count = len(nums) + len(dts) + len(nms) + len(pairs) + len(keys)
+    keys = sorted(k.removeprefix(crossscript.KEY_PREFIX) for k in hits
+                  if k.startswith(crossscript.KEY_PREFIX) and k in named)
+    cross_units = sorted((k.removeprefix(crossscript.UNIT_PREFIX).rstrip(_LATIN), art.spelled(k), k)
+                         for k in hits if k.startswith(crossscript.UNIT_PREFIX))
+    nums = [x for x in nums if x not in {n for n, _, _ in cross_units}]
+    count = len(nums) + len(dts) + len(nms) + len(pairs) + len(keys) + len(cross_units)
     if count < 2:
         return None
 
@@ -623,12 +637,15 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     w = (sum(rare(num, _number_weight(num) + 0.04) for num, _ in pairs)
          + sum(rare(x, _number_weight(x)) for x in nums)
          + 0.08 * len(dts) + sum(rare(x, 0.05) for x in nms)
-         + sum(rare(crossscript.KEY_PREFIX + k, 0.08) for k in keys))
-    if len(keys) >= 2:
-        # the share of the post's names the article tells: where no passage can be compared, it
-        # says how much of the post the article reports (as containment does for a quote)
+         + sum(rare(crossscript.KEY_PREFIX + k, 0.08) for k in keys)
+         + sum(rare(k, _UNIT_WEIGHT) for _, _, k in cross_units))
+    if len(keys) + len(cross_units) >= 2:
+        # the share of the post's names and units the article tells: where no passage can be
+        # compared, it says how much of the post the article reports (as containment does)
         told = _post_names(post_text)
-        w += _CROSS_TOLD * sum(1 for ks in told if ks & hits) / max(1, len(told))
+        post_units = sum(1 for k in _post_keys(post_text) if k.startswith(crossscript.UNIT_PREFIX))
+        shown = sum(1 for ks in told if ks & hits) + len(cross_units)
+        w += _CROSS_TOLD * shown / max(1, len(told) + post_units)
     # several long exact figures (a losses report's "162560", "3468", "6740") are the post's content
     long_figures = sum(len(x.replace(".", "")) >= 4 for x in [*nums, *(a for a, _ in pairs)])
     w = min(_SHARED_CAP_FIGURES if long_figures >= 3 else _SHARED_CAP, w)
@@ -645,9 +662,14 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     if keys:
         parts.append(f"{len(keys)} name{'s' * (len(keys) > 1)} across scripts "
                      f"(transliteration keys {', '.join(keys[:5])})")
+    if cross_units:
+        parts.append(f"{len(cross_units)} numbered unit{'s' * (len(cross_units) > 1)} across "
+                     f"scripts ({', '.join(w for _, w, _ in cross_units[:5])})")
     return {"kind": "shared", "text": "shares " + ", ".join(parts), "weight": round(w, 3),
             "numbers": [*(a for a, _ in pairs), *nums], "dates": [f"{m:02d}-{d:02d}" for m, d in dts],
-            "names": nms, "units": [f"{a} {b}" for a, b in pairs], "keys": keys}
+            "names": nms, "units": [*(f"{a} {b}" for a, b in pairs), *(w for _, w, _ in cross_units)],
+            "keys": keys, "cross_units": [k.removeprefix(crossscript.UNIT_PREFIX)
+                                          for _, _, k in cross_units]}
 
 
 def _gap(hours: float) -> str:
@@ -754,6 +776,8 @@ def detect(
     fact_df = _fact_frequencies(candidates, shortlist, art_script)
 
     found: dict[PostKey, Found] = {}
+    compared: list[tuple[CandidatePost, datetime, TelegramRef | None, list[Evidence], bool,
+                         Evidence | None]] = []
     for n, c in enumerate(candidates):
         post_time = c.date if c.date.tzinfo else c.date.replace(tzinfo=UTC)
         if post_time > when:
@@ -778,8 +802,11 @@ def detect(
         sh = _shared(art, _facts_text(c, art_script), fact_df, cross)
         if sh:
             ev.append(sh)
-        if not ev:
-            continue
+        if ev:
+            compared.append((c, post_time, ref, ev, cross, sh))
+    singled = _singled_out([(c.channel.lower(), sh if cross else None)
+                            for c, _, _, _, cross, sh in compared])
+    for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
         if mention is not None and not _posted_on(mention, post_time):
             mention = None  # the article dates the post it means: another day's is not it
@@ -788,7 +815,13 @@ def detect(
             # a post in another script with no translation cannot be quoted word for word: its
             # shared names and figures stand in for the text, and the mention is not halved
             untranslatable = cross and sh is not None and sh["weight"] >= _CROSS_FACTS
-            if not untranslatable and not any(e["kind"] in ("quote", "link", "embed") for e in ev):
+            if alone:
+                # the channel is named as the source, and of its posts only this one tells the
+                # names and units the article tells: the mention points at this post
+                m["weight"] = MENTION_SINGLED
+                m["text"] += " (its only post here telling these names and units)"
+            elif not untranslatable and not any(e["kind"] in ("quote", "link", "embed")
+                                                for e in ev):
                 # without matching text a mention cannot tell this post from the channel's others
                 m["weight"] = round(m["weight"] / 2, 3)
             ev.append(m)
@@ -801,6 +834,31 @@ def detect(
         if key not in found and not any(c.key == key for c in candidates):
             found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+def _across(sh: Evidence | None) -> frozenset[str]:
+    """The names (transliteration keys) and numbered units a post shares with the article across
+    scripts."""
+    if sh is None:
+        return frozenset()
+    return frozenset(sh.get("keys", ())) | frozenset(sh.get("cross_units", ()))
+
+
+def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
+    """Per compared post (channel, its shared evidence across scripts or None): whether it shares
+    a numbered unit and another name or unit, or three names, with the article across scripts, and
+    no other post of its channel here shares all of them (the facts tell this post from the
+    channel's others)."""
+    facts = [_across(sh) for _, sh in shared]
+    out = []
+    for i, (channel, sh) in enumerate(shared):
+        mine = facts[i]
+        # a numbered unit and another fact, or three names ("Bakhmut" and one more are many posts)
+        telling = len(mine) >= 3 or (len(mine) == 2 and bool(sh and sh.get("cross_units")))
+        out.append(telling and not any(
+            j != i and other == channel and mine <= facts[j]
+            for j, (other, _) in enumerate(shared)))
+    return out
 
 
 def _best_quotes(art: _Side, variants: Sequence[tuple[str, str]], weights: _Weights

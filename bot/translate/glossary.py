@@ -9,9 +9,13 @@ source and language wins) is applied:
   before translation, and models copy a Latin-script word through unchanged;
 - for DeepL as a DeepL glossary where its API supports the pair (exact entries only).
 
-``version`` (a hash of the effective entries) is stored with each translation, so a changed glossary
-is visible in the data. Matching: whole words; a source ending in ``*`` also matches longer words
-(inflected forms); an all-capitals source matches only in capitals (ЗСУ, not зсу), others in any case.
+A fourth column ``match`` or ``unit`` marks a row the citation matcher alone reads
+(``storage.crossscript.term_keys``: "Генштаб" ↔ "General Staff", "бригада" as a unit word); rows with
+lang ``en`` give the English press forms of a target. Translation never applies either, and neither
+enters ``version`` (a hash of the entries translation applies), stored with each translation so a
+changed glossary is visible in the data. Matching: whole words; a source ending in ``*`` also
+matches longer words (inflected forms); an all-capitals source matches only in capitals (ЗСУ, not
+зсу), others in any case.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 from bot.errors import ConfigError
 
 _LETTER = r"[^\W\d_]"
+#: the fourth column: rows used only by the citation matcher (``storage.crossscript``)
+USES = ("", "match", "unit")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class Term:
     source: str
     target: str
     lang: str | None  # None: any source language
+    #: "" (translation and citation matching), "match" (citation matching only: never put in place
+    #: of the word before translation) or "unit" (matching only; a number next to it is a unit)
+    use: str = ""
 
     @property
     def stem(self) -> bool:
@@ -52,10 +61,12 @@ def parse_csv(text: str, origin: str) -> list[Term]:
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         cells = [c.strip() for c in row]
-        if len(cells) not in (2, 3) or not cells[0].rstrip("*") or not cells[1]:
-            raise ConfigError(f"TRANSLATION_GLOSSARY: {origin} line {n}: expected source,target[,lang]")
-        lang = cells[2].lower() if len(cells) == 3 and cells[2] else None
-        terms.append(Term(cells[0], cells[1], lang))
+        if len(cells) not in (2, 3, 4) or not cells[0].rstrip("*") or not cells[1] or (
+                len(cells) == 4 and cells[3] not in USES):
+            raise ConfigError(f"TRANSLATION_GLOSSARY: {origin} line {n}: expected "
+                              "source,target[,lang] (a fourth column may say match or unit)")
+        lang = cells[2].lower() if len(cells) >= 3 and cells[2] else None
+        terms.append(Term(cells[0], cells[1], lang, cells[3] if len(cells) == 4 else ""))
     return terms
 
 
@@ -87,11 +98,15 @@ class Glossary:
 
     @cached_property
     def version(self) -> str:
-        rows = sorted(f"{t.source}\t{t.target}\t{t.lang or ''}" for t in self.terms)
+        # only what translation applies: the citation-only rows ("match", "unit", "en") change no
+        # translation, so they do not make stored translations look out of date
+        rows = sorted(f"{t.source}\t{t.target}\t{t.lang or ''}" for t in self.terms
+                      if not t.use and t.lang != "en")
         return "glossary@" + hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
 
     def for_lang(self, lang: str) -> list[Term]:
-        return [t for t in self.terms if t.lang in (None, lang)]
+        """The terms translation applies to ``lang`` texts (not the citation-only ones)."""
+        return [t for t in self.terms if t.lang in (None, lang) and not t.use]
 
     def _pattern(self, lang: str) -> tuple[re.Pattern[str], dict[str, Term]] | None:
         if lang not in self._patterns:

@@ -1,0 +1,173 @@
+"""One bilingual glossary for translation and citation matching: rows marked ``match`` or ``unit``
+(and the ``en`` press forms) are read only by the citation keys (storage.crossscript), never put in
+place of a word before translation nor counted in the translation glossary's version; a real
+untranslated Ukrainian post is found from an English article through its unit and glossary keys."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cite import pipeline
+from bot.cite.detect import ArticleInput
+from bot.config import load_settings
+from bot.errors import ConfigError
+from bot.translate.glossary import Glossary, Term, default_terms, parse_csv
+from storage import posts
+from storage.crossscript import term_keys
+from storage.db import Database
+from storage.models import Post
+from tests.conftest import shared_data
+
+THRESHOLD = 0.6  # CITATION_THRESHOLD's default
+KKRUGLIK = "telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_2023-05.csv"
+#: a real DeepState post: "the 72nd Mechanised Brigade struck an enemy tank in the south of
+#: Pavlivka; more in the summary" (no translation is stored)
+CITED = ("DeepStateUA", 14701)
+
+
+def test_the_fourth_column_is_parsed_and_checked() -> None:
+    [t] = parse_csv("бригад*,brigade,uk,unit\n", "g.csv")
+    assert (t.source, t.target, t.lang, t.use) == ("бригад*", "brigade", "uk", "unit")
+    with pytest.raises(ConfigError, match=r"g\.csv line 1"):
+        parse_csv("бригад*,brigade,uk,maybe\n", "g.csv")
+
+
+def test_translation_leaves_matching_rows_alone() -> None:
+    g = Glossary(default_terms())
+    text = "Бійці 110-ї окремої механізованої бригади знищили окупантів, повідомили ЗСУ."
+    protected = g.protect(text, "uk")
+    assert "бригади" in protected and "окупантів" in protected  # match/unit rows: untouched
+    assert "AFU" in protected  # a translation row still applies
+    assert all(t.use == "" for t in g.for_lang("uk"))
+    assert "Генштаб" not in g.entries("uk") and "ЗСУ" in g.entries("uk")  # DeepL's: the same
+
+
+def test_matching_rows_leave_the_translation_glossary_version_alone() -> None:
+    """Stored translations carry the version: rows translation never applies must not make them
+    look out of date."""
+    terms = default_terms()
+    assert any(t.use for t in terms) and any(t.lang == "en" for t in terms)
+    translating = [t for t in terms if not t.use and t.lang != "en"]
+    assert Glossary(terms).version == Glossary(translating).version
+    more = [*terms, Term("Ураган*", "Uragan", "uk", "match"), Term("Uragan*", "Uragan", "en")]
+    assert Glossary(more).version == Glossary(terms).version
+    assert Glossary([*terms, Term("Ураган*", "Uragan", "uk")]).version != Glossary(terms).version
+
+
+@pytest.mark.parametrize(("post", "article", "key"), [
+    ("Бійці 110-ї окремої механізованої бригади", "the 110th Separate Mechanised Brigade",
+     "xu110brigade"),
+    ("Франківські бійці із 72 ОМБр", "Ukraine's 72nd Mechanized Brigade", "xu72brigade"),
+    ("воїни 47 OМБр", "the 47th Brigade", "xu47brigade"),  # a Latin O typed in the abbreviation
+    ("рота 10-го танкового полку", "Russia's 10th Tank Regiment", "xu10regiment"),
+    ("18-ту та 25-ту загальновійськові армії", "the 18th and 25th combined arms armies",
+     "xu25army"),
+    ("За даними ГУР МО", "Ukraine's Main Directorate of Intelligence said", "xghur"),
+    ("Генеральний штаб ЗСУ повідомив", "the General Staff said", "xggeneralstaff"),
+    ("ворог випустив 21 крилату ракету", "Russia fired 21 cruise missiles", "xgcruisemissile"),
+])
+def test_a_post_term_meets_its_english_form(post: str, article: str, key: str) -> None:
+    assert key in term_keys(post, "cyrillic") and key in term_keys(article, "latin")
+
+
+def test_a_year_or_a_count_is_not_a_unit_number() -> None:
+    keys = term_keys("In 2022 the brigade; 1,200 troops of the army; 3.5 regiments", "latin")
+    assert not [k for k in keys if k.startswith("xu")]
+
+
+def test_different_units_do_not_meet() -> None:
+    assert not set(term_keys("72 ОМБр", "cyrillic")) & set(term_keys("the 73rd Brigade", "latin"))
+    assert not set(term_keys("72 полк", "cyrillic")) & set(term_keys("the 72nd Brigade", "latin"))
+
+
+ARTICLE = (
+    "Ukraine's 72nd Mechanized Brigade struck a Russian tank on the southern edge of Pavlivka, "
+    "DeepState said on Telegram late on Thursday, promising more detail in its evening summary."
+    "\n\nPavlivka, south-west of Vuhledar in the Donetsk region, has seen weeks of Russian "
+    "assaults. Moscow has thrown marines and mobilised reservists at the Ukrainian lines there, "
+    "and analysts say the losses of the 155th Marine Brigade have been among the heaviest of the "
+    "war.\n\nKyiv has not disclosed its own casualties."
+)
+#: the same event told by the General Staff: no channel of the store is named
+OTHER_SOURCE = ARTICLE.replace("DeepState said on Telegram late on Thursday",
+                               "Ukraine's General Staff said late on Thursday")
+
+
+async def _store_real_posts(db: Database) -> Post:
+    """Every real post of the shared file, untranslated (the store an analyst would have); returns
+    the cited one."""
+    with shared_data(KKRUGLIK).open(encoding="utf-8") as f:
+        rows = {r["from"]: r for r in csv.DictReader(f) if r["message_text"].strip()}
+    stored = []
+    for url, r in rows.items():
+        channel, mid = url.rstrip("/").rsplit("/", 2)[-2:]
+        stored.append(Post(channel, int(mid), datetime.fromisoformat(r["message_date"]),
+                           r["message_text"]))
+    await posts.upsert_many(db, stored)
+    return next(p for p in stored if (p.channel, p.message_id) == CITED)
+
+
+async def test_an_untranslated_post_is_found_by_its_unit_and_alerts_while_another_source_does_not(
+    db: Database, tmp_path: Path,
+) -> None:
+    cited = await _store_real_posts(db)
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    when = cited.date + timedelta(hours=9)
+    art = ArticleInput(text=ARTICLE, published=when, url="https://news.example/pavlivka")
+    assert "xu72brigade" in pipeline._query(art, settings)[0]  # the unit's key is looked up
+    found = {(r.post.channel.lower(), r.post.message_id): r.found
+             for r in await pipeline.find_citations(db, art, settings)}
+    hit = found[("deepstateua", 14701)]
+    assert hit.score >= THRESHOLD
+    assert [k for k, f in found.items() if f.score >= THRESHOLD] == [("deepstateua", 14701)]
+    shared = next(e for e in hit.evidence if e["kind"] == "shared")
+    assert shared["units"] == ["72nd Brigade"]  # the alert says which unit
+    mention = next(e for e in hit.evidence if e["kind"] == "mention")
+    assert "only post" in mention["text"]  # and that it is the channel's only post telling them
+    assert "pavlavk" in shared["keys"]  # and which name, by its transliteration key
+
+    other = ArticleInput(text=OTHER_SOURCE, published=when, url="https://news.example/pavlivka2")
+    again = {(r.post.channel.lower(), r.post.message_id): r.found.score
+             for r in await pipeline.find_citations(db, other, settings)}
+    assert again.get(("deepstateua", 14701), 0.0) < THRESHOLD
+    assert all(score < THRESHOLD for score in again.values())
+
+
+async def test_the_migration_adds_unit_and_term_keys_to_posts_stored_before(tmp_path: Path) -> None:
+    """A database whose posts were indexed before the glossary keys: opening it adds them, so the
+    English unit and term reach the Ukrainian post."""
+    import sqlite3
+
+    from storage import search_index
+    from storage.db import migrate
+    from storage.migrations import MIGRATIONS
+    from storage.wordforms import normal_words
+
+    text = "💀72 ОМБр нанесла удар по ворожому танку на півдні Павлівки. Генштаб мовчить."
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        # the schema just before the migration that adds the keys, whatever comes after it
+        migrate(conn, MIGRATIONS.index(search_index.add_glossary_keys))
+        conn.execute("INSERT INTO channels (id, username, added_at) VALUES (1, 'DeepStateUA', '')")
+        conn.executemany(
+            "INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at, words)"
+            " VALUES (?, 1, ?, '2022-11-17T21:00:58+00:00', ?, 'uk', '', ?)",
+            [(1, 14701, text, normal_words(text)),
+             (2, 14702, "no keys here", search_index.post_words("no keys here"))])
+        search_index.index_new(conn)
+        assert not conn.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'xu72brigade'"
+                                ).fetchall()
+    db = await Database.open(path)
+    try:
+        for key in ("xu72brigade", "xggeneralstaff", "xnpavlavk"):
+            assert await db.fetchval("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?",
+                                     (key,)) == 1
+        assert await db.fetchval("SELECT words FROM posts WHERE id = 2") == search_index.post_words(
+            "no keys here")
+    finally:
+        await db.close()
