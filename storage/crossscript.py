@@ -238,14 +238,15 @@ def _fits(entry: _Entry, tokens: Sequence[str], i: int) -> bool:
 
 def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
     """(entry, start, end) of each glossary source in ``text``, longest first, not overlapping.
-    Words are cut in C (``findall``); only those starting like a source are looked at."""
-    tokens = written = _TOKEN.findall(text)
+    Words are cut in C (``findall``; their positions only once a source is found); only those
+    starting like a source are looked at."""
+    tokens = _TOKEN.findall(text)
     if m.cyrillic:  # "ОАeМБр" typed with a Latin e: Latin look-alikes inside a Cyrillic word
         tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
                   for t in tokens]
     starts = m.starts
     out = []
-    pos = 0
+    spans: list[tuple[int, int]] | None = None  # token positions, made at the first hit
     i = 0
     n = len(tokens)
     while i < n:
@@ -254,10 +255,10 @@ def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
             for entry in m.at(tok.lower()):
                 if _fits(entry, tokens, i):
                     j = i + len(entry.words) - 1
-                    start = text.find(written[i], pos)
-                    end = text.find(written[j], start) + len(written[j])
-                    out.append((entry, start, end))
-                    pos, i = end, j
+                    if spans is None:
+                        spans = [t.span() for t in _TOKEN.finditer(text)]
+                    out.append((entry, spans[i][0], spans[j][1]))
+                    i = j
                     break
         i += 1
     return out

@@ -74,6 +74,14 @@ def test_a_post_term_meets_its_english_form(post: str, article: str, key: str) -
     assert key in term_keys(post, "cyrillic") and key in term_keys(article, "latin")
 
 
+def test_a_term_is_told_by_the_words_that_wrote_it() -> None:
+    """The words an alert shows for a term are the ones at its place, not an earlier word that
+    starts the same way."""
+    text = ("Ukrainian strongholds fell.\nMOSCOW. Russian paratroopers struck positions of the "
+            "Ukrainian armed forces in a forest")
+    assert term_keys(text, "latin") == {"xgafu": "Ukrainian armed forces"}
+
+
 def test_a_year_or_a_count_is_not_a_unit_number() -> None:
     keys = term_keys("In 2022 the brigade; 1,200 troops of the army; 3.5 regiments", "latin")
     assert not [k for k in keys if k.startswith("xu")]

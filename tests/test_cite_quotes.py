@@ -175,3 +175,24 @@ def test_a_join_us_on_telegram_footer_is_not_attribution() -> None:
         assert any(e.get("guard") == "no-attribution" for e in ev), text
     told = score(art(body + "\n\nThe remarks were first posted on Telegram."), post)[1]
     assert not any(e["kind"] == "guard" for e in told)
+
+
+def test_an_organisation_named_once_then_referred_back_to_as_the_source() -> None:
+    """"Russia's Defense Ministry released footage …" and, further on, "the ministry said on
+    Telegram": the article attributes to the organisation it named."""
+    filler = ("The footage showed artillery crews at work in a forest, firing several salvos at "
+              "positions the crews described as strongholds held by infantry. ")
+    text = ("Russia's Defense Ministry released footage of its paratroopers on Saturday. " + filler
+            + "Crews of Giatsint-B guns destroyed the strongpoints, the ministry said on Telegram.")
+    aliases = {"mod_russia": ["Russia's Defense Ministry"]}
+    post = cand("Crews of Giatsint-B guns destroyed the strongpoints of the enemy in the forest "
+                "with several precise salvos.", "mod_russia", 24920)
+    _, ev = score(art(text), post, aliases=aliases)
+    [mention] = [e for e in ev if e["kind"] == "mention"]
+    assert "then the ministry + Telegram" in mention["text"] and mention["weight"] >= 0.4
+    # the same words with "the ministry" before the name, or another body named: no attribution
+    before = ("The ministry said on Telegram that crews destroyed strongpoints. " + filler
+              + "Russia's Defense Ministry released footage of its paratroopers on Saturday.")
+    assert not [e for e in score(art(before), post, aliases=aliases)[1] if e["kind"] == "mention"]
+    other = text.replace("Russia's Defense Ministry", "Belarus's Defense Ministry")
+    assert not [e for e in score(art(other), post, aliases=aliases)[1] if e["kind"] == "mention"]

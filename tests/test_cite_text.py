@@ -34,6 +34,9 @@ def test_skip_bigrams_survive_an_inserted_word() -> None:
 def test_numbers_dates_names() -> None:
     assert tx.numbers("1,200 troops, 12 000 shells, 127th brigade, 127-ї бригади, 3.5 km, 7 tanks") == {
         "1200", "12000", "127", "3.5"}
+    # a calibre written onto its unit, as the English press and the post write it
+    assert tx.numbers("a good 203mm shell, 120-mm guns; добрим 203-м калібром") == {"203", "120"}
+    assert tx.numbers("the 2mmm 12m") == set()
     assert tx.dates("on February 24, 3rd of March, 24 лютого, 5 марта and 09.05") == {
         (2, 24), (3, 3), (3, 5), (5, 9)}
     assert {"budanov", "crimea"} <= tx.names("Officials said Kyrylo Budanov visited Crimea.")

@@ -547,6 +547,8 @@ def _mentions(
                     days = tx.dates(ctx[strong.end():strong.end() + _DAY_SPAN]) if strong else ()
                     if days:
                         best["on"] = sorted(f"{mo:02d}-{d:02d}" for mo, d in days)
+            if best is None and name != ch:
+                best = _referred_back(text, name)
         for r in refs:
             if r.message_id is None and r.channel.lower() == ch and not _own_channel(ch, article.url):
                 w = 0.3
@@ -556,6 +558,35 @@ def _mentions(
         if best:
             out[ch] = best
     return out
+
+
+#: "the ministry said on Telegram" after "Russia's Defense Ministry released footage": an
+#: organisation named once, then referred back to by the head noun of its name
+_HEAD_NOUN = re.compile(r"([a-z]{5,})(?:'s|’s)?$")
+
+
+def _referred_back(text: str, name: str) -> Evidence | None:
+    """A mention of ``name`` (an alias) with no cue near it, whose head noun ("Ministry" of
+    "Russia's Defense Ministry") comes back later as "the ministry" next to "Telegram / post / channel":
+    the article attributes to the organisation it named. As much as the alias next to a cue."""
+    head = _HEAD_NOUN.search(name.lower())
+    if head is None or name.isupper():
+        return None
+    first = _alias_pattern(name).search(text)
+    if first is None:
+        return None
+    for m in _back_pattern(head.group(1)).finditer(text, first.end()):
+        ctx = text[m.start():min(len(text), m.end() + _CUE_SPAN // 2)]
+        if _STRONG_CUE.search(ctx) and not _FOOTER.search(ctx):
+            return {"kind": "mention", "weight": MENTION_ALIAS_STRONG, "name": name,
+                    "cue": "Telegram", "text": f"mentions {first.group(0).strip()}, then "
+                    f"{m.group(0).strip()} + Telegram"}
+    return None
+
+
+@lru_cache(maxsize=256)
+def _back_pattern(head: str) -> re.Pattern[str]:
+    return re.compile(rf"\b[Tt]he {re.escape(head)}\b")
 
 
 # ---------------------------------------------------------------- shared facts

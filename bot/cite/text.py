@@ -80,7 +80,7 @@ for _n, _names in enumerate([
 
 _NUMBER = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
-    r"(?:st|nd|rd|th|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)"
+    r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)"
 )
 _DATE_DM = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
 _DATE_MD = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
