@@ -196,3 +196,42 @@ def test_an_organisation_named_once_then_referred_back_to_as_the_source() -> Non
     assert not [e for e in score(art(before), post, aliases=aliases)[1] if e["kind"] == "mention"]
     other = text.replace("Russia's Defense Ministry", "Belarus's Defense Ministry")
     assert not [e for e in score(art(other), post, aliases=aliases)[1] if e["kind"] == "mention"]
+
+
+AIR_FORCE_POST = ("On the night of March 30, the enemy attacked with Shahed-136/131 attack UAVs from "
+                  "the northern direction, from the Bryansk area. In total, 21 launches of attack "
+                  "UAVs were recorded; 16 attack UAVs were destroyed. The main target was the "
+                  "critical infrastructure of Kyiv and Zhytomyr regions.")
+
+
+def test_facts_that_single_out_one_of_the_channels_posts_give_its_mention_in_full() -> None:
+    """An own translation that matches no sentence: the channel named as the source, and figures
+    and names only one of its posts has, point at that post; the channel's other post of the same
+    night (other figures) is not pointed at, and names alone point at nothing."""
+    article = art("Russia fired a wave of Iranian-made Shahed drones at Ukraine overnight, targeting "
+                  "infrastructure around Kyiv and Zhytomyr, Ukraine's air force said. Air defences "
+                  "downed 16 of the 21 drones, launched from the Bryansk region to the north.",
+                  hours=5)
+    aliases = {"kpszsu": ["Ukraine's air force"]}
+    post = cand(AIR_FORCE_POST, "kpszsu", 5512)
+    other = cand(AIR_FORCE_POST.replace("21", "35").replace("16", "29"), "kpszsu", 5511)
+    s, ev = score(article, post, [other], aliases=aliases)
+    [mention] = [e for e in ev if e["kind"] == "mention"]
+    assert mention["weight"] == MENTION_SINGLED and s >= THRESHOLD
+    assert score(article, other, [post], aliases=aliases)[0] < THRESHOLD
+    # the same post told by names alone (no figure): the mention cannot tell which post
+    names_only = art(article.text.replace("downed 16 of the 21 drones", "downed most drones"),
+                     hours=5)
+    assert score(names_only, post, [other], aliases=aliases)[0] < THRESHOLD
+
+
+def test_two_romanisations_of_a_name_meet() -> None:
+    """The journalist writes "Valuiki" and "Kupiansk", the machine translation "Valuyki" and
+    "Kupyansk": the same names."""
+    post = cand("Unknown persons set fire to a relay cabinet near the Valuyki station; trains to "
+                "the Kupyansk direction stopped for more than 10 hours.", "DIUkraine", 2231)
+    article = art("Saboteurs burned a signalling cabinet near Valuiki, halting trains bound for "
+                  "Kupiansk for over ten hours, Ukraine's Defence Intelligence reported.")
+    _, ev = score(article, post, aliases={"diukraine": ["Ukraine's Defence Intelligence"]})
+    shared = next(e for e in ev if e["kind"] == "shared")
+    assert {"valuiki", "kupiansk"} <= set(shared["names"]) and "10" in shared["numbers"]

@@ -37,6 +37,9 @@ def test_numbers_dates_names() -> None:
     # a calibre written onto its unit, as the English press and the post write it
     assert tx.numbers("a good 203mm shell, 120-mm guns; добрим 203-м калібром") == {"203", "120"}
     assert tx.numbers("the 2mmm 12m") == set()
+    # an own translation spells out what the post writes in digits
+    assert tx.numbers("Forty-one shells in over ten hours; seventy; tent") == {"41", "10", "70"}
+    assert tx.number_units("Forty-one shells hit the city") == {("41", tx.stem("shells"))}
     assert tx.dates("on February 24, 3rd of March, 24 лютого, 5 марта and 09.05") == {
         (2, 24), (3, 3), (3, 5), (5, 9)}
     assert {"budanov", "crimea"} <= tx.names("Officials said Kyrylo Budanov visited Crimea.")

@@ -646,7 +646,9 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     # years say little ("2014", "2022" are in half the war coverage)
     nums = sorted(x for x in art.numbers & numbers
                   if not _YEAR.fullmatch(x) and x not in days and x not in paired)
-    nms = sorted(art.names & names)
+    # names as two romanisations write them ("Valuiki" / "Valuyki", "Kupiansk" / "Kupyansk": the
+    # journalist's spelling and the machine translation's) meet by their transliteration key
+    nms = sorted(art.names & names | _same_names(art.names - names, names - art.names))
     # a Cyrillic post with no translation against a Latin article: names meet by their
     # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk") — names as the post
     # writes names (not a sentence's first word, not capitals: "БАХМУТ ніч", a "МАДЯР"
@@ -701,6 +703,15 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
             "names": nms, "units": [*(f"{a} {b}" for a, b in pairs), *(w for _, w, _ in cross_units)],
             "keys": keys, "cross_units": [k.removeprefix(crossscript.UNIT_PREFIX)
                                           for _, _, k in cross_units]}
+
+
+def _same_names(ours: Iterable[str], theirs: Iterable[str]) -> set[str]:
+    """Of two sets of Latin name stems that share none exactly, ours whose transliteration key
+    (``storage.crossscript.name_key``) one of theirs has."""
+    keys = {k for n in theirs if n.isascii() and (k := crossscript.name_key(n))}
+    if not keys:
+        return set()
+    return {n for n in ours if n.isascii() and crossscript.name_key(n) in keys}
 
 
 def _gap(hours: float) -> str:
@@ -835,8 +846,7 @@ def detect(
             ev.append(sh)
         if ev:
             compared.append((c, post_time, ref, ev, cross, sh))
-    singled = _singled_out([(c.channel.lower(), sh if cross else None)
-                            for c, _, _, _, cross, sh in compared])
+    singled = _singled_out([(c.channel.lower(), sh) for c, _, _, _, _, sh in compared])
     for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
         if mention is not None and not _posted_on(mention, post_time):
@@ -867,25 +877,39 @@ def detect(
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
 
 
-def _across(sh: Evidence | None) -> frozenset[str]:
-    """The names (transliteration keys) and numbered units a post shares with the article across
-    scripts."""
+def _told(sh: Evidence | None) -> frozenset[str]:
+    """The facts a post shares with the article: names (also across scripts), numbers, numbered
+    units."""
     if sh is None:
         return frozenset()
-    return frozenset(sh.get("keys", ())) | frozenset(sh.get("cross_units", ()))
+    return frozenset(chain(sh.get("keys", ()), sh.get("cross_units", ()), sh.get("names", ()),
+                           sh.get("numbers", ()), sh.get("units", ())))
+
+
+def _exact(sh: Evidence | None) -> int:
+    """How many of the shared facts are exact: figures of two or more digits, names and numbered
+    units across scripts."""
+    if sh is None:
+        return 0
+    figures = {n for n in sh.get("numbers", ()) if len(n.replace(".", "")) >= 2}
+    return len(figures) + len(sh.get("keys", ())) + len(sh.get("cross_units", ()))
 
 
 def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
-    """Per compared post (channel, its shared evidence across scripts or None): whether it shares
-    a numbered unit and another name or unit, or three names, with the article across scripts, and
-    no other post of its channel here shares all of them (the facts tell this post from the
-    channel's others)."""
-    facts = [_across(sh) for _, sh in shared]
+    """Per compared post (channel, its shared facts or None): whether it shares three or more
+    facts with the article of which two are exact (``_exact``), or a numbered unit across scripts
+    and one more, and no other post of its channel here shares all of them (the facts tell this
+    post from the channel's others)."""
+    facts = [_told(sh) for _, sh in shared]
     out = []
     for i, (channel, sh) in enumerate(shared):
         mine = facts[i]
-        # a numbered unit and another fact, or three names ("Bakhmut" and one more are many posts)
-        telling = len(mine) >= 3 or (len(mine) == 2 and bool(sh and sh.get("cross_units")))
+        # three facts of which two exact ones (figures of two or more digits, names or units
+        # across scripts), or a unit across scripts and one more: names alone are the topic
+        # ("Kadyrov, Putin, Chechen"), and "Bakhmut" and one more name are many posts
+        exact = _exact(sh)
+        telling = (len(mine) >= 3 and exact >= 2) or (
+            len(mine) == 2 and bool(sh and sh.get("cross_units")))
         out.append(telling and not any(
             j != i and other == channel and mine <= facts[j]
             for j, (other, _) in enumerate(shared)))

@@ -249,9 +249,29 @@ def script_of(text: str) -> str:
     return "cyrillic" if cyr > lat else "latin"
 
 
+_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+#: an English number word from ten to ninety-nine ("forty-one shells" is "41 снаряд")
+_NUMBER_WORD = re.compile(
+    rf"\b(?:({'|'.join(_TENS)})(?:[- ]({'|'.join(_ONES)}))?|({'|'.join(_TEENS)}))\b", re.IGNORECASE)
+
+
+def _number_word(m: re.Match[str]) -> str:
+    tens, ones, teen = m.group(1), m.group(2), m.group(3)
+    if teen:
+        return str(10 + _TEENS.index(teen.lower()))
+    return str(10 * (2 + _TENS.index(tens.lower())) + (_ONES.index(ones.lower()) + 1 if ones else 0))
+
+
 def _numeric_text(text: str) -> str | None:
-    """``text`` as numbers are matched in (NFKC, no-break spaces as spaces), None without a digit."""
+    """``text`` as numbers are matched in (NFKC, no-break spaces as spaces, English number words
+    from ten to ninety-nine as digits: an own translation writes "ten hours" for "10 годин"),
+    None without a digit."""
     s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
+    if _NUMBER_WORD.search(s):
+        s = _NUMBER_WORD.sub(_number_word, s)
     return s if _DIGIT.search(s) else None
 
 
