@@ -144,3 +144,28 @@ async def test_the_migration_adds_keys_to_posts_stored_before(tmp_path: Path) ->
         assert await db.integrity_check() == "ok"
     finally:
         await db.close()
+
+
+def test_a_dated_mention_points_at_the_channels_only_post_of_that_day() -> None:
+    """"said in a Telegram post on December 1": of the channel's posts that share facts with the
+    article, the only one of that day (±1) is the one meant; with two of that day, neither is."""
+    from bot.cite.detect import MENTION_SINGLED
+
+    short = "Окупанти намагалися просунутися біля Масютівки та Синьківки."
+    dated = ARTICLE.replace("tracks the front line on Telegram",
+                            "tracks the front line, said in a Telegram post on December 1")
+    art = ArticleInput(text=dated, published=POST_TIME + timedelta(days=2), url="https://x.org/a")
+    earlier = CandidatePost(channel="DeepStateUA", message_id=16390, text=short, translation=None,
+                            date=POST_TIME - timedelta(days=3), post_id=16390)
+
+    def mention(cands: list[CandidatePost], mid: int) -> dict:
+        found = {f.post_key[1]: f for f in detect(art, cands, aliases_by_channel=DEFAULT_ALIASES,
+                                                  window_days=30)}
+        return next(e for e in found[mid].evidence if e["kind"] == "mention")
+
+    got = mention([candidate(short, 16410), earlier], 16410)
+    assert got["weight"] == MENTION_SINGLED and "only post of that day" in got["text"]
+    same_day = CandidatePost(channel="DeepStateUA", message_id=16411, text=short, translation=None,
+                             date=POST_TIME + timedelta(hours=1), post_id=16411)
+    got = mention([candidate(short, 16410), same_day], 16410)
+    assert got["weight"] < MENTION_SINGLED and "only post" not in got["text"]

@@ -15,9 +15,13 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
   "said / wrote / according to" 0.4, a bare name nothing; "in a Telegram post on February 11"
-  gives the mention only to the channel's posts of that day (±1 for time zones); a mention whose
-  channel has only this post telling the article's names and numbered units across scripts
-  ("72 ОМБр … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState said") points at it ... 0.55
+  gives the mention only to the channel's posts of that day (±1 for time zones); an organisation
+  named once and referred back to ("the ministry said on Telegram") counts as its alias next to the
+  cue. The mention points at one post (0.55, not halved) when the facts single it out: of the
+  channel's posts compared only it shares them — three facts of which two exact (figures of two or
+  more digits, names or units across scripts), or a numbered unit across scripts and one more
+  ("72 ОМБр … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState said") — or when the article
+  dates the post and it is the channel's only post of that day here sharing facts
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
   candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
@@ -847,6 +851,9 @@ def detect(
         if ev:
             compared.append((c, post_time, ref, ev, cross, sh))
     singled = _singled_out([(c.channel.lower(), sh) for c, _, _, _, _, sh in compared])
+    # "in a Telegram post on February 11": of the channel's posts compared, those of that day
+    dated = Counter(c.channel.lower() for c, t, *_ in compared
+                    if (mn := mentions.get(c.channel.lower())) and mn.get("on") and _posted_on(mn, t))
     for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
         if mention is not None and not _posted_on(mention, post_time):
@@ -856,7 +863,12 @@ def detect(
             # a post in another script with no translation cannot be quoted word for word: its
             # shared names and figures stand in for the text, and the mention is not halved
             untranslatable = cross and sh is not None and sh["weight"] >= _CROSS_FACTS
-            if alone:
+            if m.get("on") and dated[c.channel.lower()] == 1 and sh is not None:
+                # the article dates the post, and this is the channel's only post of that day
+                # here that shares its facts: the mention points at this post
+                m["weight"] = MENTION_SINGLED
+                m["text"] += " (its only post of that day here sharing these facts)"
+            elif alone:
                 # the channel is named as the source, and of its posts only this one tells the
                 # names and units the article tells: the mention points at this post
                 m["weight"] = MENTION_SINGLED
