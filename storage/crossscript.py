@@ -132,7 +132,7 @@ def article_names(text: str) -> dict[str, str]:
     """Key → the words that gave it, for an article's capitalised Latin words (names as the press
     spells them; the first spelling of each key), glossary terms and numbered units."""
     out: dict[str, str] = {}
-    for w in dict.fromkeys(_LATIN_NAME.findall(text)):
+    for w in dict.fromkeys(_LATIN_NAME.findall(_without_headlines(text))):
         if w.isupper():
             continue  # abbreviations (AFU, HUR) go through the glossary
         k = name_key(w)
@@ -141,6 +141,23 @@ def article_names(text: str) -> dict[str, str]:
     for k, words in term_keys(text, "latin").items():
         out.setdefault(k, words)
     return out
+
+
+_LATIN_WORD = re.compile(r"\b[A-Za-z][a-zA-Z'’-]*")
+
+
+def _without_headlines(text: str) -> str:
+    """``text`` without its lines in title case ("Video Shows Ukrainian Intelligence Snipers
+    Hunting Russian Troops"): there every word is capitalised, names or not."""
+    if "\n" not in text:
+        return text
+    kept = []
+    for line in text.split("\n"):
+        ws = _LATIN_WORD.findall(line)
+        if len(ws) >= 4 and sum(w[0].isupper() for w in ws) >= 0.6 * len(ws):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def article_keys(text: str) -> list[str]:

@@ -179,3 +179,32 @@ async def test_the_migration_adds_unit_and_term_keys_to_posts_stored_before(tmp_
             "no keys here")
     finally:
         await db.close()
+
+
+def test_the_glossary_terms_a_post_and_an_article_share_are_told_but_weigh_nothing() -> None:
+    """"ГУР" and "military intelligence" found the post (the same key): the alert says so, and the
+    score is what the names and units make of it, with or without the term."""
+    from bot.cite.detect import CandidatePost, detect
+
+    post = CandidatePost("DIUkraine", 2100, datetime.fromisoformat("2023-03-27T15:00:00+00:00"),
+                         "Снайпери ГУР та бійці 110-ї бригади знищують окупантів під Бахмутом.")
+    text = ("Snipers of Ukraine's military intelligence and the 110th Brigade are killing Russian "
+            "occupiers near Bakhmut, according to a video.")
+    when = post.date + timedelta(hours=5)
+
+    def shared(article: str) -> dict:
+        [found] = detect(ArticleInput(text=article, published=when), [post])
+        return next(e for e in found.evidence if e["kind"] == "shared")
+
+    with_term = shared(text)
+    assert with_term["terms"] == ["bakhmut", "hur", "occupiers"] and "(no weight)" in with_term["text"]
+    without = shared(text.replace("Ukraine's military intelligence", "a unit"))
+    assert without["terms"] == ["bakhmut", "occupiers"] and without["weight"] == with_term["weight"]
+
+
+def test_a_headline_in_title_case_gives_no_names() -> None:
+    from storage.crossscript import article_keys
+
+    keys = article_keys("Video Shows Intelligence Snipers Hunting Troops Near Bakhmut\n"
+                        "The snipers were filmed near Bakhmut, officials in Kyiv said.")
+    assert "xnbahmat" in keys and "xnsnapars" not in keys and "xnhantanh" not in keys

@@ -702,11 +702,17 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     if cross_units:
         parts.append(f"{len(cross_units)} numbered unit{'s' * (len(cross_units) > 1)} across "
                      f"scripts ({', '.join(w for _, w, _ in cross_units[:5])})")
+    # glossary terms both use ("ГУР" and "military intelligence": xghur) found the post and are
+    # told here, but weigh nothing: they are the topic ("AFU", "drones", "occupiers")
+    terms = sorted(k.removeprefix(crossscript.TERM_PREFIX) for k in hits
+                   if k.startswith(crossscript.TERM_PREFIX))
+    if terms:
+        parts.append(f"glossary term{'s' * (len(terms) > 1)} {', '.join(terms[:5])} (no weight)")
     return {"kind": "shared", "text": "shares " + ", ".join(parts), "weight": round(w, 3),
             "numbers": [*(a for a, _ in pairs), *nums], "dates": [f"{m:02d}-{d:02d}" for m, d in dts],
             "names": nms, "units": [*(f"{a} {b}" for a, b in pairs), *(w for _, w, _ in cross_units)],
             "keys": keys, "cross_units": [k.removeprefix(crossscript.UNIT_PREFIX)
-                                          for _, _, k in cross_units]}
+                                          for _, _, k in cross_units], "terms": terms}
 
 
 def _same_names(ours: Iterable[str], theirs: Iterable[str]) -> set[str]:
