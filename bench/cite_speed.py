@@ -38,6 +38,8 @@ from bot.cite.pipeline import find_citations, init_worker
 from bot.config import load_settings
 from storage.db import Database, migrate
 from storage.fold import fold
+from storage.search_index import post_words
+from storage.wordforms import normal_words
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GDELT = DATA / "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl"
@@ -89,14 +91,19 @@ def build(path: Path, n: int, seed: int = 7) -> None:
             date = START + timedelta(seconds=max(0, i * SPAN_DAYS * 86400 // n + jitter))
             text = " ".join(rnd.choices(ru_words, cum_weights=ru_cw, k=rnd.randint(15, 60)))
             tr = " ".join(rnd.choices(en_words, cum_weights=en_cw, k=rnd.randint(15, 60)))
-            posts.append((i, i % 20 + 1, i, date.isoformat(timespec="seconds"), text, "ru", now))
-            trs.append((i, "ru", "en", "bench", tr, now))
-            fts.append((i, fold(text), tr))  # as the trigger indexes it
-        conn.executemany("INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?)", posts)
+            # the normal forms of the words, as the write path stores them (storage.posts,
+            # storage.translations): retrieval looks them up and the detector compares them
+            words, tr_words = post_words(text), normal_words(tr)
+            posts.append((i, i % 20 + 1, i, date.isoformat(timespec="seconds"), text, "ru", now,
+                          words))
+            trs.append((i, "ru", "en", "bench", tr, now, tr_words))
+            fts.append((i, fold(text), tr, f"{words} {tr_words}"))  # as posts_fts_content reads
+        conn.executemany("INSERT INTO posts (id, channel_id, message_id, date, text, lang, stored_at,"
+                         " words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", posts)
         conn.executemany("INSERT INTO translations (post_id, source_lang, lang, provider, text,"
-                         " created_at) VALUES (?, ?, ?, ?, ?, ?)", trs)
-        conn.executemany("INSERT INTO posts_fts (rowid, text, translation) VALUES (?, ?, ?)", fts)
+                         " created_at, words) VALUES (?, ?, ?, ?, ?, ?, ?)", trs)
+        conn.executemany("INSERT INTO posts_fts (rowid, text, translation, words)"
+                         " VALUES (?, ?, ?, ?)", fts)
         print(f"  {min(n, start + batch):,} posts", file=sys.stderr, end="\r")
     for sql in triggers.values():
         conn.execute(sql)

@@ -3,7 +3,8 @@
 An article's index terms go to the retrieval engine (``storage.retrieval.ranked_ids``: the rarest
 terms inside the time window, ranked by the IDF they match), plus every post it links to by
 (channel, message_id) whatever its date. The detector needs only the text of the ~50 candidates
-(``CandidateText``); only the few it names are read as whole ``Post``s (``posts_by_id``).
+(``CandidateText``, with the stored normal forms of their words); only the few it names are read
+as whole ``Post``s (``posts_by_id``).
 
 Everything runs either in one hop to the ``Database`` reader thread, or synchronously in a pool
 worker on its own read-only connection (``*_at(path, ...)``, ``storage.readonly``).
@@ -32,9 +33,10 @@ MAX_LOOKUPS = 40
 _POSTS_WITH_TRANSLATION = """
 SELECT p.id, p.message_id, p.date, p.text, p.lang, p.views, p.forwards, p.reply_to, p.grouped_id,
        p.fwd_from, p.media_kind, p.media, p.links, p.edit_date, p.deleted_at, p.source,
-       c.username, t.text AS translation, t.lang AS translation_lang
+       c.username, t.text AS translation, t.lang AS translation_lang, p.words,
+       t.words AS translation_words
 FROM posts p JOIN channels c ON c.id = p.channel_id
-LEFT JOIN (SELECT post_id, text, lang, max(id) FROM translations WHERE post_id IN ({marks})
+LEFT JOIN (SELECT post_id, text, lang, words, max(id) FROM translations WHERE post_id IN ({marks})
            GROUP BY post_id) t ON t.post_id = p.id
 WHERE p.id IN ({marks})
 """
@@ -91,7 +93,8 @@ def _texts_on(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
     rows = conn.execute(_POSTS_WITH_TRANSLATION.format(marks=marks), ids + ids).fetchall()
     return [CandidateText(post_id=r[0], channel=r[16], message_id=r[1],
                           date=from_iso(r[2]),  # type: ignore[arg-type]
-                          text=r[3], translation=r[17]) for r in rows]
+                          text=r[3], translation=r[17], words=r[19], translation_words=r[20])
+            for r in rows]
 
 
 def _names(raw: str | None) -> tuple[str, ...]:

@@ -152,7 +152,10 @@ class Post:
 class CandidateText:
     """What the citation detector compares of a stored post (``storage.candidates``): its text and
     latest translation, read without parsing the post's JSON columns. Not frozen: ~50 are built
-    per article, and a frozen dataclass is four times slower to build."""
+    per article, and a frozen dataclass is four times slower to build. ``words`` and
+    ``translation_words`` are the stored normal forms of each text's words (``posts.words``,
+    ``translations.words``): the detector builds its stem sets from them instead of lemmatising
+    every candidate again."""
 
     post_id: int
     channel: str
@@ -160,6 +163,8 @@ class CandidateText:
     date: datetime
     text: str | None
     translation: str | None
+    words: str | None = None
+    translation_words: str | None = None
 
 
 @dataclass

@@ -103,6 +103,12 @@ class CandidatePost:
     text: str = ""
     translation: str | None = None
     post_id: int | None = None
+    #: the stored normal forms of the text's and the translation's words (``posts.words``,
+    #: ``translations.words``): the shortlist's stem sets come from them (``tx.stored_stem_set``);
+    #: None or "" (not read, or a row stored before they existed): the text is lemmatised. Not
+    #: compared: the same post whatever was read with it
+    words: str | None = field(default=None, compare=False)
+    translation_words: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> PostKey:
@@ -762,9 +768,26 @@ def _combine(evidence: Sequence[Evidence]) -> float:
     return round(1.0 - p, 3)
 
 
-def _stem_sets(candidates: Sequence[CandidatePost]) -> list[frozenset[str]]:
-    """All stems of each candidate (translation and original), from the per-text cache."""
-    return [_post_stems(c.translation or "") | _post_stems(c.text) for c in candidates]
+@lru_cache(maxsize=8192)
+def _stored_stems(text: str, stored: str) -> frozenset[str]:
+    """``tx.stored_stem_set``, cached like ``_post_stems``."""
+    return tx.stored_stem_set(text, stored)
+
+
+def _text_stems(text: str, stored: str | None) -> frozenset[str]:
+    """A candidate text's stems for the shortlist: from its stored words when it has them."""
+    return _stored_stems(text, stored) if stored else _post_stems(text)
+
+
+def _stem_sets(candidates: Sequence[CandidatePost], stored: bool = True
+               ) -> list[frozenset[str]]:
+    """All stems of each candidate (translation and original). With ``stored``, from the words
+    stored with it where it has them (lemmatising ~50 candidates' texts per article was most of
+    the detector's time); else, and for a post stored before them, from the per-text cache."""
+    if not stored:
+        return [_post_stems(c.translation or "") | _post_stems(c.text) for c in candidates]
+    return [_text_stems(c.translation or "", c.translation_words) | _text_stems(c.text, c.words)
+            for c in candidates]
 
 
 def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
@@ -819,7 +842,11 @@ def detect(
     mentions = _mentions(article, refs, sorted(channels), aliases)
     art = _prepare(f"{article.title}\n{article.text}")
     art_script = tx.script_of(article.text)
-    stem_sets = _stem_sets(candidates)
+    # a Latin article shares only Latin stems and numbers with a post, which the stored words give
+    # exactly; a Cyrillic one shares lemmas, and the detector's one lemma per word is the smallest
+    # of either dictionary's ("Народная" → "народний"), which the stored forms (those of the
+    # text's language) may not hold: such an article lemmatises its candidates as before
+    stem_sets = _stem_sets(candidates, stored=art_script != "cyrillic")
     weights = _Weights(_common_stems(stem_sets))
     cross = {i: _post_keys(c.text) for i, c in enumerate(candidates)
              if art_script == "latin" and not c.translation and c.text

@@ -88,7 +88,8 @@ def _post_refs(article: ArticleInput) -> list[tuple[str, int]]:
 def _candidate(t: CandidateText) -> CandidatePost:
     """What ``to_candidate`` gives for the same stored post, without reading the whole post."""
     return CandidatePost(channel=t.channel, message_id=t.message_id, date=t.date, text=t.text or "",
-                         translation=t.translation, post_id=t.post_id)
+                         translation=t.translation, post_id=t.post_id, words=t.words,
+                         translation_words=t.translation_words)
 
 
 @dataclass

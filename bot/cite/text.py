@@ -172,6 +172,49 @@ _STEM_OF: dict[str, str] = {}
 _STEM_MEMO_MAX = 200_000
 
 
+def stored_stem_set(text: str, stored: str) -> frozenset[str]:
+    """``stem_set(text)`` from what the index stores beside the text (``stored``: the normal forms
+    of its words that are not written in it, ``storage.wordforms.normal_words``), without the
+    dictionary: each word as written (folded as ``stem_set`` folds it; Latin words and numbers get
+    their exact stem, a cheap Snowball one), plus the stored forms of Cyrillic words.
+
+    Why: lemmatising every candidate's Cyrillic words was most of the detector's time, and the
+    write path has already done it. The set holds the stem ``stem_set`` gives each word wherever
+    the stored forms hold it (the dictionary of the text's language knows it, or neither does),
+    and also the Cyrillic words as written and their other readings: for the shortlist, a superset
+    can only let a post share more of the article's stems, never fewer."""
+    ws = words(_fold_text(text).lower())
+    memo = _WRITTEN_OF
+    try:
+        kept = set(filter(None, map(memo.__getitem__, ws)))
+    except KeyError:
+        missing = set(ws).difference(memo)
+        if len(memo) + len(missing) > _STEM_MEMO_MAX:
+            memo.clear()
+            missing = set(ws)
+        for w in missing:
+            memo[w] = _written_stem(w)
+        kept = set(filter(None, map(memo.__getitem__, ws)))
+    # the stored forms of Cyrillic words (Latin ones are stemmed above; cross-script name keys are
+    # no stems)
+    kept.update(_CYRILLIC_FORM.findall(stored))
+    return frozenset(kept)
+
+
+#: word → its stem for ``stored_stem_set``: ``_word_stem`` where that needs no dictionary, a
+#: Cyrillic word as written, "" for a dropped word
+_WRITTEN_OF: dict[str, str] = {}
+#: a stored form with a Cyrillic letter (the forms are space-separated)
+_CYRILLIC_FORM = re.compile(r"[^\s]*[а-яіїєґ][^\s]*")
+_CYRILLIC_LETTER = re.compile(r"[а-яіїєґ]")
+
+
+def _written_stem(w: str) -> str:
+    if "'" not in w and len(w) > 1 and _CYRILLIC_LETTER.search(w):
+        return w  # stop words too: "быть" is also the lemma of "будут", and then not stored
+    return _word_stem(w)  # the dictionary only for a Cyrillic word with an apostrophe (rare)
+
+
 def _word_stem(w: str) -> str:
     if (len(w) < 2 and not w.isdigit()) or w in STOPWORDS:
         return ""
