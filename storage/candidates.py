@@ -64,9 +64,10 @@ def _clean(fts_terms: Sequence[str], refs: Iterable[tuple[str, int]],
 
 def _candidate_ids(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
                    refs: Iterable[tuple[str, int]], since: datetime | None,
-                   until: datetime | None, limit: int) -> list[int]:
+                   until: datetime | None, limit: int,
+                   counts: dict[str, int] | None = None) -> list[int]:
     terms, pairs = _clean(fts_terms, refs)
-    ids = retrieval.ranked_ids(conn, key, terms, since, until, max(1, limit))
+    ids = retrieval.ranked_ids(conn, key, terms, since, until, max(1, limit), counts)
     for start in range(0, len(pairs), LINKED_BATCH):
         batch = pairs[start:start + LINKED_BATCH]
         sql = _LINKED.format(rows=",".join("(?, ?, ?)" for _ in batch))
@@ -85,8 +86,8 @@ def _posts_on(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Post]:
 
 def _texts_on(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
               refs: Iterable[tuple[str, int]], since: datetime | None, until: datetime | None,
-              limit: int) -> list[CandidateText]:
-    ids = _candidate_ids(conn, key, fts_terms, refs, since, until, limit)
+              limit: int, counts: dict[str, int] | None = None) -> list[CandidateText]:
+    ids = _candidate_ids(conn, key, fts_terms, refs, since, until, limit, counts)
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
@@ -133,9 +134,11 @@ async def candidate_texts(
     since: datetime | None,
     until: datetime | None,
     limit: int = 50,
+    counts: dict[str, int] | None = None,
 ) -> list[CandidateText]:
-    """The posts of ``candidates``, only what the detector compares (one hop to the reader)."""
-    return await db.read(_texts_on, db, fts_terms, refs, since, until, limit)
+    """The posts of ``candidates``, only what the detector compares (one hop to the reader);
+    ``counts`` receives the terms' posts in the window (``retrieval.ranked_ids``)."""
+    return await db.read(_texts_on, db, fts_terms, refs, since, until, limit, counts)
 
 
 async def posts_by_id(db: Database, ids: Sequence[int]) -> list[Post]:
@@ -165,11 +168,12 @@ def candidates_at(
     since: datetime | None,
     until: datetime | None,
     limit: int = 50,
+    counts: dict[str, int] | None = None,
 ) -> tuple[list[CandidateText], dict[str, ChannelNames]]:
     """``candidate_texts`` and ``channel_aliases``, synchronously, on this thread's own read-only
     connection to the database file at ``path`` (a process pool worker)."""
     rc = connection(path)
-    found = _texts_on(rc.conn, rc, fts_terms, refs, since, until, limit)
+    found = _texts_on(rc.conn, rc, fts_terms, refs, since, until, limit, counts)
     return found, _aliases(rc.conn.execute(_ALIASES).fetchall())
 
 

@@ -230,11 +230,14 @@ def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str
 
 
 def ranked_ids(conn: sqlite3.Connection, key: object, terms: Sequence[str],
-               since: datetime | None, until: datetime | None, limit: int) -> list[int]:
+               since: datetime | None, until: datetime | None, limit: int,
+               counts: dict[str, int] | None = None) -> list[int]:
     """The best ``limit`` posts of the window for ``terms`` (index terms, most distinctive first):
     count each inside the window's id range (capped), keep the rarest up to ``MATCH_BUDGET``
     matching posts, rank by the IDF they match. ``key`` is what the window cache is kept under
-    (the ``Database``, or a worker's connection holder)."""
+    (the ``Database``, or a worker's connection holder). ``counts``, when given, receives each
+    term's posts in the window as counted (capped: ``TERM_CAP + 1`` means more), so the caller can
+    weigh what an article shares with a post by its rarity in the store at no further cost."""
     if not terms:
         return []
     window = id_range(conn, key, since, until)
@@ -244,5 +247,7 @@ def ranked_ids(conn: sqlite3.Connection, key: object, terms: Sequence[str],
     if len(past_cap) > PAST_CAP_TERMS:
         past_cap.clear()
     freqs = term_frequencies(conn, terms, window, past_cap=past_cap)
+    if counts is not None:
+        counts.update(freqs)
     chosen = pick_terms(freqs, terms, cap=TERM_CAP)
     return rank_by_idf(conn, chosen, freqs, window, since, until, limit) if chosen else []

@@ -169,3 +169,43 @@ def test_a_dated_mention_points_at_the_channels_only_post_of_that_day() -> None:
                              date=POST_TIME + timedelta(hours=1), post_id=16411)
     got = mention([candidate(short, 16410), same_day], 16410)
     assert got["weight"] < MENTION_SINGLED and "only post" not in got["text"]
+
+
+def test_two_names_few_posts_of_the_store_have_single_a_post_out() -> None:
+    """Two names across scripts point at the channel's post when the store's counts (retrieval's)
+    say few posts have them; the same two names in every report point at nothing."""
+    from bot.cite.detect import MENTION_SINGLED, RARE_IN_STORE
+
+    short = "Окупанти намагалися просунутися біля Масютівки та Синьківки."
+    art = ArticleInput(text=ARTICLE, published=POST_TIME + timedelta(hours=14), url="https://x.org/a")
+
+    def mention(in_store: dict[str, int]) -> dict:
+        [found] = detect(art, [candidate(short, 16410)], aliases_by_channel=DEFAULT_ALIASES,
+                         window_days=30, in_store=in_store)
+        return next(e for e in found.evidence if e["kind"] == "mention")
+
+    rare = {"xnmasatavk": 2, "xnsankavk": 3}
+    assert mention(rare)["weight"] == MENTION_SINGLED
+    common = {k: RARE_IN_STORE + 1 for k in rare}
+    assert mention(common)["weight"] < MENTION_SINGLED
+    assert mention({})["weight"] < MENTION_SINGLED  # counts unknown: not rare
+
+
+async def test_retrieval_reports_how_many_posts_hold_each_term(tmp_path: Path) -> None:
+    from storage import posts
+    from storage.candidates import candidate_texts
+    from storage.db import Database
+    from storage.models import Post
+
+    db = await Database.open(tmp_path / "cw.db")
+    try:
+        filler = [Post("DeepStateUA", 16000 + i, POST_TIME - timedelta(hours=i + 1),
+                       f"Оновлення карти {i}: бої тривають біля Синьківки.") for i in range(12)]
+        await posts.upsert_many(db, [Post("DeepStateUA", 16410, POST_TIME, POST, lang="uk"),
+                                     *filler])
+        counts: dict[str, int] = {}
+        await candidate_texts(db, ["xnmasatavk", "xnsankavk"], [], POST_TIME - timedelta(days=30),
+                              POST_TIME + timedelta(hours=1), 5, counts)
+        assert counts == {"xnmasatavk": 1, "xnsankavk": 13}
+    finally:
+        await db.close()

@@ -81,6 +81,9 @@ _DAY_SPAN = 40  # characters after "Telegram"/"post" searched for the day it was
 MENTION_STRONG = 0.45
 MENTION_ALIAS_STRONG = 0.4
 MENTION_SAID = 0.4
+#: a name across scripts held by at most this many posts of the store's window is rare (two such
+#: single a post out like a numbered unit does: ``_singled_out``)
+RARE_IN_STORE = 10
 #: a channel named as the source whose only post here telling the article's names and units
 #: across scripts is this one (``_singled_out``)
 MENTION_SINGLED = 0.55
@@ -826,8 +829,12 @@ def detect(
     aliases_by_channel: Mapping[str, Sequence[str]] | None = None,
     window_days: int = 30,
     now: datetime | None = None,
+    in_store: Mapping[str, int] | None = None,
 ) -> list[Found]:
-    """Citations of ``candidates`` in ``article``, best first, each with its evidence."""
+    """Citations of ``candidates`` in ``article``, best first, each with its evidence.
+    ``in_store``: posts of the store's window holding each term retrieval looked up (its counts,
+    ``storage.retrieval.ranked_ids``), so a name across scripts that few posts have is told from
+    one every report has."""
     aliases = {k.lower(): list(v) for k, v in (aliases_by_channel or {}).items()}
     when = article_time(article, now)
     since = when - timedelta(days=window_days)
@@ -880,6 +887,9 @@ def detect(
                      and tx.script_of(c.text) != art_script)
         sh = _shared(art, _facts_text(c, art_script), fact_df, cross)
         if sh:
+            if in_store and sh["keys"]:
+                sh["rare_keys"] = [k for k in sh["keys"] if in_store.get(
+                    crossscript.KEY_PREFIX + k, RARE_IN_STORE + 1) <= RARE_IN_STORE]
             ev.append(sh)
         if ev:
             compared.append((c, post_time, ref, ev, cross, sh))
@@ -942,19 +952,20 @@ def _exact(sh: Evidence | None) -> int:
 
 def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
     """Per compared post (channel, its shared facts or None): whether it shares three or more
-    facts with the article of which two are exact (``_exact``), or a numbered unit across scripts
-    and one more, and no other post of its channel here shares all of them (the facts tell this
-    post from the channel's others)."""
+    facts with the article of which two are exact (``_exact``), a numbered unit across scripts
+    and one more, or two names across scripts rare in the store, and no other post of its channel
+    here shares all of them (the facts tell this post from the channel's others)."""
     facts = [_told(sh) for _, sh in shared]
     out = []
     for i, (channel, sh) in enumerate(shared):
         mine = facts[i]
         # three facts of which two exact ones (figures of two or more digits, names or units
-        # across scripts), or a unit across scripts and one more: names alone are the topic
+        # across scripts), or a unit across scripts and one more, or two names across scripts
+        # that few posts of the store have ("Giatsint-B", "Gvozdika"): names alone are the topic
         # ("Kadyrov, Putin, Chechen"), and "Bakhmut" and one more name are many posts
         exact = _exact(sh)
-        telling = (len(mine) >= 3 and exact >= 2) or (
-            len(mine) == 2 and bool(sh and sh.get("cross_units")))
+        telling = (len(mine) >= 3 and exact >= 2) or (len(mine) == 2 and bool(sh and (
+            sh.get("cross_units") or len(sh.get("rare_keys", ())) == 2)))
         out.append(telling and not any(
             j != i and other == channel and mine <= facts[j]
             for j, (other, _) in enumerate(shared)))

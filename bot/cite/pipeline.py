@@ -112,12 +112,13 @@ def _find_at(path: str, article: ArticleInput, settings: Settings) -> Detection:
     connection (``storage.candidates.candidates_at``): term extraction, FTS5 and the detector all
     run off the event loop's core."""
     terms, post_refs, since, when = _query(article, settings)
+    counts: dict[str, int] = {}
     texts, stored_aliases = candidates.candidates_at(path, terms, post_refs, since, when,
-                                                     CANDIDATE_LIMIT)
+                                                     CANDIDATE_LIMIT, counts)
     cands = [_candidate(t) for t in texts]
     found = detect(article, cands, aliases_by_channel=aliases(settings, [c.channel for c in cands],
                                                               stored_aliases),
-                   window_days=settings.citation_window_days)
+                   window_days=settings.citation_window_days, in_store=counts)
     return Detection(found, candidates.posts_at(path, _named(found, cands)))
 
 
@@ -126,13 +127,15 @@ async def _find_here(db: Database, article: ArticleInput, settings: Settings,
     """``_find_at`` through the database's own reader; only the pure detector runs in
     ``executor`` when one is given."""
     terms, post_refs, since, when = _query(article, settings)
-    texts = await candidates.candidate_texts(db, terms, post_refs, since, when, CANDIDATE_LIMIT)
+    counts: dict[str, int] = {}
+    texts = await candidates.candidate_texts(db, terms, post_refs, since, when, CANDIDATE_LIMIT,
+                                             counts)
     cands = [_candidate(t) for t in texts]
     call = functools.partial(
         detect, article, cands,
         aliases_by_channel=aliases(settings, [c.channel for c in cands],
                                    await candidates.channel_aliases(db)),
-        window_days=settings.citation_window_days)
+        window_days=settings.citation_window_days, in_store=counts)
     found = call() if executor is None else (
         await asyncio.get_running_loop().run_in_executor(executor, call))
     return Detection(found, await candidates.posts_by_id(db, _named(found, cands)))
