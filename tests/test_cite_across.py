@@ -209,3 +209,24 @@ async def test_retrieval_reports_how_many_posts_hold_each_term(tmp_path: Path) -
         assert counts == {"xnmasatavk": 1, "xnsankavk": 13}
     finally:
         await db.close()
+
+
+def test_the_keys_stored_with_a_post_are_the_ones_compared() -> None:
+    """A candidate read with its stored words is compared by the keys stored there (no
+    transliteration per candidate): the keys, not the text, decide."""
+    from storage.search_index import post_words
+
+    stored = CandidatePost(channel="DeepStateUA", message_id=16410, date=POST_TIME, text=POST,
+                           post_id=16410, words=post_words(POST))
+    [found] = detect(ArticleInput(text=ARTICLE, published=POST_TIME + timedelta(hours=14)),
+                     [stored], aliases_by_channel=DEFAULT_ALIASES)
+    shared = next(e for e in found.evidence if e["kind"] == "shared")
+    assert {"masatavk", "sankavk"} <= set(shared["keys"])
+    # words stored without Synkivka's key: the detector does not find it in the text again
+    words = " ".join(w for w in post_words(POST).split() if not w.startswith("xnsankavk"))
+    lacking = CandidatePost(channel="DeepStateUA", message_id=16410, date=POST_TIME, text=POST,
+                            post_id=16410, words=words)
+    [found] = detect(ArticleInput(text=ARTICLE, published=POST_TIME + timedelta(hours=14)),
+                     [lacking], aliases_by_channel=DEFAULT_ALIASES)
+    shared = next(e for e in found.evidence if e["kind"] == "shared")
+    assert "masatavk" in shared["keys"] and "sankavk" not in shared["keys"]

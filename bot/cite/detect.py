@@ -292,6 +292,22 @@ def _post_keys(text: str) -> frozenset[str]:
     return frozenset(crossscript.post_keys(text))
 
 
+_KEY_PREFIXES = (crossscript.KEY_PREFIX, crossscript.TERM_PREFIX, crossscript.UNIT_PREFIX)
+
+
+def _keys_of(c: CandidatePost) -> frozenset[str]:
+    """A candidate's cross-script keys: those stored with it (``posts.words`` holds them beside
+    the normal forms, ``storage.search_index.post_words``), else made from its text."""
+    if c.words:
+        return _stored_keys(c.words)
+    return _post_keys(c.text)
+
+
+@lru_cache(maxsize=8192)
+def _stored_keys(words: str) -> frozenset[str]:
+    return frozenset(w for w in words.split() if w.startswith(_KEY_PREFIXES))
+
+
 @lru_cache(maxsize=8192)
 def _post_facts(text: str) -> tuple[frozenset[str], frozenset[tuple[int, int]], frozenset[str],
                                     frozenset[tuple[str, str]]]:
@@ -605,8 +621,8 @@ def _back_pattern(head: str) -> re.Pattern[str]:
 # ---------------------------------------------------------------- shared facts
 
 
-def _fact_frequencies(candidates: Sequence[CandidatePost], shortlist: set[int], art_script: str
-                      ) -> Counter[str]:
+def _fact_frequencies(candidates: Sequence[CandidatePost], shortlist: set[int], art_script: str,
+                      keys_of: Mapping[int, frozenset[str]] | None = None) -> Counter[str]:
     """In how many candidates each number and name occurs. The candidates are the posts that share
     the article's rarer words, so a name most of them carry ("Putin", "NATO") is the topic, not
     evidence that this post is the one cited: a local rarity, without I/O."""
@@ -617,8 +633,8 @@ def _fact_frequencies(candidates: Sequence[CandidatePost], shortlist: set[int], 
             nums, _, nms, _ = _post_facts(text)
             df.update(nums)
             df.update(nms)
-            if art_script == "latin" and not c.translation and tx.script_of(text) == "cyrillic":
-                df.update(_post_keys(text))  # "Україна" is in every one of them
+            if keys_of and i in keys_of:
+                df.update(keys_of[i])  # "Україна" is in every one of them
     return df
 
 
@@ -646,7 +662,7 @@ def _number_weight(num: str) -> float:
 
 
 def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
-            cross: bool = False) -> Evidence | None:
+            cross: bool = False, post_keys: frozenset[str] | None = None) -> Evidence | None:
     """Numbers (with their unit word: "12 occupiers"), dates and names the post and the article
     share, each weighed by its rarity among the candidates; a number that is a shared date's day,
     or part of a number+unit pair, is counted once."""
@@ -666,7 +682,9 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk") — names as the post
     # writes names (not a sentence's first word, not capitals: "БАХМУТ ніч", a "МАДЯР"
     # signature) — and numbered units by theirs ("110-ї ОМБр" and "110th Brigade": xu110brigade)
-    hits = art.keys & _post_keys(post_text) if cross else frozenset()
+    if cross and post_keys is None:
+        post_keys = _post_keys(post_text)
+    hits = art.keys & post_keys if cross and post_keys else frozenset()
     named = frozenset().union(*_post_names(post_text)) if hits else frozenset()
     keys = sorted(k.removeprefix(crossscript.KEY_PREFIX) for k in hits
                   if k.startswith(crossscript.KEY_PREFIX) and k in named)
@@ -689,7 +707,7 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
         # the share of the post's names and units the article tells: where no passage can be
         # compared, it says how much of the post the article reports (as containment does)
         told = _post_names(post_text)
-        post_units = sum(1 for k in _post_keys(post_text) if k.startswith(crossscript.UNIT_PREFIX))
+        post_units = sum(1 for k in post_keys or () if k.startswith(crossscript.UNIT_PREFIX))
         shown = sum(1 for ks in told if ks & hits) + len(cross_units)
         w += _CROSS_TOLD * shown / max(1, len(told) + post_units)
     # several long exact figures (a losses report's "162560", "3468", "6740") are the post's content
@@ -855,11 +873,11 @@ def detect(
     # text's language) may not hold: such an article lemmatises its candidates as before
     stem_sets = _stem_sets(candidates, stored=art_script != "cyrillic")
     weights = _Weights(_common_stems(stem_sets))
-    cross = {i: _post_keys(c.text) for i, c in enumerate(candidates)
-             if art_script == "latin" and not c.translation and c.text
-             and tx.script_of(c.text) == "cyrillic"}
-    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED, cross)
-    fact_df = _fact_frequencies(candidates, shortlist, art_script)
+    keys_of = {i: _keys_of(c) for i, c in enumerate(candidates)
+               if art_script == "latin" and not c.translation and c.text
+               and tx.script_of(c.text) == "cyrillic"}
+    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED, keys_of)
+    fact_df = _fact_frequencies(candidates, shortlist, art_script, keys_of)
 
     found: dict[PostKey, Found] = {}
     compared: list[tuple[CandidatePost, datetime, TelegramRef | None, list[Evidence], bool,
@@ -885,7 +903,7 @@ def detect(
         ev += quotes
         cross = bool(not c.translation and c.text and art_script
                      and tx.script_of(c.text) != art_script)
-        sh = _shared(art, _facts_text(c, art_script), fact_df, cross)
+        sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n))
         if sh:
             if in_store and sh["keys"]:
                 sh["rare_keys"] = [k for k in sh["keys"] if in_store.get(
