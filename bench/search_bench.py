@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storage import search, search_index, wordforms  # noqa: E402
+from storage import maintenance, search, search_index, wordforms  # noqa: E402
 from storage.db import Database, migrate  # noqa: E402
 from storage.fts_query import parse  # noqa: E402
 from storage.migrations import SCHEMA_VERSION  # noqa: E402
@@ -92,7 +93,8 @@ def synthetic_posts(n: int, seed: int = 1) -> list[tuple[str, int, str, str, str
 BUILD_CHUNK = 50_000
 
 
-def build_db(path: Path, n: int, *, optimize: bool = True, seed: int = 1) -> None:
+def build_db(path: Path, n: int, *, optimize: bool = True, seed: int = 1,
+             base: Path | None = None) -> None:
     """Fill the real schema (migrations) with n posts + translations, through raw sqlite3.
 
     The rows hold what the write path stores (``storage.posts``: ``search_index.post_words`` of the
@@ -103,13 +105,17 @@ def build_db(path: Path, n: int, *, optimize: bool = True, seed: int = 1) -> Non
     pass of the tokenizer per post), posts generated lazily (3M texts never sit in memory). The
     triggers are then recreated from their own SQL, so the file ends up as the code would have left
     it. ``optimize``: merge the index into one segment at the end (what the service's quiet-time
-    maintenance does, ``storage.maintenance``).
+    maintenance does, ``storage.maintenance``). ``base``: a file built the same way with fewer
+    posts (the same first posts: the generator is seeded), copied and extended to n posts.
     """
     path.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
+    if base is not None:
+        shutil.copyfile(base, path)
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn)
+    done = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
     for pragma in ("journal_mode = DELETE", "journal_mode = OFF", "synchronous = OFF",
                    "cache_size = -262144", "temp_store = MEMORY"):
         conn.execute(f"PRAGMA {pragma}")
@@ -118,13 +124,13 @@ def build_db(path: Path, n: int, *, optimize: bool = True, seed: int = 1) -> Non
     conn.execute("BEGIN")
     for name, _ in triggers:
         conn.execute(f"DROP TRIGGER {name}")
-    conn.executemany("INSERT INTO channels (id, username, added_at) VALUES (?, ?, '2024-01-01')",
-                     list(enumerate(CHANNELS, 1)))
+    if not done:
+        conn.executemany("INSERT INTO channels (id, username, added_at) VALUES (?, ?, '2024-01-01')",
+                         list(enumerate(CHANNELS, 1)))
     conn.execute("COMMIT")
     cid = {c: i for i, c in enumerate(CHANNELS, 1)}
-    posts = iter_synthetic_posts(n, seed)
+    posts = itertools.islice(iter_synthetic_posts(n, seed), done, None)
     post_words, tr_words = search_index.post_words, wordforms.normal_words
-    done = 0
     while done < n:
         chunk = list(itertools.islice(posts, BUILD_CHUNK))
         conn.execute("BEGIN")
@@ -229,6 +235,10 @@ def make_queries(n: int, seed: int = 7) -> list[dict[str, object]]:
     return out
 
 
+class _Key:
+    """What the raw connection's day spans are cached under."""
+
+
 BM25_SQL = "SELECT rowid, rank FROM posts_fts WHERE posts_fts MATCH :match ORDER BY rank LIMIT :limit"
 
 
@@ -237,10 +247,20 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_ref: bool) -> None:
+async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_ref: bool,
+              tidy: bool = True) -> None:
+    db = await Database.open(db_path)
+    size = db_path.stat().st_size
+    if tidy:  # what the service does at a quiet moment (storage.maintenance), timed
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = await maintenance.tidy(db, budget=7200)
+        print(f"tidy (service's quiet-time upkeep): {report.merge_steps} merge steps, "
+              f"{report.terms} terms kept, {time.perf_counter() - t0:.1f} s "
+              f"(CPU {time.process_time() - c0:.1f} s)", flush=True)
+    print(f"database: {size / 1e9:.2f} GB; index segments: {await maintenance.segments(db)}")
     raw = sqlite3.connect(db_path)
     raw.execute("PRAGMA cache_size = -65536")
-    db = await Database.open(db_path)
+    raw_key = _Key()  # the raw side's day-spans cache (retrieval.id_range), as ours has the db's
     ours: list[float] = []
     rawt: list[float] = []
     # CPU time of this process (all its threads) per query: what the search costs, whatever else
@@ -251,12 +271,13 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
     load0 = os.getloadavg()[0]
     by_kind: dict[str, list[float]] = {}
     hits = 0
+    capped = 0
     ref: list[float] = []
     ref_kind: dict[str, list[float]] = {}
     # warm both caches the same way
     for q in queries[:20]:
         await search.query(db, str(q["text"]), limit=limit)
-        search.run(raw, str(q["text"]), limit=limit)
+        search.run(raw, str(q["text"]), limit=limit, key=raw_key)
     for i, q in enumerate(queries):
         kw = {k: v for k, v in q.items() if k in ("channel", "since", "until")}
         # raw side: search.run on a plain sqlite3 connection — the identical statements ours runs
@@ -265,7 +286,8 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
         for side in ("raw", "ours") if i % 2 else ("ours", "raw"):
             t0, c0 = time.perf_counter(), time.process_time()
             if side == "raw":
-                rows = search.run(raw, str(q["text"]), limit=limit, **kw)  # type: ignore[arg-type]
+                rows = search.run(raw, str(q["text"]), limit=limit, key=raw_key,
+                                  **kw).rows  # type: ignore[arg-type]
                 rawt.append((time.perf_counter() - t0) * 1000)
                 raw_cpu.append((time.process_time() - c0) * 1000)
             else:
@@ -275,6 +297,7 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
                 cpu_kind.setdefault(str(q["kind"]), []).append(ours_cpu[-1])
         assert len(res) == len(rows), q
         hits += len(res)
+        capped += bool(res and res[0].capped)
         by_kind.setdefault(str(q["kind"]), []).append(ours[-1])
         by_kind.setdefault("(filtered)" if kw else "(no filter)", []).append(ours[-1])
         if bm25_ref:
@@ -286,7 +309,8 @@ async def run(db_path: Path, queries: list[dict[str, object]], limit: int, bm25_
     await db.close()
     n_posts = raw.execute("SELECT count(*) FROM posts").fetchone()[0]
     raw.close()
-    print(f"posts: {n_posts:,}; queries: {len(queries)}; limit {limit}; results returned: {hits:,}")
+    print(f"posts: {n_posts:,}; queries: {len(queries)}; limit {limit}; results returned: {hits:,}"
+          f"; searches capped: {capped}")
     print(f"storage.search.query  p50 {pct(ours, 50):7.2f} ms   p95 {pct(ours, 95):7.2f} ms   "
           f"max {max(ours):7.2f} ms")
     print(f"raw sqlite3           p50 {pct(rawt, 50):7.2f} ms   p95 {pct(rawt, 95):7.2f} ms   "
@@ -322,21 +346,49 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--no-bm25-ref", action="store_true", help="skip the plain ORDER BY rank line")
     ap.add_argument("--build-only", action="store_true", help="build (or reuse) the file and stop")
+    ap.add_argument("--base", type=Path,
+                    help="build by extending a copy of this smaller file built the same way")
+    ap.add_argument("--no-tidy", action="store_true",
+                    help="measure the index as it is (no merge / term snapshot first)")
+    ap.add_argument("--check", action="store_true",
+                    help="then check the top 20 of every query against a brute-force search "
+                         "(bench/search_reference.py; minutes per 100k posts)")
     ap.add_argument("--no-optimize", action="store_true",
                     help="leave the index in the segments the load wrote (no FTS5 optimize)")
     a = ap.parse_args()
     marker = a.db.with_suffix(".n")
-    key = f"{a.posts}:schema {SCHEMA_VERSION}"
-    if a.rebuild or not a.db.exists() or not marker.exists() or marker.read_text() != key:
+    key = f"{a.posts}:schema {SCHEMA_VERSION}"  # a file of an older schema is migrated at open
+    if (a.rebuild or not a.db.exists() or not marker.exists()
+            or marker.read_text().split(":")[0] != str(a.posts)):
         print(f"building {a.posts:,} posts into {a.db} ...", flush=True)
         t0 = time.perf_counter()
-        build_db(a.db, a.posts, optimize=not a.no_optimize)
+        build_db(a.db, a.posts, optimize=not a.no_optimize, base=a.base)
         marker.write_text(key)
         print(f"built in {time.perf_counter() - t0:.0f}s, {a.db.stat().st_size / 1e9:.2f} GB",
               flush=True)
     if a.build_only:
         return
-    asyncio.run(run(a.db, make_queries(a.queries), a.limit, not a.no_bm25_ref))
+    queries = make_queries(a.queries)
+    asyncio.run(run(a.db, queries, a.limit, not a.no_bm25_ref, not a.no_tidy))
+    if a.check:
+        asyncio.run(check(a.db, queries, a.limit))
+
+
+async def check(path: Path, queries: list[dict[str, object]], limit: int) -> None:
+    """The brute-force check (``search_reference.compare``) over the benchmark's own queries."""
+    import search_reference
+
+    t0 = time.perf_counter()
+    posts = search_reference.load(path)
+    specs = [(str(q["kind"]), str(q["text"]),
+              {k: v for k, v in q.items() if k in ("channel", "since", "until")}) for q in queries]
+    db = await Database.open(path)
+    try:
+        paths = await search_reference.compare(db, posts, specs, limit)
+    finally:
+        await db.close()
+    print(f"brute-force check: the top {limit} of all {len(specs)} queries equal the reference "
+          f"over {len(posts):,} posts ({paths}; {time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,11 @@ CITE_BATCH = 50  # unchecked articles taken per round of detection
 CITE_POOL_MIN = 8  # a backlog from which worker processes pay for their ~1 s start
 STOP_GRACE = 7.0  # seconds running jobs get to finish at shutdown (the whole stop must fit in 10 s)
 #: jobs that wait on the network: cancelled at shutdown instead of waited for
-CANCEL_AT_STOP = frozenset({"poll-channels", "catch-up", "poll-feeds", "translate", "refresh-metrics"})
+CANCEL_AT_STOP = frozenset({"poll-channels", "catch-up", "poll-feeds", "translate", "refresh-metrics",
+                            "tidy-index"})
+#: how often the index upkeep looks for a quiet moment, and how long one run may take at most
+TIDY_INTERVAL = 3600.0
+TIDY_BUDGET = 120.0
 
 
 class Service:
@@ -93,6 +97,8 @@ class Service:
         await self._start_translation()
         await self._start_news()
         await self._start_alerts()
+        # merging the index and refreshing its term counts: only while no other job runs
+        self._every(self._tidy_index, TIDY_INTERVAL, "tidy-index", start=False)
         if s.metrics_port:
             from bot.metrics import refresh, start_metrics_server
 
@@ -242,6 +248,23 @@ class Service:
         job = self.scheduler.get_job(name)
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC))
+
+    def busy(self, but: str = "") -> bool:
+        """Whether any job other than ``but`` is running (or the service is stopping)."""
+        return self._stopping or bool(self._active - {but})
+
+    async def _tidy_index(self) -> None:
+        """Index upkeep at a quiet moment (``storage.maintenance.tidy``): steps stop as soon as
+        another job starts; what is left is done on a later quiet run."""
+        from storage.maintenance import tidy
+
+        if self.busy("tidy-index"):
+            return
+        report = await tidy(self.db, budget=TIDY_BUDGET, busy=lambda: self.busy("tidy-index"))
+        log.info("tidy-index: %d merge step(s)%s%s in %.1f s", report.merge_steps,
+                 ", index fully merged" if report.merged else "",
+                 f", {report.terms} frequent terms" if report.terms is not None else "",
+                 report.seconds)
 
     async def _translate(self) -> None:
         # drain what is due, batch by batch, so a backlog does not wait an interval per batch

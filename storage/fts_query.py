@@ -68,9 +68,14 @@ class Term:
     prefix: bool = False
     forms: tuple[str, ...] = ()
     exact: bool = False
+    #: a prefix replaced by some of its completions (index terms), any of which matches
+    #: (``storage.search``: the most frequent ones, when the prefix is common)
+    any_of: tuple[str, ...] = ()
 
     def fts(self) -> str:
         """The FTS5 form."""
+        if self.any_of:
+            return _WRITTEN + "(" + " OR ".join(quote(t) for t in self.any_of) + ")"
         if self.prefix:
             return _WRITTEN + quote(" ".join(self.words)) + "*"
         if len(self.words) > 1 or self.exact:
@@ -84,13 +89,25 @@ class Term:
     def probes(self) -> list[str]:
         """What to count to bound this term's posts cheaply: each word (and normal form) alone,
         or an explicit prefix itself."""
+        if self.any_of:
+            return [quote(t) for t in self.any_of]
         if self.prefix:
             return [self.fts()]
         return [quote(w) for w in (*self.words, *self.forms)]
 
+    def cover(self, counts: dict[str, int]) -> list[str]:
+        """Probes whose posts include every post this term matches, as few as the counts allow:
+        a phrase's rarest word, a word's forms, a prefix itself."""
+        if self.any_of or self.prefix or len(self.words) == 1:
+            return self.probes()
+        return [min((quote(w) for w in self.words), key=lambda p: counts[p]),
+                *(quote(f) for f in self.forms)]
+
     def bound(self, counts: dict[str, int]) -> int:
         """At most this many posts match, from the probe counts: a phrase is no more frequent than
         its rarest word; each normal form adds its own posts."""
+        if self.any_of:
+            return sum(counts[quote(t)] for t in self.any_of)
         if self.prefix:
             return counts[self.fts()]
         written = min(counts[quote(w)] for w in self.words)

@@ -314,6 +314,16 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 10: keys of each post's glossary terms and numbered units in its index words
     search_index.add_glossary_keys,
+    # 11: the index's terms as FTS5 counts them (a view of the index itself, no storage), and a
+    # snapshot of the frequent written ones refreshed at quiet moments (storage/maintenance.py): a
+    # prefix search expands to its most frequent completions instead of merging every one
+    """
+    CREATE VIRTUAL TABLE posts_fts_terms USING fts5vocab(posts_fts, col);
+    CREATE TABLE search_terms (
+        term TEXT PRIMARY KEY,
+        docs INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -214,6 +214,8 @@ class SearchHit:
     text_snippet: str
     translation_snippet: str
     deleted: bool = False
+    #: the search was capped (``storage.search.Found``): other matches may exist
+    capped: bool = False
 
     @property
     def url(self) -> str:

@@ -1,19 +1,31 @@
-"""Full-text search over posts and translations, best matches first (bm25 of the informative terms).
+"""Full-text search over posts and translations: best matches first, at a cost that depends on the
+answer, not on the size of the archive.
 
 Why not plain ``ORDER BY rank``: FTS5's bm25 reads the position list of every matching post, and
 for each phrase it scans that phrase's whole posting list to compute its IDF — so a query with one
 common word cost O(posts containing it) (2 s for "the" over 1M posts), even with LIMIT and even
-when ANDed with a rare word. A search therefore runs in three steps:
+when ANDed with a rare word. A search therefore runs in these steps (``run``):
 
-1. **Probe** each word of the query as typed (and each explicit prefix) with a capped count of the
-   retrieval engine (``storage.retrieval.count_capped``) — reading at most ``RARE_CAP`` entries
-   of its posting list, never a whole list; a phrase is as rare as its rarest word at most.
+0. **Window.** ``--since``/``--until`` become a rowid range first (``retrieval.id_range``: per-day
+   id spans, cached per database), and every later step works inside it. A common prefix
+   (its completions in ``RARE_CAP`` posts or more, by the ``search_terms`` snapshot that
+   ``storage.maintenance`` refreshes) becomes its ``PREFIX_TERMS`` most frequent completions
+   (``cap_prefixes``): FTS5 would merge the posting lists of every completion before the first row.
+1. **Probe** each word of the query as typed (and each normal form, explicit prefix) with a
+   capped count of the retrieval engine (``retrieval.count_capped``) — reading at most ``RARE_CAP``
+   entries of its posting list inside the window; a phrase is as rare as its rarest word at most.
 2. **Rank by the rare parts.** Parts found in fewer than ``RARE_CAP`` posts are the informative
-   ones; common parts carry little IDF in bm25 anyway. Matches of the full query are ranked by
-   bm25 of the AND of the rare parts only, so ranking touches at most ~``RARE_CAP`` posts.
-3. **Newest first when nothing is rare.** If every part is common (e.g. ``ukraine army``), bm25
-   would barely separate the matches and would cost a pass over all of them, so the results are the
-   most recently stored matches first (score 0.0); FTS5 streams them with ``ORDER BY rowid DESC``.
+   ones; matches of the full query are ranked by bm25 of the AND of the rare parts only (ties:
+   newest first), so ranking touches at most ~``RARE_CAP`` posts.
+3. **Newest first when nothing is rare** (score 0.0): bm25 would barely separate the matches and
+   cost a pass over all of them. FTS5 streams matches ``ORDER BY rowid DESC``, but a phrase of
+   common words, or common words that rarely meet, would be checked on every post holding them;
+   so the walk goes down in slices, each holding the next ``WALK_CAP`` (doubling) posts of the
+   query's rarest part (``FtsQuery`` term ``cover``), for at most ``WALK_ROUNDS`` slices.
+
+Two searches are *capped* (``Found.capped``, ``SearchHit.capped``, said by the CLI and the chat):
+a prefix looked up by its most frequent completions, and a walk that ran out of slices before
+``limit`` rows (older matches may exist).
 
 README: *A search ranks by its rarest words; a search made only of very common words (found in
 more than 2,000 posts each) lists the most recent matches first instead.*
@@ -22,27 +34,35 @@ A bare word is looked up as written and by its normal forms (``storage.fts_query
 a written form four times a normal form (``BM25``), so posts with the form typed come first.
 
 Snippets are built with the full expression, so every term is highlighted, and only for the rows
-returned.
+returned. bench/search_reference.py checks every kind of query against a brute-force search.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from storage import retrieval, wordforms
+from storage import retrieval, search_index, wordforms
 from storage.db import Database
 from storage.fold import unfold_snippet
-from storage.fts_query import FtsQuery, parse
+from storage.fts_query import FtsQuery, Group, parse
 from storage.models import HL_END, HL_START, SearchHit, from_iso, to_iso
 
 #: A part found in at least this many posts is "common": left out of ranking.
 RARE_CAP = 2_000
-#: Date filters matching fewer posts than this bound the newest-first walk by rowid.
-DATE_CAP = 20_000
+#: a common prefix is looked up by this many of its most frequent completions
+PREFIX_TERMS = 12
+#: a newest-first walk looks at the next this-many (doubling) posts of the query's rarest part per
+#: round, for at most WALK_ROUNDS rounds (then the search says it was capped)
+WALK_CAP = 256
+WALK_ROUNDS = 8
+_MAX_ID = 2**63 - 1
+#: what the CLI and the chat say about a capped search (``Found``)
+CAPPED_NOTE = ("a common prefix was looked up by its most frequent completions, or only the "
+               "newest part of the archive was searched: other matches may exist")
 #: bm25 with the columns' weights (text, translation, words): written forms over normal forms
 BM25 = "bm25(posts_fts, 1.0, 1.0, 0.25)"
 
@@ -65,8 +85,8 @@ _RANKED = f"""
 WITH {{m}}top AS MATERIALIZED (
     SELECT posts_fts.rowid AS id, {BM25} AS score
     FROM posts_fts {{join}}
-    WHERE posts_fts MATCH :rank {{in_m}} {{filters}}
-    ORDER BY score LIMIT :limit
+    WHERE posts_fts MATCH :rank AND posts_fts.rowid BETWEEN :lo AND :hi {{in_m}} {{filters}}
+    ORDER BY score, posts_fts.rowid DESC LIMIT :limit
 ), deco AS MATERIALIZED (
     SELECT posts_fts.rowid AS id, {_SNIPPETS}
     {{deco}}
@@ -76,7 +96,7 @@ FROM top
 JOIN deco ON deco.id = top.id
 JOIN posts p ON p.id = top.id
 JOIN channels c ON c.id = p.channel_id
-ORDER BY top.score, p.id
+ORDER BY top.score, p.id DESC
 """
 
 # Common path: FTS5 walks the matches newest first and stops after :limit rows that pass the
@@ -90,7 +110,7 @@ SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, 0.0, posts_fts.rowi
 FROM posts_fts
 JOIN posts p ON p.id = posts_fts.rowid
 JOIN channels c ON c.id = p.channel_id
-WHERE posts_fts MATCH :match {{bounds}} {{filters}}
+WHERE posts_fts MATCH :match AND posts_fts.rowid BETWEEN :lo AND :hi {{filters}}
 ORDER BY posts_fts.rowid DESC
 LIMIT :limit
 """
@@ -118,17 +138,21 @@ def plan(q: FtsQuery, counts: list[int]) -> Plan:
     return Plan(match, q.expression(only=rare, negate=False))
 
 
-def build_sql(
-    p: Plan,
-    *,
-    channel: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 20,
-) -> tuple[str, dict[str, Any]]:
-    """The SQL and parameters of one planned search (the benchmark runs them raw)."""
+@dataclass
+class Found:
+    """The rows of one search, and whether it was capped: a common prefix looked up by its
+    ``PREFIX_TERMS`` most frequent completions only, or a newest-first walk that stopped after
+    ``WALK_ROUNDS`` rounds with fewer than ``limit`` rows (older matches may exist)."""
+
+    rows: list[Any]
+    capped: bool = False
+    #: the expression the rows were ranked by (bm25), None when listed newest first
+    rank: str | None = None
+
+
+def _filters(channel: str | None, since: datetime | None, until: datetime | None,
+             params: dict[str, Any]) -> str:
     filters: list[str] = []
-    params: dict[str, Any] = {"match": p.match, "limit": max(1, limit)}
     if channel:
         filters.append("AND p.channel_id = (SELECT id FROM channels WHERE username = :channel)")
         params["channel"] = channel
@@ -138,31 +162,101 @@ def build_sql(
     if until:
         filters.append("AND p.date < :until")
         params["until"] = to_iso(until)
-    where = " ".join(filters)
+    return " ".join(filters)
+
+
+def build_sql(
+    p: Plan,
+    *,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 20,
+    window: tuple[int, int] = (0, _MAX_ID),
+) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of one planned search inside the rowid ``window`` (a newest-first
+    search walks its rowids from the top down; ``run`` gives it one slice at a time)."""
+    params: dict[str, Any] = {"match": p.match, "limit": max(1, limit), "lo": window[0],
+                              "hi": window[1]}
+    where = _filters(channel, since, until, params)
     if p.rank is None:
-        bounds = ""
-        if since or until:
-            params["date_cap"] = DATE_CAP
-            dates = " AND ".join(x for x, on in (("date >= :since", since), ("date < :until", until))
-                                 if on)
-            box = (f"(SELECT {{}} FROM (SELECT id FROM posts INDEXED BY posts_date WHERE {dates} "
-                   "LIMIT :date_cap) HAVING count(*) < :date_cap)")
-            # NULL (no bound) when the range holds DATE_CAP posts or more; empty when none
-            bounds = (f"AND posts_fts.rowid >= coalesce({box.format('coalesce(min(id), 1)')}, 0) "
-                      f"AND posts_fts.rowid <= coalesce({box.format('coalesce(max(id), 0)')}, "
-                      f"{2**63 - 1})")
-        return _NEWEST.format(bounds=bounds, filters=where), params
+        return _NEWEST.format(filters=where), params
     params["rank"] = p.rank
     same = p.rank == p.match
     sql = _RANKED.format(
         m="" if same else
-        "m AS MATERIALIZED (SELECT rowid AS id FROM posts_fts WHERE posts_fts MATCH :match), ",
+        "m AS MATERIALIZED (SELECT rowid AS id FROM posts_fts WHERE posts_fts MATCH :match"
+        " AND rowid BETWEEN :lo AND :hi), ",
         in_m="" if same else "AND +posts_fts.rowid IN m",
         deco=_DECO_RANGE if "*" in p.match else _DECO_ROWS,
-        join="JOIN posts p ON p.id = posts_fts.rowid" if filters else "",
+        join="JOIN posts p ON p.id = posts_fts.rowid" if where else "",
         filters=where,
     )
     return sql, params
+
+
+def _completions(conn: sqlite3.Connection, prefix: str) -> list[tuple[str, int]]:
+    """The frequent index terms starting with ``prefix`` (``search_terms``), most frequent first."""
+    return conn.execute(
+        "SELECT term, docs FROM search_terms WHERE term >= ? AND term < ? ORDER BY docs DESC, term",
+        (prefix, prefix + "\U0010ffff")).fetchall()
+
+
+def cap_prefixes(conn: sqlite3.Connection, q: FtsQuery) -> tuple[FtsQuery, bool]:
+    """``q`` with each common one-word prefix (its completions in ``RARE_CAP`` posts or more, by
+    the ``search_terms`` snapshot) replaced by its ``PREFIX_TERMS`` most frequent completions,
+    and whether any was. FTS5 merges the posting lists of every completion of a prefix before
+    the first row (10-30 ms for a common stem at 1M posts); a handful of whole terms is read like
+    any word. Exclusions keep the whole prefix (excluding less would add wrong results); with no
+    snapshot yet (a new database) prefixes stay whole."""
+    capped = False
+    groups = []
+    for g in q.positives:
+        terms = []
+        for t in g.terms:
+            if t.prefix and len(t.words) == 1 and not t.any_of:
+                folded = search_index.terms(t.words[0])
+                got = _completions(conn, folded[0]) if len(folded) == 1 else []
+                if got and sum(n for _, n in got) >= RARE_CAP:
+                    t = replace(t, any_of=tuple(term for term, _ in got[:PREFIX_TERMS]))
+                    capped = True
+            terms.append(t)
+        groups.append(Group(tuple(terms)))
+    return (FtsQuery(tuple(groups), q.negatives), capped) if capped else (q, False)
+
+
+def _floor(conn: sqlite3.Connection, probes: list[str], lo: int, hi: int, n: int) -> int:
+    """The lowest rowid among the ``n`` newest posts (in ``lo..hi``) of each probe, the highest
+    of those over the probes: ``floor..hi`` holds at least the ``n`` newest posts matching any of
+    them (``lo`` when a probe has fewer)."""
+    one = ("SELECT coalesce((SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? AND rowid"
+           " BETWEEN ? AND ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), ?) AS x")
+    params: list[object] = []
+    for p in probes:
+        params += [p, lo, hi, n - 1, lo]
+    got = conn.execute("SELECT max(x) FROM (" + " UNION ALL ".join([one] * len(probes)) + ")",
+                       params).fetchone()[0]
+    return max(lo, int(got))
+
+
+def _newest(conn: sqlite3.Connection, q: FtsQuery, n: dict[str, int], p: Plan,
+            window: tuple[int, int], limit: int, **filters: Any) -> Found:
+    """Newest matches first, walking down from the top of the window in slices that each hold
+    the next ``WALK_CAP`` (doubling) posts of the query's rarest part (``cover``): a phrase of
+    common words or words that rarely meet cost what those posts cost, not a pass over the archive."""
+    g = min(q.positives, key=lambda g: sum(t.bound(n) for t in g.terms))
+    cover = list(dict.fromkeys(c for t in g.terms for c in t.cover(n)))
+    lo, hi = window
+    rows: list[Any] = []
+    budget = WALK_CAP
+    for _ in range(WALK_ROUNDS):
+        floor = _floor(conn, cover, lo, hi, budget)
+        sql, params = build_sql(p, limit=limit - len(rows), window=(floor, hi), **filters)
+        rows += conn.execute(sql, params).fetchall()
+        if len(rows) >= limit or floor <= lo:
+            return Found(rows)
+        hi, budget = floor - 1, budget * 2
+    return Found(rows, capped=True)
 
 
 def run(
@@ -173,13 +267,33 @@ def run(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 20,
-) -> list[Any]:
-    """Probe, plan and search on one connection: the rows behind ``query`` (the benchmark runs
-    this on a raw sqlite3 connection, so both sides execute identical statements)."""
-    q = parse(text)
-    counts = [n for n, _ in retrieval.count_capped(conn, q.probes(), RARE_CAP)]
-    sql, params = build_sql(plan(q, counts), channel=channel, since=since, until=until, limit=limit)
-    return conn.execute(sql, params).fetchall()
+    key: object | None = None,
+) -> Found:
+    """Window, probe, plan and search on one connection: the rows behind ``query`` (the benchmark
+    runs this on a raw sqlite3 connection, so both sides execute identical statements). ``key``:
+    what the day spans of the date filters are cached under (``retrieval.id_range``)."""
+    q, capped = cap_prefixes(conn, parse(text))
+    window = (0, _MAX_ID)
+    if since or until:
+        got = retrieval.id_range(conn, key if key is not None else _SpansKey(), since, until)
+        if got is None:
+            return Found([], capped)
+        window = got
+    probes = q.probes()
+    counts = [c for c, _ in retrieval.count_capped(conn, probes, RARE_CAP, window)]
+    p = plan(q, counts)
+    filters = {"channel": channel, "since": since, "until": until}
+    if p.rank is None:
+        found = _newest(conn, q, dict(zip(probes, counts, strict=True)), p, window, max(1, limit),
+                        **filters)
+        found.capped = found.capped or capped
+        return found
+    sql, params = build_sql(p, limit=limit, window=window, **filters)
+    return Found(conn.execute(sql, params).fetchall(), capped, p.rank)
+
+
+class _SpansKey:
+    """A cache key for one call's day spans (a plain sqlite3 connection cannot be one)."""
 
 
 async def query(
@@ -191,9 +305,12 @@ async def query(
     until: datetime | None = None,
     limit: int = 20,
 ) -> list[SearchHit]:
-    """Search. Raises ``QueryError`` (one line) for a query with nothing to search."""
+    """Search. Raises ``QueryError`` (one line) for a query with nothing to search. Each hit
+    says whether the search was capped (``SearchHit.capped``, see ``Found``)."""
     # probe + search in one hop to the reader's thread (two awaited statements cost ~2 ms more)
-    rows = await db.read(run, text, channel=channel, since=since, until=until, limit=limit)
+    found = await db.read(run, text, channel=channel, since=since, until=until, limit=limit,
+                          key=db)
+    rows = found.rows
     want = parse(text).normal_forms() if rows else frozenset()
     return [
         SearchHit(
@@ -205,6 +322,7 @@ async def query(
             score=0.0 - float(r[5]),
             text_snippet=mark_forms(unfold_snippet(r[7] or "", r[9] or ""), want),  # ё as е
             translation_snippet=mark_forms(r[8] or "", want),
+            capped=found.capped,
         )
         for r in rows
     ]
@@ -215,12 +333,19 @@ _MARKS = re.compile(f"([{HL_START}{HL_END}])")
 
 def mark_forms(snippet: str, want: frozenset[str]) -> str:
     """Highlight, in an FTS5 snippet, the words that matched by one of their other forms (FTS5
-    marks only what the written columns matched: the form typed, not "України" for "Україна")."""
+    marks only what the written columns matched: the form typed, not "України" for "Україна").
+
+    Only words beginning with the first two letters of a wanted form are looked up (a word's
+    forms share their start; suppletive ones such as "люди"/"человек" stay unmarked): a
+    dictionary lookup costs ~0.3 ms per new word, and a CLI search is a new process."""
     if not want or not snippet:
         return snippet
+    starts = {f[:2] for f in want}
 
     def one(m: re.Match[str]) -> str:
         w = m.group(0)
+        if w[:2].lower().replace("ё", "е") not in starts:
+            return w
         return f"{HL_START}{w}{HL_END}" if want.intersection(wordforms.forms(w)) else w
 
     out: list[str] = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 
 import aiosqlite
@@ -120,6 +121,30 @@ BEGIN
     SELECT id, text, translation, words FROM posts_fts_content WHERE id = old.post_id;
 END;
 """
+
+#: the index's tokenizer (as in SCHEMA)
+TOKENIZE = "unicode61 remove_diacritics 2"
+_TOKENIZER: list[sqlite3.Connection] = []
+_TOKENIZER_LOCK = threading.Lock()
+
+
+def terms(text: str) -> list[str]:
+    """The terms the index makes of ``text``, in order: FTS5's own tokenizer run on an in-memory
+    table (lower case, diacritics removed exactly as the index removes them: "й" is "и" there),
+    for lookups in the index's vocabulary."""
+    with _TOKENIZER_LOCK:
+        if not _TOKENIZER:
+            conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize = '{TOKENIZE}')")
+            conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+            _TOKENIZER.append(conn)
+        conn = _TOKENIZER[0]
+        conn.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", (text,))
+        try:
+            return [r[0] for r in conn.execute("SELECT term FROM v ORDER BY offset")]
+        finally:
+            conn.execute("DELETE FROM t")
+
 
 def post_words(text: str) -> str:
     """What the index holds beside a post's text: the normal forms of its words and the

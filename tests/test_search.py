@@ -157,9 +157,10 @@ async def test_all_common_query_lists_newest_first(db: Database, monkeypatch: py
     assert [h.message_id for h in await search.query(db, '"загальне слово"', limit=3)] == [10, 9, 8]
     assert "\x02загальне\x03" in hits[0].text_snippet and "\x02слова\x03" in hits[0].text_snippet
     assert "\x02слово\x03" in hits[1].text_snippet  # another form is highlighted as well
-    # filters stay exact, with and without the rowid bound taken from the date index
+    # filters stay exact, whether the walk goes down in slices of 1 post or of all of them
+    monkeypatch.setattr(search, "WALK_ROUNDS", 50)
     for cap in (1, 1000):
-        monkeypatch.setattr(search, "DATE_CAP", cap)
+        monkeypatch.setattr(search, "WALK_CAP", cap)
         hits = await search.query(db, "загальне", channel="rybar",
                                   since=datetime(2023, 1, 3, tzinfo=UTC),
                                   until=datetime(2023, 1, 10, tzinfo=UTC))
@@ -167,6 +168,12 @@ async def test_all_common_query_lists_newest_first(db: Database, monkeypatch: py
         assert await search.query(db, "загальне", since=datetime(2030, 1, 1, tzinfo=UTC)) == []
         hits = await search.query(db, "загальне", until=datetime(2023, 1, 3, tzinfo=UTC))
         assert [h.message_id for h in hits] == [2, 1]
+        assert not any(h.capped for h in hits)
+    # a walk that runs out of rounds before `limit` rows says so (older matches may exist)
+    monkeypatch.setattr(search, "WALK_ROUNDS", 2)
+    monkeypatch.setattr(search, "WALK_CAP", 1)
+    hits = await search.query(db, "загальне", channel="rybar")
+    assert [h.message_id for h in hits] == [12] and hits[0].capped  # 1 + 2 newest looked at
 
 
 async def test_any_form_finds_every_form_and_prefixes_stay_prefixes(
@@ -233,6 +240,7 @@ def test_cli_search_text_json_csv(cli: Cli, filled: dict[str, str], tmp_path: Pa
     assert [(r["channel"], r["message_id"]) for r in out] == [("DIUkraine", 1)]
     assert out[0]["url"] == "https://t.me/DIUkraine/1" and out[0]["date"].startswith("2023-01-10")
     assert "[drones]" in out[0]["translation_snippet"]
+    assert out[0]["capped"] is False  # a search that looked at everything says so
 
     proc = cli(filled, "search", "дрони", "--csv", "--channel", "@rybar")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))

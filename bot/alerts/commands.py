@@ -121,7 +121,8 @@ async def _search(db: Database, args: str) -> list[str]:
         return [f"⚠️ {esc(str(exc))}"]
     if not hits:
         return [f"Nothing found for <i>{esc(shorten(args, 200))}</i>."]
-    blocks = [f"🔎 <b>{len(hits)} result(s)</b> for <i>{esc(shorten(args, 200))}</i>"]
+    blocks = [f"🔎 <b>{len(hits)} result(s)</b> for <i>{esc(shorten(args, 200))}</i>"
+              + (f"\n<i>{esc(search_repo.CAPPED_NOTE)}</i>" if hits[0].capped else "")]
     for n, h in enumerate(hits, 1):
         lines = [f"<b>{n}.</b> {link(h.url, h.url.removeprefix('https://'))} · "
                  f"{esc(fmt_date(h.date))}{' · <i>deleted</i>' if h.deleted else ''}"]

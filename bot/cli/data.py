@@ -99,6 +99,8 @@ async def search(
     if not hits:
         click.echo("no matches", err=True)
         return
+    if hits[0].capped:
+        click.echo(f"note: {search_repo.CAPPED_NOTE}", err=True)
     style = "ansi" if color_ok() else "plain"
     for h in hits:
         flag = " (deleted)" if h.deleted else ""
@@ -110,9 +112,11 @@ async def search(
             click.echo(f"  en: {' '.join(render_snippet(h.translation_snippet, style).split())}")
 
 
-#: the keys of ``search --json`` hits and the columns of ``search --csv``, with or without hits
+#: the columns of ``search --csv``, with or without hits; ``--json`` hits have these keys and
+#: ``capped`` (true when the search was capped: other matches may exist, ``storage.search.Found``)
 SEARCH_COLUMNS = ["channel", "message_id", "date", "url", "score", "deleted", "snippet",
                   "translation_snippet", "text", "translation"]
+
 
 
 def _hit_row(h: SearchHit, post: Post | None) -> dict[str, object]:
@@ -128,6 +132,7 @@ def _hit_row(h: SearchHit, post: Post | None) -> dict[str, object]:
         "translation_snippet": render_snippet(h.translation_snippet),
         "text": post.text if post else None,
         "translation": post.translation if post else None,
+        "capped": h.capped,
     }
 
 
