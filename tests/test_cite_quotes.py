@@ -235,3 +235,32 @@ def test_two_romanisations_of_a_name_meet() -> None:
     _, ev = score(article, post, aliases={"diukraine": ["Ukraine's Defence Intelligence"]})
     shared = next(e for e in ev if e["kind"] == "shared")
     assert {"valuiki", "kupiansk"} <= set(shared["names"]) and "10" in shared["numbers"]
+
+
+def test_names_few_posts_of_the_store_have_are_exact_facts_but_not_the_channels_own() -> None:
+    """"Valuiki" and "Kupiansk", in at most RARE_IN_STORE posts of the window, with the figure
+    "10 hours" single the channel's post out; the same names in every report do not, and neither
+    do the names of the channel's owner however rare."""
+    from bot.cite.detect import RARE_IN_STORE
+
+    post = cand("Unknown persons set fire to a relay cabinet near the Valuyki station in the "
+                "Belgorod region; trains to the Kupyansk direction stopped for more than 10 hours.",
+                "DIUkraine", 2231)
+    article = art("Saboteurs burned a signalling cabinet near Valuiki in Russia's Belgorod region, "
+                  "halting trains bound for Kupiansk for over ten hours, Ukraine's Defence "
+                  "Intelligence reported.", hours=13)
+    aliases = {"diukraine": ["Ukraine's Defence Intelligence"]}
+
+    def run(in_store: dict[str, int]) -> tuple[float, dict]:
+        [found] = detect(article, [post], aliases_by_channel=aliases, in_store=in_store)
+        return found.score, next(e for e in found.evidence if e["kind"] == "mention")
+
+    rare = {"valuiki": 0, "kupiansk": 1, "belgorod": 40}
+    score_rare, mention = run(rare)
+    assert mention["weight"] == MENTION_SINGLED and score_rare >= THRESHOLD
+    common = dict.fromkeys(rare, RARE_IN_STORE + 1)
+    assert run(common)[1]["weight"] < MENTION_SINGLED and run(common)[0] < THRESHOLD
+    # the channel's own name is not a fact about the post, however few posts have it
+    owner = {"diukraine": ["Ukraine's Defence Intelligence", "Valuiki Kupiansk"]}
+    [found] = detect(article, [post], aliases_by_channel=owner, in_store=rare)
+    assert next(e for e in found.evidence if e["kind"] == "shared")["rare_names"] == []

@@ -19,9 +19,11 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   named once and referred back to ("the ministry said on Telegram") counts as its alias next to the
   cue. The mention points at one post (0.55, not halved) when the facts single it out: of the
   channel's posts compared only it shares them — three facts of which two exact (figures of two or
-  more digits, names or units across scripts), or a numbered unit across scripts and one more
-  ("72 ОМБр … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState said") — or when the article
-  dates the post and it is the channel's only post of that day here sharing facts
+  more digits, names or units across scripts, names at most 5 posts of the store's window have by
+  retrieval's counts, not the channel's own), a numbered unit across scripts and one more ("72 ОМБр
+  … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState said"), or two rare names across
+  scripts — or when the article dates the post and it is the channel's only post of that day here
+  sharing facts
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
   candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
@@ -81,9 +83,9 @@ _DAY_SPAN = 40  # characters after "Telegram"/"post" searched for the day it was
 MENTION_STRONG = 0.45
 MENTION_ALIAS_STRONG = 0.4
 MENTION_SAID = 0.4
-#: a name across scripts held by at most this many posts of the store's window is rare (two such
-#: single a post out like a numbered unit does: ``_singled_out``)
-RARE_IN_STORE = 10
+#: a name held by at most this many posts of the store's window is rare: an exact fact (two such
+#: across scripts single a post out like a numbered unit does: ``_singled_out``)
+RARE_IN_STORE = 5
 #: a channel named as the source whose only post here telling the article's names and units
 #: across scripts is this one (``_singled_out``)
 MENTION_SINGLED = 0.55
@@ -905,9 +907,13 @@ def detect(
                      and tx.script_of(c.text) != art_script)
         sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n))
         if sh:
-            if in_store and sh["keys"]:
+            if in_store:
                 sh["rare_keys"] = [k for k in sh["keys"] if in_store.get(
                     crossscript.KEY_PREFIX + k, RARE_IN_STORE + 1) <= RARE_IN_STORE]
+                # not the channel's own names ("Ramzan Kadyrov" in an article about his channel)
+                own = " ".join([c.channel, *aliases.get(c.channel.lower(), ())]).lower()
+                sh["rare_names"] = [x for x in sh["names"] if x not in own
+                                    and in_store.get(x, RARE_IN_STORE + 1) <= RARE_IN_STORE]
             ev.append(sh)
         if ev:
             compared.append((c, post_time, ref, ev, cross, sh))
@@ -961,11 +967,12 @@ def _told(sh: Evidence | None) -> frozenset[str]:
 
 def _exact(sh: Evidence | None) -> int:
     """How many of the shared facts are exact: figures of two or more digits, names and numbered
-    units across scripts."""
+    units across scripts, names few posts of the store have (``RARE_IN_STORE``)."""
     if sh is None:
         return 0
     figures = {n for n in sh.get("numbers", ()) if len(n.replace(".", "")) >= 2}
-    return len(figures) + len(sh.get("keys", ())) + len(sh.get("cross_units", ()))
+    return (len(figures) + len(sh.get("keys", ())) + len(sh.get("cross_units", ()))
+            + len(sh.get("rare_names", ())))
 
 
 def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
@@ -978,7 +985,7 @@ def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
     for i, (channel, sh) in enumerate(shared):
         mine = facts[i]
         # three facts of which two exact ones (figures of two or more digits, names or units
-        # across scripts), or a unit across scripts and one more, or two names across scripts
+        # across scripts, rare names), or a unit across scripts and one more, or two names across scripts
         # that few posts of the store have ("Giatsint-B", "Gvozdika"): names alone are the topic
         # ("Kadyrov, Putin, Chechen"), and "Bakhmut" and one more name are many posts
         exact = _exact(sh)
