@@ -121,7 +121,11 @@ async def test_a_post_stored_before_its_words_existed_scores_the_same(
 
     async def verdicts() -> list[tuple[object, float, object]]:
         got = await find_citations(db, article, settings)
-        return [(r.found.post_key, r.found.score, r.found.evidence) for r in got]
+        # which names are rare comes from the index's counts, which hold fewer words for rows
+        # without stored words: the verdict and the rest of the evidence are the same
+        return [(r.found.post_key, r.found.score,
+                 [{k: v for k, v in e.items() if k not in ("rare_names", "rare_keys")}
+                  for e in r.found.evidence]) for r in got]
 
     fresh = await verdicts()
     await db.execute("UPDATE translations SET words = ''")
