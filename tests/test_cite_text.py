@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from bot.cite import text as tx
 from bot.cite.candidates import fts_terms
 from storage.wordforms import normal
+from tests.conftest import shared_data
 
 
 def test_stems_join_inflections_in_both_scripts() -> None:
@@ -141,7 +145,50 @@ def test_attribution_prefilter_agrees_with_the_pattern() -> None:
 
     for text in ["In a post", "IN A POST", "ın a poſt", "İn a post", "Telegram", "ТЕЛЕГРАМ-канал",
                  "дᲂпис", "ДОПИС", "a channel", "tele gram", "no cue here", ""]:
-        assert _may_attribute(text) == (_TELEGRAM_ATTRIBUTION.search(text) is not None), text
+        assert _may_attribute(text) == (
+            _TELEGRAM_ATTRIBUTION.pattern.search(text) is not None), text
+
+
+def test_odd_case_letters_are_those_re_folds_differently_from_str_lower() -> None:
+    """The letters ``Caseless`` leaves to the IGNORECASE pattern, derived from ``re`` itself: every
+    character that IGNORECASE matches to a Latin or Cyrillic letter while ``str.lower`` does not
+    lower it to one (or lengthens it)."""
+    letter = re.compile("[a-zа-яёіїєґ]")
+    odd = set()
+    for cp in range(0x110000):
+        c = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF or c.lower() == c.upper() == c:
+            continue  # surrogates, and characters without case
+        low = c.lower()
+        if bool(re.fullmatch(letter.pattern, c, re.IGNORECASE)) != (
+                len(low) == 1 and bool(letter.fullmatch(low))) or len(low) != 1:
+            odd.add(c)
+    assert odd and odd <= {c for c in map(chr, range(0x110000))
+                           if not 0xD800 <= ord(c) <= 0xDFFF and tx.ODD_CASE_LETTERS.match(c)}
+
+
+def test_caseless_patterns_match_as_their_ignorecase_form() -> None:
+    """Every case-insensitive pattern searched through ``Caseless`` finds the same span as its
+    IGNORECASE form, in every sentence of the real news articles and in odd-case text."""
+    from bot.cite import candidates, spans
+
+    patterns = [spans._TELEGRAM, spans._OFFLINE_VENUE, spans._GOES_ON, tx._NUMBER_WORD,
+                candidates._TELEGRAM_ATTRIBUTION]
+    gdelt = shared_data("news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl")
+    texts = [s for line in gdelt.open(encoding="utf-8")
+             for s in tx.sentences(json.loads(line)["text"])]
+    texts += ["He said on TELEGRAM", "ſhe ſaid in a Poſt", "İn an İnterview", "Told Reporters",
+              "told CNN", "Posted on X", "Forty-Two", "НА КАНАЛІ", "дᲂпис", "ın a post"]
+    found = 0
+    for text in texts:
+        for p in patterns:
+            want = p.pattern.search(text)
+            got = p.search(text)
+            assert (got and got.span()) == (want and want.span()), (p.pattern.pattern, text)
+            found += want is not None
+    assert found > 100
+    with pytest.raises(ValueError, match="upper-case escape"):
+        tx.Caseless(r"said\W")
 
 
 def test_fts_terms_bonus_once_for_a_term_quoted_after_its_first_use() -> None:

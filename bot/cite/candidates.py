@@ -12,7 +12,7 @@ import re
 import unicodedata
 from itertools import accumulate
 
-from bot.cite.text import COMMON_TOPIC, STOPWORDS, sentences, stem
+from bot.cite.text import COMMON_TOPIC, ODD_CASE_LETTERS, STOPWORDS, Caseless, sentences, stem
 from storage import wordforms
 from storage.candidates import MAX_LOOKUPS
 from storage.crossscript import KEY_PREFIX, TERM_PREFIX, UNIT_PREFIX, article_names
@@ -25,16 +25,11 @@ MAX_TERMS = 80
 #: of the lookups, at most this many are cross-script keys: units, names, terms (``lookup_terms``)
 MAX_KEYS = 12
 #: where an article says it is quoting Telegram: the words around it are the ones to look up
-_TELEGRAM_ATTRIBUTION = re.compile(
-    r"telegram|телеграм|in a post|channel|канал|допис", re.IGNORECASE)
+_TELEGRAM_ATTRIBUTION = Caseless(r"telegram|телеграм|in a post|channel|канал|допис")
 #: added once to the score of a term used in or next to such a sentence
 _QUOTED_BONUS = 4.0
 #: the alternatives of ``_TELEGRAM_ATTRIBUTION``, for the quick substring test
 _ATTRIBUTION_WORDS = ("telegram", "телеграм", "in a post", "channel", "канал", "допис")
-#: letters that ``_TELEGRAM_ATTRIBUTION`` matches case-insensitively but ``str.lower`` does not
-#: turn into its letters (dotted/dotless i, long s, old Cyrillic variants): with none of them in a
-#: text, the lower-cased text holds one of the words exactly when the pattern matches somewhere
-_ODD_CASE_LETTERS = re.compile("[\u0130\u0131\u017f\u1c80-\u1c88]")
 #: a number that reads as a year (says little: "2022" is in half the war coverage)
 _YEAR = re.compile(r"(19|20)\d\d")
 #: folded spellings of the words seen lately (see ``_fold``), emptied when it holds this many
@@ -45,8 +40,8 @@ _FOLDED_MAX = 65536
 def _may_attribute(text: str) -> bool:
     """Whether ``_TELEGRAM_ATTRIBUTION`` can match in ``text``, by substring tests on the
     lower-cased text (~10 µs; the case-insensitive alternation costs ~250 µs on a 3 kB article)."""
-    if _ODD_CASE_LETTERS.search(text):
-        return _TELEGRAM_ATTRIBUTION.search(text) is not None
+    if ODD_CASE_LETTERS.search(text):  # with none of them, the lower-cased text holds one of
+        return _TELEGRAM_ATTRIBUTION.search(text) is not None  # the words exactly when it matches
     low = text.lower()
     return any(w in low for w in _ATTRIBUTION_WORDS)
 

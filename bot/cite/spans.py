@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.cite.text import Caseless
+
 #: a span between quotation marks of one kind, on one line; straight and single quotes only where
 #: they cannot be an apostrophe (not between letters)
 _QUOTED = re.compile(
@@ -52,7 +54,7 @@ def quoted_spans(text: str) -> list[Span]:
 
 
 #: where words are said outside Telegram: to reporters, on television, in an interview, a speech
-_OFFLINE_VENUE = re.compile(
+_OFFLINE_VENUE = Caseless(
     r"\b(?:told (?:\w+ ){0,2}(?:reporters|journalists|a news conference|a press conference|"
     r"television|TV|radio|parliament|lawmakers|the (?:BBC|CNN|AP|AFP)|[A-Z]\w+ (?:TV|television|"
     r"radio|newspaper))|speaking (?:to|at|on|in) |at a (?:news|press) (?:conference|briefing)|"
@@ -61,13 +63,12 @@ _OFFLINE_VENUE = re.compile(
     r"interview (?:with|broadcast)|said on (?:state )?(?:television|TV|radio)|"
     r"statement on (?:its|his|her|their) website|on (?:his|her|its) website|on X|on Twitter|"
     r"on Facebook|on Instagram)",
-    re.IGNORECASE,
 )
-_TELEGRAM = re.compile(r"telegram|телеграм|\bchannel\b|канал|in a post\b|posted", re.IGNORECASE)
+_TELEGRAM = Caseless(r"telegram|телеграм|\bchannel\b|канал|in a post\b|posted")
 
 
-_GOES_ON = re.compile(r"\b(?:he|she|they|it) (?:said|says|added|told|noted|went on|continued|"
-                      r"insisted|argued|warned)\b", re.IGNORECASE)
+_GOES_ON = Caseless(r"\b(?:he|she|they|it) (?:said|says|added|told|noted|went on|continued|"
+                    r"insisted|argued|warned)\b")
 
 
 def offline_sentences(sentences: list[str]) -> set[int]:
@@ -76,9 +77,10 @@ def offline_sentences(sentences: list[str]) -> set[int]:
     the sentences right after them that go on quoting the same speaker ("…, he said")."""
     out: set[int] = set()
     for i, s in enumerate(sentences):
-        if _TELEGRAM.search(s):
+        low = s.lower()
+        if _TELEGRAM.search(s, low):
             continue
-        if _OFFLINE_VENUE.search(s) or (i - 1 in out and _GOES_ON.search(s)):
+        if _OFFLINE_VENUE.search(s, low) or (i - 1 in out and _GOES_ON.search(s, low)):
             out.add(i)
     return out
 
