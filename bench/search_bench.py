@@ -151,6 +151,10 @@ def build_db(path: Path, n: int, *, optimize: bool = True, seed: int = 1,
     conn.execute("BEGIN")
     for _, sql in triggers:
         conn.execute(sql)
+    # what the post_days trigger (dropped during the load) keeps
+    conn.execute("DELETE FROM post_days")
+    conn.execute("INSERT INTO post_days (day, lo, hi) SELECT substr(date, 1, 10), min(id), max(id)"
+                 " FROM posts INDEXED BY posts_date GROUP BY 1")
     conn.execute("COMMIT")
     if optimize:
         conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")

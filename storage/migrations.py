@@ -324,6 +324,22 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         docs INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 12: per UTC day, the smallest and largest post id dated that day, kept by a trigger: a date
+    # filter becomes a rowid range without a pass over the date index (storage/retrieval.py)
+    """
+    CREATE TABLE post_days (
+        day TEXT PRIMARY KEY,
+        lo  INTEGER NOT NULL,
+        hi  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO post_days (day, lo, hi)
+        SELECT substr(date, 1, 10), min(id), max(id) FROM posts INDEXED BY posts_date GROUP BY 1;
+    CREATE TRIGGER post_days_insert AFTER INSERT ON posts
+    BEGIN
+        INSERT INTO post_days (day, lo, hi) VALUES (substr(new.date, 1, 10), new.id, new.id)
+        ON CONFLICT (day) DO UPDATE SET lo = min(lo, excluded.lo), hi = max(hi, excluded.hi);
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -354,3 +354,19 @@ def test_index_folds_as_the_queries_do() -> None:
 
     assert SQL_FOLD.format("p.text") in SCHEMA and SQL_FOLD.format("old.text") in SCHEMA
     assert to_fts5("ЕЩЁ") == '"ЕЩЕ"'
+
+
+async def test_day_spans_are_kept_by_trigger_and_a_backfilled_post_is_found(db: Database) -> None:
+    """post_days holds each day's smallest and largest post id as posts are stored, so a date
+    filter is a rowid range at once — also for an old post stored late (a backfill)."""
+    await posts.upsert_many(db, [_p("DIUkraine", i, 10 + i, f"спільне {i}") for i in range(1, 6)])
+    await posts.upsert_many(db, [_p("rybar", 99, 11, "спільне пізно")])  # dated day 11, stored last
+    spans = dict((d, (lo, hi)) for d, lo, hi in await db.fetchall("SELECT day, lo, hi FROM post_days"))
+    late = await db.fetchval("SELECT id FROM posts WHERE message_id = 99")
+    first = await db.fetchval("SELECT id FROM posts WHERE message_id = 1")
+    assert spans["2023-01-11"] == (first, late)
+    assert spans == {d: (lo, hi) for d, lo, hi in await db.fetchall(
+        "SELECT substr(date, 1, 10), min(id), max(id) FROM posts GROUP BY 1")}
+    hits = await search.query(db, "спільне", since=datetime(2023, 1, 11, tzinfo=UTC),
+                              until=datetime(2023, 1, 12, tzinfo=UTC))
+    assert sorted(h.message_id for h in hits) == [1, 99]

@@ -53,7 +53,10 @@ async def test_bulk_build_equals_the_write_path(tmp_path: Path) -> None:
     assert sum(1 for v in a.values() if v[0]) > N // 2  # words columns are really filled
     for key in a:
         assert a[key] == b[key], key
+    days = []
     for path in (bulk, ours):
         conn = sqlite3.connect(path)
         conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        days.append(conn.execute("SELECT * FROM post_days ORDER BY day").fetchall())
         conn.close()
+    assert days[0] and days[0] == days[1]  # the per-day id spans the trigger keeps
