@@ -132,9 +132,15 @@ def article_names(text: str) -> dict[str, str]:
     """Key → the words that gave it, for an article's capitalised Latin words (names as the press
     spells them; the first spelling of each key), glossary terms and numbered units."""
     out: dict[str, str] = {}
-    for w in dict.fromkeys(_LATIN_NAME.findall(_without_headlines(text))):
+    body = _without_headlines(text)
+    # a word the article also writes in lower case is a common word at a sentence's start or in a
+    # name ("Group" of "Wagner Group" beside "the group"), not a name of its own
+    common = set(_LOWER_WORD.findall(body))
+    for w in dict.fromkeys(_LATIN_NAME.findall(body)):
         if w.isupper():
             continue  # abbreviations (AFU, HUR) go through the glossary
+        if w.lower() in common:
+            continue
         k = name_key(w)
         if k:
             out.setdefault(KEY_PREFIX + k, w.strip("'’-"))
@@ -143,6 +149,7 @@ def article_names(text: str) -> dict[str, str]:
     return out
 
 
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+\b")
 _LATIN_WORD = re.compile(r"\b[A-Za-z][a-zA-Z'’-]*")
 
 

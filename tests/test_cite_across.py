@@ -230,3 +230,36 @@ def test_the_keys_stored_with_a_post_are_the_ones_compared() -> None:
                      [lacking], aliases_by_channel=DEFAULT_ALIASES)
     shared = next(e for e in found.evidence if e["kind"] == "shared")
     assert "masatavk" in shared["keys"] and "sankavk" not in shared["keys"]
+
+
+def test_a_post_dated_by_its_weekday_and_told_by_glossary_terms() -> None:
+    """"said in a short Telegram post on Monday" (the article on Tuesday): a one-line untranslated
+    post whose place and glossary terms the article tells is the channel's only post of that
+    Monday here; the same post a week earlier is not it."""
+    from bot.cite.detect import MENTION_SINGLED
+
+    monday = datetime(2023, 3, 27, 15, 13, tzinfo=UTC)
+    one_line = "🔥 Снайпери ГУР МО знищують окупантів під Бахмутом."
+    article = ArticleInput(
+        text="Ukraine's military intelligence has released footage of its snipers near Bakhmut. "
+             "They \"destroy Russian occupiers\", the agency, known as HUR, said in a short "
+             "Telegram post on Monday.", published=datetime(2023, 3, 28, 10, 45, tzinfo=UTC))
+
+    def verdict(when: datetime) -> tuple[float, dict]:
+        post = CandidatePost("DIUkraine", 2132, when, one_line, post_id=2132)
+        [found] = detect(article, [post], aliases_by_channel=DEFAULT_ALIASES)
+        shared = next(e for e in found.evidence if e["kind"] == "shared")
+        assert shared["terms"] == ["hur", "occupiers"] and shared["keys"] == ["bahmat"]
+        return found.score, next((e for e in found.evidence if e["kind"] == "mention"), {})
+
+    score, mention = verdict(monday)
+    assert mention["on"] == ["03-27"] and mention["weight"] == MENTION_SINGLED
+    assert score >= THRESHOLD
+    assert verdict(monday - timedelta(days=7))[0] < THRESHOLD  # another Monday: not that post
+
+
+def test_a_word_the_article_also_writes_in_lower_case_is_not_a_name() -> None:
+    from storage.crossscript import article_keys
+
+    keys = article_keys("The Wagner Group attacked. The group lost men near Bakhmut.")
+    assert "xnbahmat" in keys and "xnvahnar" in keys and "xnhrap" not in keys

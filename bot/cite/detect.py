@@ -570,12 +570,14 @@ def _mentions(
                 # (a bare name does not count at all)
                 w = (MENTION_STRONG if name == ch else MENTION_ALIAS_STRONG) if strong \
                     else MENTION_SAID
-                if best is None or w > best["weight"]:
+                # "in a Telegram post on February 11": the day the article says it was posted
+                after = text[lo + strong.end():lo + strong.end() + _DAY_SPAN] if strong else ""
+                days = tx.dates(after) or _weekday(after, article.published) if after else set()
+                if best is None or w > best["weight"] or (
+                        w == best["weight"] and days and "on" not in best):
                     cue = "Telegram" if strong else (weak.group(0) if weak else "")
                     best = {"kind": "mention", "text": f"mentions {m.group(0).strip()} + {cue}",
                             "weight": w, "name": name, "cue": cue}
-                    # "in a Telegram post on February 11": the day the article says it was posted
-                    days = tx.dates(ctx[strong.end():strong.end() + _DAY_SPAN]) if strong else ()
                     if days:
                         best["on"] = sorted(f"{mo:02d}-{d:02d}" for mo, d in days)
             if best is None and name != ch:
@@ -589,6 +591,21 @@ def _mentions(
         if best:
             out[ch] = best
     return out
+
+
+_WEEKDAY = re.compile(r"\bon (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _weekday(text: str, published: datetime | None) -> set[tuple[int, int]]:
+    """"in a Telegram post on Monday": the (month, day) of the last such weekday on or before the
+    article's date (none without a date)."""
+    m = _WEEKDAY.search(text)
+    if m is None or published is None:
+        return set()
+    back = (published.weekday() - _WEEKDAYS.index(m.group(1))) % 7
+    day = published - timedelta(days=back)
+    return {(day.month, day.day)}
 
 
 #: "the ministry said on Telegram" after "Russia's Defense Ministry released footage": an
@@ -693,7 +710,14 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     cross_units = sorted((k.removeprefix(crossscript.UNIT_PREFIX).rstrip(_LATIN), art.spelled(k), k)
                          for k in hits if k.startswith(crossscript.UNIT_PREFIX))
     nums = [x for x in nums if x not in {n for n, _, _ in cross_units}]
-    count = len(nums) + len(dts) + len(nms) + len(pairs) + len(keys) + len(cross_units)
+    # glossary terms both use ("ГУР" and "military intelligence": xghur) found the post and are
+    # told here, and count as facts, but weigh nothing: they are the topic ("AFU", "occupiers");
+    # a term that is also a name met above ("Bakhmut") is that name
+    spelled = {art.spelled(crossscript.KEY_PREFIX + k) for k in keys}
+    terms = sorted(k.removeprefix(crossscript.TERM_PREFIX) for k in hits
+                   if k.startswith(crossscript.TERM_PREFIX) and art.spelled(k) not in spelled)
+    count = (len(nums) + len(dts) + len(nms) + len(pairs) + len(keys) + len(cross_units)
+             + len(terms))
     if count < 2:
         return None
 
@@ -731,10 +755,6 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     if cross_units:
         parts.append(f"{len(cross_units)} numbered unit{'s' * (len(cross_units) > 1)} across "
                      f"scripts ({', '.join(w for _, w, _ in cross_units[:5])})")
-    # glossary terms both use ("ГУР" and "military intelligence": xghur) found the post and are
-    # told here, but weigh nothing: they are the topic ("AFU", "drones", "occupiers")
-    terms = sorted(k.removeprefix(crossscript.TERM_PREFIX) for k in hits
-                   if k.startswith(crossscript.TERM_PREFIX))
     if terms:
         parts.append(f"glossary term{'s' * (len(terms) > 1)} {', '.join(terms[:5])} (no weight)")
     return {"kind": "shared", "text": "shares " + ", ".join(parts), "weight": round(w, 3),
