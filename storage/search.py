@@ -58,7 +58,7 @@ PREFIX_TERMS = 12
 #: a newest-first walk looks at the next this-many (doubling) posts of the query's rarest part per
 #: round, for at most WALK_ROUNDS rounds (then the search says it was capped)
 WALK_CAP = 256
-WALK_ROUNDS = 6
+WALK_ROUNDS = 5
 _MAX_ID = 2**63 - 1
 #: what the CLI and the chat say about a capped search (``Found``)
 CAPPED_NOTE = ("a common prefix was looked up by its most frequent completions, or only the "
