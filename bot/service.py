@@ -97,8 +97,7 @@ class Service:
         await self._start_translation()
         await self._start_news()
         await self._start_alerts()
-        # merging the index and refreshing its term counts: only while no other job runs
-        self._every(self._tidy_index, TIDY_INTERVAL, "tidy-index", start=False)
+        self._start_upkeep()
         if s.metrics_port:
             from bot.metrics import refresh, start_metrics_server
 
@@ -248,6 +247,11 @@ class Service:
         job = self.scheduler.get_job(name)
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC))
+
+    def _start_upkeep(self) -> None:
+        # merging the index and refreshing its term counts: hourly, and only while no other job
+        # runs (first an interval after start: start-up is when catch-up and polls are busy)
+        self._every(self._tidy_index, TIDY_INTERVAL, "tidy-index", start=False)
 
     def busy(self, but: str = "") -> bool:
         """Whether any job other than ``but`` is running (or the service is stopping)."""

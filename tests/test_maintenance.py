@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.alerts.commands import answer
 from bot.cli.data import _hit_row
 from bot.config import load_settings
-from bot.service import Service
+from bot.service import TIDY_INTERVAL, Service
 from storage import maintenance, posts, search
 from storage.db import Database
 from storage.models import Post
@@ -93,6 +93,9 @@ def _service(tmp_path: Path, db: Database) -> Service:
 async def test_service_tidies_only_when_no_other_job_runs(db: Database, tmp_path: Path) -> None:
     await _fill(db)
     service = _service(tmp_path, db)
+    service._start_upkeep()  # an hourly APScheduler job, not a step of any write
+    job = service.scheduler.get_job("tidy-index")
+    assert job is not None and job.trigger.interval == timedelta(seconds=TIDY_INTERVAL)
     service._active.add("poll-feeds")  # another job is running: not a quiet moment
     await service._tidy_index()
     assert await maintenance.segments(db) > 1
