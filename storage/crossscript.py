@@ -154,17 +154,16 @@ _LATIN_WORD = re.compile(r"\b[A-Za-z][a-zA-Z'’-]*")
 
 
 def _without_headlines(text: str) -> str:
-    """``text`` without its lines in title case ("Video Shows Ukrainian Intelligence Snipers
-    Hunting Russian Troops"): there every word is capitalised, names or not."""
-    if "\n" not in text:
+    """``text`` without its first line when that is a headline in title case ("Video Shows
+    Ukrainian Intelligence Snipers Hunting Russian Troops"): there every word is capitalised, names
+    or not (the detector and retrieval read an article as its title, a newline, its text)."""
+    head, nl, rest = text.partition("\n")
+    if not nl:
         return text
-    kept = []
-    for line in text.split("\n"):
-        ws = _LATIN_WORD.findall(line)
-        if len(ws) >= 4 and sum(w[0].isupper() for w in ws) >= 0.6 * len(ws):
-            continue
-        kept.append(line)
-    return "\n".join(kept)
+    ws = _LATIN_WORD.findall(head)
+    if len(ws) >= 4 and sum(w[0].isupper() for w in ws) >= 0.6 * len(ws):
+        return rest
+    return text
 
 
 def article_keys(text: str) -> list[str]:
@@ -269,22 +268,22 @@ def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
         tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
                   for t in tokens]
     starts = m.starts
+    # the few words that start like a source, found in one pass (most words of a text do not)
+    lowered = [t.lower() for t in tokens]
+    maybe = [i for i, low in enumerate(lowered) if low[:3] in starts]
     out = []
     spans: list[tuple[int, int]] | None = None  # token positions, made at the first hit
-    i = 0
-    n = len(tokens)
-    while i < n:
-        tok = tokens[i]
-        if tok[:3].lower() in starts:
-            for entry in m.at(tok.lower()):
-                if _fits(entry, tokens, i):
-                    j = i + len(entry.words) - 1
-                    if spans is None:
-                        spans = [t.span() for t in _TOKEN.finditer(text)]
-                    out.append((entry, spans[i][0], spans[j][1]))
-                    i = j
-                    break
-        i += 1
+    upto = -1  # the last token of the last hit: hits do not overlap
+    for i in maybe:
+        if i <= upto:
+            continue
+        for entry in m.at(lowered[i]):
+            if _fits(entry, tokens, i):
+                upto = i + len(entry.words) - 1
+                if spans is None:
+                    spans = [t.span() for t in _TOKEN.finditer(text)]
+                out.append((entry, spans[i][0], spans[upto][1]))
+                break
     return out
 
 
