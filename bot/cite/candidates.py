@@ -130,7 +130,11 @@ def fts_terms(text: str, max_terms: int = MAX_TERMS) -> list[str]:
     # looked up by their normal forms, as the index holds every post's (storage.wordforms): any
     # form in the post is found by any form in the article
     lang = wordforms.text_lang(text)
-    out = dict.fromkeys(f for t, _ in ranked for f in wordforms.forms(t, lang))
+    out: dict[str, None] = {}
+    for t, _ in ranked:  # the first max_terms forms: the rest are never looked up
+        out.update(dict.fromkeys(wordforms.forms(t, lang)))
+        if len(out) >= max_terms:
+            break
     return list(out)[:max_terms]
 
 

@@ -51,7 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, compress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,6 +62,7 @@ from storage import crossscript
 from storage.models import Evidence
 
 PostKey = tuple[str, int]  # (channel username lower-cased, message id)
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 _STRONG_CUE = re.compile(
     r"telegram|телеграм|in a post|a post|posted|channel|канал|допис|пост", re.IGNORECASE
@@ -818,8 +819,12 @@ def _stored_stems(text: str, stored: str) -> frozenset[str]:
 
 
 def _text_stems(text: str, stored: str | None) -> frozenset[str]:
-    """A candidate text's stems for the shortlist: from its stored words when it has them."""
-    return _stored_stems(text, stored) if stored else _post_stems(text)
+    """A candidate text's stems for the shortlist: from its stored words when it has them and
+    Cyrillic words to lemmatise; a text without (an English translation) has the same stems
+    either way, and they are the ones a full comparison reads (``_post_stems``: one cache)."""
+    if stored and not text.isascii() and _CYRILLIC.search(text):
+        return _stored_stems(text, stored)
+    return _post_stems(text)
 
 
 def _stem_sets(candidates: Sequence[CandidatePost], stored: bool = True
@@ -838,7 +843,8 @@ def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
     if len(stem_sets) < 4:
         return set()
     df = Counter(chain.from_iterable(stem_sets))
-    return {s for s, n in df.items() if n > len(stem_sets) / 2}
+    half = len(stem_sets) / 2
+    return set(compress(df.keys(), map(half.__lt__, df.values())))  # n > half, in C
 
 
 def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weights,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import TypeVar
 
 from storage.wordforms import normal
@@ -216,20 +216,20 @@ def stored_stem_set(text: str, stored: str) -> frozenset[str]:
     can only let a post share more of the article's stems, never fewer."""
     ws = words(_fold_text(text).lower())
     memo = _WRITTEN_OF
-    try:
-        kept = set(filter(None, map(memo.__getitem__, ws)))
-    except KeyError:
-        missing = set(ws).difference(memo)
-        if len(memo) + len(missing) > _STEM_MEMO_MAX:
-            memo.clear()
-            missing = set(ws)
-        for w in missing:
-            memo[w] = _written_stem(w)
-        kept = set(filter(None, map(memo.__getitem__, ws)))
-    # the stored forms of Cyrillic words (Latin ones are stemmed above; cross-script name keys are
+    # the stored forms of Cyrillic words (Latin ones are stemmed here; cross-script name keys are
     # no stems)
-    kept.update(_CYRILLIC_FORM.findall(stored))
-    return frozenset(kept)
+    forms = _CYRILLIC_FORM.findall(stored)
+    try:
+        return frozenset(chain(filter(None, map(memo.__getitem__, ws)), forms))
+    except KeyError:
+        pass
+    missing = set(ws).difference(memo)
+    if len(memo) + len(missing) > _STEM_MEMO_MAX:
+        memo.clear()
+        missing = set(ws)
+    for w in missing:
+        memo[w] = _written_stem(w)
+    return frozenset(chain(filter(None, map(memo.__getitem__, ws)), forms))
 
 
 #: word → its stem for ``stored_stem_set``: ``_word_stem`` where that needs no dictionary, a
