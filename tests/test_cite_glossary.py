@@ -209,3 +209,21 @@ def test_a_headline_in_title_case_gives_no_names() -> None:
     keys = article_keys("Video Shows Intelligence Snipers Hunting Troops Near Bakhmut\n"
                         "The snipers were filmed near Bakhmut, officials in Kyiv said.")
     assert "xnbahmat" in keys and "xnsnapars" not in keys and "xnhantanh" not in keys
+
+
+def test_a_translated_post_meets_the_article_by_its_numbered_unit() -> None:
+    """The machine translation writes "the 110th separate mechanized brigade", the journalist
+    "the 110th Brigade": the same unit (its key), not a bare shared 110."""
+    from bot.cite.detect import CandidatePost, detect
+
+    post = CandidatePost("GeneralStaffZSU", 7400, datetime.fromisoformat("2023-10-20T09:00:00+00:00"),
+                         "Бійці 110-ї окремої механізованої бригади відбили 12 атак біля Авдіївки.",
+                         "Soldiers of the 110th separate mechanized brigade repelled 12 attacks near "
+                         "Avdiivka.")
+    article = ArticleInput(text="Ukraine's 110th Brigade beat back a dozen assaults on Avdiivka "
+                                "overnight, with 12 attacks repelled, officials said.",
+                           published=post.date + timedelta(hours=6))
+    [found] = detect(article, [post])
+    shared = next(e for e in found.evidence if e["kind"] == "shared")
+    assert shared["cross_units"] == ["110brigade"] and "110th Brigade" in shared["units"]
+    assert "110" not in shared["numbers"]  # counted once, as the unit

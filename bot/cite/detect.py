@@ -170,6 +170,12 @@ class _Side:
         translation is compared (memoised there: retrieval asked for the same text)."""
         return frozenset(crossscript.article_names(self._text))
 
+    @property
+    def unit_keys(self) -> frozenset[str]:
+        """The article's numbered-unit keys ("110th Brigade": ``xu110brigade``)."""
+        return frozenset(k for k in crossscript.article_names(self._text)
+                         if k.startswith(crossscript.UNIT_PREFIX))
+
     def spelled(self, key: str) -> str:
         """The article's words that gave a key ("Kupiansk", "110th Brigade")."""
         return crossscript.article_names(self._text).get(key, key)
@@ -304,6 +310,13 @@ def _keys_of(c: CandidatePost) -> frozenset[str]:
     if c.words:
         return _stored_keys(c.words)
     return _post_keys(c.text)
+
+
+@lru_cache(maxsize=4096)
+def _english_units(text: str) -> frozenset[str]:
+    """The numbered-unit keys of an English text (a stored translation), cached."""
+    return frozenset(k for k in crossscript.term_keys(text, "latin")
+                     if k.startswith(crossscript.UNIT_PREFIX))
 
 
 @lru_cache(maxsize=8192)
@@ -704,7 +717,12 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     # signature) — and numbered units by theirs ("110-ї ОМБр" and "110th Brigade": xu110brigade)
     if cross and post_keys is None:
         post_keys = _post_keys(post_text)
-    hits = art.keys & post_keys if cross and post_keys else frozenset()
+    if cross:
+        hits = art.keys & post_keys if post_keys else frozenset()
+    else:
+        # a translation names a unit its own way ("the 110th separate mechanized brigade" for the
+        # article's "110th Brigade"): numbered units meet by their key here too
+        hits = art.unit_keys & _english_units(post_text) if art.unit_keys else frozenset()
     named = frozenset().union(*_post_names(post_text)) if hits else frozenset()
     keys = sorted(k.removeprefix(crossscript.KEY_PREFIX) for k in hits
                   if k.startswith(crossscript.KEY_PREFIX) and k in named)
