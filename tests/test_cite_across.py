@@ -263,3 +263,23 @@ def test_a_word_the_article_also_writes_in_lower_case_is_not_a_name() -> None:
 
     keys = article_keys("The Wagner Group attacked. The group lost men near Bakhmut.")
     assert "xnbahmat" in keys and "xnvahnar" in keys and "xnhrap" not in keys
+
+
+def test_an_organisation_told_as_its_place_then_the_body() -> None:
+    """"… shelled Kherson region 58 times …, the regional military administration reported": the
+    alias "Kherson regional military administration" told in two parts is a mention; the same
+    body after another region's name is not."""
+    post = CandidatePost("khersonskaODA", 9500, POST_TIME,
+                         "Протягом минулої доби противник здійснив 58 обстрілів, випустивши 311 "
+                         "снарядів. По місту Херсон ворог випустив 27 снарядів.", post_id=9500)
+    text = ("Russian troops shelled Kherson region 58 times over the past day, firing 311 "
+            "projectiles, 27 of them at the city, the regional military administration reported.")
+    art = ArticleInput(text=text, published=POST_TIME + timedelta(hours=12))
+    [found] = detect(art, [post], aliases_by_channel=DEFAULT_ALIASES)
+    [mention] = [e for e in found.evidence if e["kind"] == "mention"]
+    assert mention["text"].startswith(
+        "mentions Kherson, then the regional military administration + reported")
+    other = ArticleInput(text=text.replace("Kherson region", "Zaporizhzhia region"),
+                         published=art.published)
+    [found] = detect(other, [post], aliases_by_channel=DEFAULT_ALIASES)
+    assert not [e for e in found.evidence if e["kind"] == "mention"]

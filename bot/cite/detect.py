@@ -596,6 +596,11 @@ def _mentions(
                         best["on"] = sorted(f"{mo:02d}-{d:02d}" for mo, d in days)
             if best is None and name != ch:
                 best = _referred_back(text, name)
+        if best is None:
+            for name in aliases_by_channel.get(ch, ()):
+                best = _place_then_body(text, lowered, name)
+                if best is not None:
+                    break
         for r in refs:
             if r.message_id is None and r.channel.lower() == ch and not _own_channel(ch, article.url):
                 w = 0.3
@@ -646,9 +651,44 @@ def _referred_back(text: str, name: str) -> Evidence | None:
     return None
 
 
+#: characters before "the regional military administration" searched for the place it belongs to
+_PLACE_SPAN = 300
+
+
+def _place_then_body(text: str, lowered: str, name: str) -> Evidence | None:
+    """An alias "<Place> <body of three or more words>" ("Kherson regional military
+    administration") told in two parts: the place, then "the regional military administration"
+    next to "said / reported" or "Telegram" within the next sentence or so. The place must come
+    first, within ``_PLACE_SPAN`` characters."""
+    place, _, body = name.partition(" ")
+    if len(body.split()) < 2 or not place[:1].isupper() or name.isupper():
+        return None
+    if f"the {body.lower()}" not in lowered:
+        return None
+    for m in _back_pattern(body.lower()).finditer(text):
+        before = text[max(0, m.start() - _PLACE_SPAN):m.start()]
+        if not _word_pattern(place).search(before):
+            continue
+        ctx = text[m.start():min(len(text), m.end() + _CUE_SPAN)]
+        if _FOOTER.search(ctx):
+            continue
+        strong, weak = _STRONG_CUE.search(ctx), _WEAK_CUE.search(ctx)
+        if strong or weak:
+            cue = "Telegram" if strong else weak.group(0) if weak else ""
+            return {"kind": "mention", "weight": MENTION_ALIAS_STRONG if strong else MENTION_SAID,
+                    "name": name, "cue": cue,
+                    "text": f"mentions {place}, then {m.group(0).strip()} + {cue}"}
+    return None
+
+
+@lru_cache(maxsize=256)
+def _word_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(word)}\b")
+
+
 @lru_cache(maxsize=256)
 def _back_pattern(head: str) -> re.Pattern[str]:
-    return re.compile(rf"\b[Tt]he {re.escape(head)}\b")
+    return re.compile(rf"\b[Tt]he (?i:{re.escape(head)})\b")
 
 
 # ---------------------------------------------------------------- shared facts
