@@ -283,3 +283,14 @@ def test_an_organisation_told_as_its_place_then_the_body() -> None:
                          published=art.published)
     [found] = detect(other, [post], aliases_by_channel=DEFAULT_ALIASES)
     assert not [e for e in found.evidence if e["kind"] == "mention"]
+
+
+def test_a_country_before_the_body_does_not_name_the_organisation() -> None:
+    """"Russian forces … the defence ministry said on Telegram": whose ministry is not said, so the
+    alias "Russian Defence Ministry" is not told in two parts."""
+    from bot.cite.detect import _place_then_body
+
+    text = ("Russian forces shelled the city overnight. Four people were hurt, the defence "
+            "ministry said on Telegram.")
+    assert _place_then_body(text, text.lower(), "Russian Defence Ministry") is None
+    assert _place_then_body(text, text.lower(), "Russia's Defence Ministry") is None

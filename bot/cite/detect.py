@@ -659,9 +659,14 @@ def _place_then_body(text: str, lowered: str, name: str) -> Evidence | None:
     """An alias "<Place> <body of three or more words>" ("Kherson regional military
     administration") told in two parts: the place, then "the regional military administration"
     next to "said / reported" or "Telegram" within the next sentence or so. The place must come
-    first, within ``_PLACE_SPAN`` characters."""
+    first, within ``_PLACE_SPAN`` characters, and be a place, not a country's possessive or
+    adjective ("Ukraine's", "Russian")."""
     place, _, body = name.partition(" ")
     if len(body.split()) < 2 or not place[:1].isupper() or name.isupper():
+        return None
+    if place.endswith(("'s", "’s")) or place.lower().endswith(("ian", "ish", "ese")):
+        # "Ukraine's", "Russian": a country or nationality, named in every war report, does not
+        # tell whose "defence ministry" or "military intelligence" the article means
         return None
     if f"the {body.lower()}" not in lowered:
         return None
