@@ -264,3 +264,17 @@ def test_names_few_posts_of_the_store_have_are_exact_facts_but_not_the_channels_
     owner = {"diukraine": ["Ukraine's Defence Intelligence", "Valuiki Kupiansk"]}
     [found] = detect(article, [post], aliases_by_channel=owner, in_store=rare)
     assert next(e for e in found.evidence if e["kind"] == "shared")["rare_names"] == []
+
+
+def test_rare_names_alone_do_not_single_a_post_out() -> None:
+    """Three names few posts have, and no figure, unit or name across scripts: still the topic
+    (a channel's other post of the same story is as likely), so the mention stays halved."""
+    post = cand("Navalny's widow Yulia spoke in Kharkiv about Putin and the war.", "rybar", 39585)
+    article = art("Yulia Navalnaya visited Kharkiv and spoke about Putin, the Rybar channel said on "
+                  "Telegram, calling it a stunt.", hours=20)
+    in_store = {"yulia": 2, "kharkiv": 3, "putin": 4}
+    [found] = detect(article, [post], aliases_by_channel={"rybar": ["Rybar"]}, in_store=in_store)
+    shared = next(e for e in found.evidence if e["kind"] == "shared")
+    assert len(shared["rare_names"]) >= 2
+    mention = next(e for e in found.evidence if e["kind"] == "mention")
+    assert mention["weight"] < MENTION_SINGLED and "only post" not in mention["text"]

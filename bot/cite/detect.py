@@ -20,10 +20,10 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   cue. The mention points at one post (0.55, not halved) when the facts single it out: of the
   channel's posts compared only it shares them — three facts of which two exact (figures of two or
   more digits, names or units across scripts, names at most 5 posts of the store's window have by
-  retrieval's counts, not the channel's own), a numbered unit across scripts and one more ("72 ОМБр
-  … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState said"), or two rare names across
-  scripts — or when the article dates the post and it is the channel's only post of that day here
-  sharing facts
+  retrieval's counts, not the channel's own; at least one not such a name), a numbered unit
+  across scripts and one more ("72 ОМБр … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState
+  said"), or two rare names across scripts — or when the article dates the post and it is the
+  channel's only post of that day here sharing facts
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
   candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
@@ -1054,14 +1054,15 @@ def _told(sh: Evidence | None) -> frozenset[str]:
                            sh.get("numbers", ()), sh.get("units", ())))
 
 
-def _exact(sh: Evidence | None) -> int:
-    """How many of the shared facts are exact: figures of two or more digits, names and numbered
-    units across scripts, names few posts of the store have (``RARE_IN_STORE``)."""
+def _exact(sh: Evidence | None) -> tuple[int, int]:
+    """How many of the shared facts are exact — figures of two or more digits, names and numbered
+    units across scripts, names few posts of the store have (``RARE_IN_STORE``) — and how many of
+    them are not such a name (a figure, a unit, a name met across scripts)."""
     if sh is None:
-        return 0
+        return 0, 0
     figures = {n for n in sh.get("numbers", ()) if len(n.replace(".", "")) >= 2}
-    return (len(figures) + len(sh.get("keys", ())) + len(sh.get("cross_units", ()))
-            + len(sh.get("rare_names", ())))
+    solid = len(figures) + len(sh.get("keys", ())) + len(sh.get("cross_units", ()))
+    return solid + len(sh.get("rare_names", ())), solid
 
 
 def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
@@ -1074,11 +1075,12 @@ def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
     for i, (channel, sh) in enumerate(shared):
         mine = facts[i]
         # three facts of which two exact ones (figures of two or more digits, names or units
-        # across scripts, rare names), or a unit across scripts and one more, or two names across scripts
-        # that few posts of the store have ("Giatsint-B", "Gvozdika"): names alone are the topic
-        # ("Kadyrov, Putin, Chechen"), and "Bakhmut" and one more name are many posts
-        exact = _exact(sh)
-        telling = (len(mine) >= 3 and exact >= 2) or (len(mine) == 2 and bool(sh and (
+        # across scripts, rare names) and one not a rare Latin name, or a unit across scripts and
+        # one more, or two names across scripts that few posts of the store have ("Giatsint-B",
+        # "Gvozdika"): Latin names alone are the topic ("Kadyrov, Putin, Chechen"; "Aleksei,
+        # Kharkiv, Putin" however rare), and "Bakhmut" and one more name are many posts
+        exact, solid = _exact(sh)
+        telling = (len(mine) >= 3 and exact >= 2 and solid >= 1) or (len(mine) == 2 and bool(sh and (
             sh.get("cross_units") or len(sh.get("rare_keys", ())) == 2)))
         out.append(telling and not any(
             j != i and other == channel and mine <= facts[j]
