@@ -51,7 +51,7 @@ def _json(v: Any) -> str | None:
     return None if v is None else json.dumps(v, ensure_ascii=False, default=str)
 
 
-def _params(channel_id: int, p: Post, now: str) -> tuple[Any, ...]:
+def _params(channel_id: int, p: Post, now: str, words: str) -> tuple[Any, ...]:
     return (
         channel_id,
         p.message_id,
@@ -71,7 +71,7 @@ def _params(channel_id: int, p: Post, now: str) -> tuple[Any, ...]:
         p.source,
         now,
         to_iso(p.deleted_at),  # only an import of our own export carries it; never un-deletes
-        search_index.post_words(p.text or ""),  # what the index holds beside the text
+        words,  # what the index holds beside the text
     )
 
 
@@ -94,7 +94,12 @@ async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
     # and after counts inserts and edits in O(log n); count(*) would scan a big table every batch.
     before_posts = await _count(conn, "SELECT max(rowid) FROM posts")
     before_versions = await _count(conn, "SELECT max(rowid) FROM post_versions")
-    await conn.executemany(_UPSERT, [_params(ids[p.channel], p, now) for p in posts])
+    keys = [(ids[p.channel], p.message_id) for p in posts]
+    stored = await _stored_texts(conn, keys)
+    words = search_index.words_of([p.text or "" for p in posts], [stored.get(k) for k in keys],
+                                  search_index.post_words)
+    await conn.executemany(_UPSERT, [_params(cid, p, now, w)
+                                     for (cid, _), p, w in zip(keys, posts, words, strict=True)])
     after_posts = await _count(conn, "SELECT max(rowid) FROM posts")
     edited = await _count(conn, "SELECT max(rowid) FROM post_versions") - before_versions
     inserted = after_posts - before_posts
@@ -109,6 +114,26 @@ async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
     if index and inserted:
         await search_index.index_new_in(conn)
     return UpsertResult(inserted=inserted, edited=edited, unchanged=len(posts) - inserted - edited)
+
+
+async def _stored_texts(conn: aiosqlite.Connection, keys: Sequence[tuple[int, int]]
+                        ) -> dict[tuple[int, int], tuple[str, str]]:
+    """Inside a transaction: (text, index words) of the posts already stored under (channel row id,
+    message id) keys — one query per channel and 500 ids."""
+    out: dict[tuple[int, int], tuple[str, str]] = {}
+    by_channel: dict[int, set[int]] = {}
+    for cid, mid in keys:
+        by_channel.setdefault(cid, set()).add(mid)
+    for cid, mids in by_channel.items():
+        ordered = sorted(mids)
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i : i + 500]
+            async with conn.execute(
+                "SELECT message_id, text, words FROM posts WHERE channel_id = ?"
+                f" AND message_id IN ({','.join('?' * len(chunk))})", (cid, *chunk)) as cur:
+                for mid, text, words in await cur.fetchall():
+                    out[(cid, mid)] = (text, words)
+    return out
 
 
 async def upsert_many(db: Database, posts: Sequence[Post]) -> UpsertResult:

@@ -24,11 +24,15 @@ from __future__ import annotations
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from storage import crossscript, wordforms
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 #: the view and index; the migration's SQL (never edit: add a migration)
 SCHEMA = r"""
@@ -156,6 +160,25 @@ def post_words(text: str) -> str:
     return f"{words} {' '.join(keys)}" if keys and words else words or " ".join(keys)
 
 
+def words_of(texts: Sequence[str], stored: Sequence[tuple[str, str] | None],
+             words: Callable[[str], str]) -> list[str]:
+    """The index words of each of ``texts`` (``words``: ``post_words`` or
+    ``wordforms.normal_words``): a row's ``stored`` (text, words) when its text is unchanged — so
+    re-importing an export or re-fetching a post recomputes nothing and re-indexes nothing — else
+    ``words(text)``, once per distinct text."""
+    done: dict[str, str] = {}
+    out: list[str] = []
+    for text, old in zip(texts, stored, strict=True):
+        if old is not None and old[0] == text:
+            out.append(old[1])
+            continue
+        got = done.get(text)
+        if got is None:
+            got = done[text] = words(text)
+        out.append(got)
+    return out
+
+
 #: posts not in the index yet: every post below the highest indexed id is indexed (ids only grow)
 _INDEX_NEW = """
 INSERT INTO posts_fts (rowid, text, translation, words)
@@ -257,6 +280,16 @@ def add_glossary_keys(conn: sqlite3.Connection, batch: int = 5000) -> None:
     _rewrite_words(conn, "indexing glossary keys", batch)
 
 
+#: a post's new words, only while its text is the one they were computed from
+_SET_POST_WORDS = "UPDATE posts SET words = ? WHERE id = ? AND text IS ?"
+
+
+def _changed(rows: Sequence[tuple[int, str, str]], words: Callable[[str], str]
+             ) -> list[tuple[str, int, str]]:
+    """(new words, id, text) of the rows (id, text, stored words) whose ``words(text)`` differ."""
+    return [(w, rid, text) for rid, text, old in rows if (w := words(text or "")) != old]
+
+
 def _rewrite_words(conn: sqlite3.Connection, desc: str, batch: int) -> None:
     """Every post whose ``post_words`` differ from its stored words gets the new ones (the edit
     trigger re-indexes it), in batches, with a progress bar on a terminal."""
@@ -270,8 +303,55 @@ def _rewrite_words(conn: sqlite3.Connection, desc: str, batch: int) -> None:
             if not rows:
                 break
             last = rows[-1][0]
-            changed = [(w, pid) for pid, text, old in rows if (w := post_words(text or "")) != old]
-            conn.executemany("UPDATE posts SET words = ? WHERE id = ?", changed)
+            conn.executemany(_SET_POST_WORDS, _changed(rows, post_words))
             update(len(rows))
     finally:
         close()
+
+
+async def reindex(db: Database, batch: int = 2000) -> tuple[int, int, int]:
+    """After the normaliser changed (new rules or dictionaries: ``wordforms.VERSION``): compute
+    every post's and translation's index words again and rewrite the rows whose words differ; the
+    triggers re-index exactly those posts (old tokens out, new in). Returns (posts checked, posts
+    rewritten, translations rewritten); a progress bar on a terminal.
+
+    The words are computed outside the write lock (``citewatch run`` may keep storing posts
+    meanwhile) and each batch is its own transaction, written only where the text is still the
+    one the words came from: an interrupted run leaves a consistent index, and a second run does
+    only what is left."""
+    total = int(await db.fetchval("SELECT count(*) FROM posts") or 0)
+    update, close = _progress(total, "re-indexing word forms")
+    checked = posts_done = trs_done = 0
+    try:
+        last = 0
+        while True:
+            rows, trs = await db.read(_texts_after, last, batch)
+            if not rows:
+                break
+            last = rows[-1][0]
+            posts_new = _changed(rows, post_words)
+            trs_new = _changed(trs, wordforms.normal_words)
+            if posts_new or trs_new:
+                async with db.transaction() as conn:
+                    await conn.executemany(_SET_POST_WORDS, posts_new)
+                    await conn.executemany(
+                        "UPDATE translations SET words = ? WHERE id = ? AND text IS ?", trs_new)
+            checked += len(rows)
+            posts_done += len(posts_new)
+            trs_done += len(trs_new)
+            update(len(rows))
+    finally:
+        close()
+    return checked, posts_done, trs_done
+
+
+def _texts_after(conn: sqlite3.Connection, last: int, batch: int
+                 ) -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
+    """The next ``batch`` posts after id ``last`` and their translations: (id, text, words)."""
+    rows = conn.execute("SELECT id, text, words FROM posts WHERE id > ? ORDER BY id LIMIT ?",
+                        (last, batch)).fetchall()
+    if not rows:
+        return [], []
+    trs = conn.execute("SELECT id, text, words FROM translations WHERE post_id BETWEEN ? AND ?",
+                       (rows[0][0], rows[-1][0])).fetchall()
+    return [tuple(r) for r in rows], [tuple(r) for r in trs]  # type: ignore[misc]

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage import search_index
 from storage.db import Database
 from storage.models import Translation, from_iso, from_row, to_iso, utcnow
 from storage.wordforms import normal_words
@@ -35,8 +36,12 @@ WHERE translations.text IS NOT excluded.text
 async def upsert_in(
     conn: aiosqlite.Connection, items: Sequence[tuple[Translation, str | None]]
 ) -> None:
-    """Inside a transaction: store (translation, original text it was made from) pairs."""
+    """Inside a transaction: store (translation, original text it was made from) pairs. A
+    translation stored before with the same text keeps its index words (nothing recomputed)."""
     now = to_iso(utcnow())
+    stored = await _stored_texts(conn, [t.post_id for t, _ in items])
+    words = search_index.words_of([t.text for t, _ in items],
+                                  [stored.get((t.post_id, t.lang)) for t, _ in items], normal_words)
     await conn.executemany(
         _UPSERT,
         [
@@ -50,15 +55,33 @@ async def upsert_in(
                 to_iso(t.created_at) or now,
                 t.model,
                 t.glossary,
-                normal_words(t.text),  # what the index holds beside the translation
+                w,  # what the index holds beside the translation
             )
-            for t, src in items
+            for (t, src), w in zip(items, words, strict=True)
         ],
     )
-    # an unchanged translation (ON CONFLICT ... WHERE false) still answers the queue entry
+    # a new row leaves the queue by trigger (translations_dequeue, AFTER INSERT); one that was
+    # stored before — updated, or unchanged (ON CONFLICT ... WHERE false) — still answers its entry
     await conn.executemany(
-        "DELETE FROM translation_queue WHERE post_id = ?", [(t.post_id,) for t, _ in items]
+        "DELETE FROM translation_queue WHERE post_id = ?",
+        [(t.post_id,) for t, _ in items if (t.post_id, t.lang) in stored],
     )
+
+
+async def _stored_texts(conn: aiosqlite.Connection, post_ids: Sequence[int]
+                        ) -> dict[tuple[int, str], tuple[str, str]]:
+    """Inside a transaction: (text, index words) of the stored translations of ``post_ids``, by
+    (post id, language) — one query per 500 posts."""
+    out: dict[tuple[int, str], tuple[str, str]] = {}
+    ordered = sorted(set(post_ids))
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        async with conn.execute(
+            "SELECT post_id, lang, text, words FROM translations"
+            f" WHERE post_id IN ({','.join('?' * len(chunk))})", chunk) as cur:
+            for pid, lang, text, words in await cur.fetchall():
+                out[(pid, lang)] = (text, words)
+    return out
 
 
 async def upsert(db: Database, t: Translation, source_text: str | None = None) -> None:

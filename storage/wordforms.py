@@ -142,11 +142,14 @@ def _forms(low: str, lang: str | None) -> tuple[str, ...]:
         order = (1,)
     else:
         order = (0, 1) if lang == "uk" else (1, 0)
+    if lang is not None:  # the first dictionary that knows the word (the other is not asked)
+        for i in order:
+            if ls := _lemmas(i, low):
+                return ls
+        return (_stem(key, "russian"),)
     known = [ls for ls in (_lemmas(i, low) for i in order) if ls]
-    if known:
-        if lang is None:  # a lone word: every reading of both languages
-            return tuple(dict.fromkeys(x for ls in known for x in ls))
-        return known[0]
+    if known:  # a lone word: every reading of both languages
+        return tuple(dict.fromkeys(x for ls in known for x in ls))
     return (_stem(key, "russian"),)
 
 
@@ -173,8 +176,9 @@ def forms(word: str, lang: str | None = None) -> tuple[str, ...]:
 def normal_words(text: str, *more: str) -> str:
     """The index's normalised-words column for a post: each distinct normal form of the words of
     ``text`` (and of ``more``: its translations) that is not already one of those words as the
-    index holds them, space-separated. Forms equal to a written word are left out (a query looks
-    for its normal forms in the written columns too), which keeps the column short.
+    index holds them, sorted (the same text gives the same column in every process, so a rewrite
+    can tell that nothing changed), space-separated. Forms equal to a written word are left out (a
+    query looks for its normal forms in the written columns too), which keeps the column short.
 
     Runs for every post stored (and, at 1M posts, for every post of a migration), so it works on
     the distinct words of the text, with ``str.replace`` only for the characters present (a
@@ -206,7 +210,7 @@ def normal_words(text: str, *more: str) -> str:
                 extra = memo[w] = tuple(f for f in forms(w, lang) if f != w)
             for f in extra:
                 out[f] = None
-    return " ".join(f for f in out if f not in written)
+    return " ".join(sorted(f for f in out if f not in written))
 
 
 #: per text language: word → its normal forms other than itself

@@ -68,3 +68,20 @@ def test_normal_words_hold_only_forms_not_written() -> None:
 
 def test_version_names_the_dictionaries() -> None:
     assert "pymorphy3-dicts-uk=" in wordforms.VERSION and "PyStemmer=" in wordforms.VERSION
+
+
+def test_normal_words_are_the_same_in_every_process() -> None:
+    """Sorted, not in set order: Python's string hashes differ per process, and a column that came
+    out in another order would make a re-import rewrite (and re-index) every unchanged post."""
+    import os
+    import subprocess
+    import sys
+
+    text = "Обстріли Макіївки та Донецька тривають; Україна відповідає. Shelling strikes continued"
+    code = f"from storage import wordforms; print(wordforms.normal_words({text!r}))"
+    got = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+           for seed in ("1", "2", "3", "4")}
+    assert len(got) == 1
+    col = got.pop().split()
+    assert col == sorted(col) == wordforms.normal_words(text).split() and len(col) > 5

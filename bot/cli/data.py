@@ -1,4 +1,4 @@
-"""Commands over stored posts: search, import, export, stats."""
+"""Commands over stored posts: search, import, export, stats, reindex."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ from bot.cli.common import (
 from bot.tglinks import normalize_username
 from storage import posts as posts_repo
 from storage import search as search_repo
+from storage import search_index
 from storage import stats as stats_repo
 from storage.fts_query import check_size
 from storage.models import Post, SearchHit
@@ -217,6 +218,19 @@ async def export(channel: str | None, since: datetime | None, until: datetime | 
                 writer.writerow(csv_row(rec))
             else:
                 sys.stdout.write(jsonl_line(rec))
+
+
+@cli.command()
+@handle_errors
+@run_async
+async def reindex() -> None:
+    """Compute every post's word forms again and re-index the posts whose forms changed (after
+    an upgrade of the normaliser's rules or dictionaries); safe to interrupt and to repeat."""
+    settings = get_settings()
+    async with open_db(settings, create=False) as db:
+        checked, posts_done, trs_done = await search_index.reindex(db)
+    click.echo(f"checked {checked} posts: re-indexed {posts_done} posts and {trs_done}"
+               " translations whose word forms changed")
 
 
 @cli.command()

@@ -1,0 +1,80 @@
+"""``citewatch reindex``: after the normaliser changed, the stored word forms and the index are
+brought back to what the normaliser installed now gives; never on a missing database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from storage.db import Database
+from tests.conftest import Cli
+from tests.terminal import on_a_terminal
+from tests.test_import_index import _hits, _index, _records
+
+
+def _imported(cli: Cli, env: dict[str, str], tmp_path: Path) -> int:
+    """Real posts (some with translations) imported through the CLI; how many."""
+    src = tmp_path / "real.jsonl"
+    recs = _records()
+    src.write_text("".join(json.dumps({"channel": r.post.channel, "id": r.post.message_id,
+                                       "date": r.post.date.isoformat(), "text": r.post.text,
+                                       "translation": r.translation}, ensure_ascii=False) + "\n"
+                           for r in recs), encoding="utf-8")
+    done = cli(env, "import", str(src))
+    assert done.returncode == 0, done.stderr
+    return len(recs)
+
+
+async def _search(path: Path) -> dict[str, list[tuple[str, int]]]:
+    db = await Database.open(path, create=False)
+    try:
+        return await _hits(db)
+    finally:
+        await db.close()
+
+
+async def test_reindex_restores_what_an_older_normaliser_left(cli: Cli, env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    n = _imported(cli, env, tmp_path)
+    path = Path(env["CITEWATCH_DB"])
+    fresh_index, fresh_hits = _index(path), await _search(path)
+    # words from an "older normaliser": fewer forms for every other post and translation (the
+    # triggers keep the index consistent with them, as an upgrade would find it)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE posts SET words = substr(words, 1, length(words) / 3)"
+                     " WHERE id % 2 = 0 AND words != ''")
+        conn.execute("UPDATE translations SET words = '' WHERE post_id % 2 = 1")
+        stale_posts = conn.execute("SELECT count(*) FROM posts WHERE id % 2 = 0"
+                                   " AND words != ''").fetchone()[0]
+        stale_trs = conn.execute("SELECT count(*) FROM translations WHERE post_id % 2 = 1"
+                                 ).fetchone()[0]
+    assert await _search(path) != fresh_hits  # inflected forms are missed now
+
+    done = cli(env, "reindex")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"checked {n} posts: re-indexed {stale_posts} posts and"
+                                   f" {stale_trs} translations whose word forms changed")
+    assert stale_posts > 50 and stale_trs > 20
+    assert _index(path) == fresh_index  # every token back, FTS5's integrity check passes
+    assert await _search(path) == fresh_hits
+
+    again = cli(env, "reindex")  # nothing left to do
+    assert again.stdout.strip() == (f"checked {n} posts: re-indexed 0 posts and 0 translations"
+                                    " whose word forms changed")
+
+
+def test_reindex_shows_a_progress_bar_on_a_terminal(cli: Cli, env: dict[str, str],
+                                                    tmp_path: Path) -> None:
+    n = _imported(cli, env, tmp_path)
+    code, tty, out = on_a_terminal(env, tmp_path, "reindex", tty="stderr")
+    assert code == 0 and "re-indexing word forms" in tty and f"{n}/{n}" in tty
+    assert out.decode().startswith(f"checked {n} posts")
+
+
+def test_reindex_never_creates_a_database(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "cw.db"
+    done = cli({**env, "CITEWATCH_DB": str(missing)}, "reindex")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and f"no database at {missing}" in done.stderr
+    assert not missing.parent.exists()
