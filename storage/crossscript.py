@@ -308,6 +308,30 @@ def _matchers() -> dict[str, _Matcher]:
             "latin": _compile([(s, g, u) for (s, g), u in lat.items()], False)}
 
 
+@lru_cache(maxsize=1)
+def _english_by_target() -> dict[str, tuple[str, ...]]:
+    """Target → the glossary's English press forms of it (its ``en`` rows, whole words only)."""
+    from bot.translate.glossary import default_terms
+
+    out: dict[str, dict[str, None]] = {}
+    for t in default_terms():
+        if t.lang == "en" and not t.stem:
+            out.setdefault(t.target, {})[t.source] = None
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def leading_term(text: str) -> tuple[str, ...]:
+    """The English forms of the glossary term a Cyrillic name starts with ("Національна гвардія
+    України" → "National Guard"; "Сили спеціальних операцій ЗСУ" → "SSO", "Special Operations
+    Forces"), or () when it does not start with one ("Оперативний ЗСУ": a channel, not the AFU)."""
+    hits = _glossary_hits(text, _matchers()["cyrillic"])
+    first = _LETTER.search(text)
+    if not hits or first is None or hits[0][1] != first.start() or hits[0][0].unit:
+        return ()
+    target = hits[0][0].target
+    return tuple(dict.fromkeys([target, *_english_by_target().get(target, ())]))
+
+
 def _term_key(target: str) -> str:
     return TERM_PREFIX + _NOT_LETTER.sub("", target.lower())
 

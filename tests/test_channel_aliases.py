@@ -57,6 +57,28 @@ def test_names_from_title_and_about(title: str | None, about: str | None,
     assert "Official" not in got
 
 
+@pytest.mark.parametrize(("title", "expected", "absent"), [
+    ("Національна гвардія України", ["Ukraine's National Guard", "Ukrainian National Guard"],
+     ["National Guard"]),
+    ("ДСНС України", ["Ukraine's State Emergency Service"], ["State Emergency Service"]),
+    ("Сили спеціальних операцій ЗСУ", ["SSO", "Ukraine's Special Operations Forces"],
+     ["Ukraine's AFU", "Armed Forces of Ukraine"]),
+    ("Міністерство оборони України", ["Ukraine's Defence Ministry", "Ukraine's Defense Ministry"],
+     ["Defence Ministry", "Ministry of Defence"]),
+    ("Державна прикордонна служба України", ["Ukraine's border service"], ["border service"]),
+    # a channel named after the AFU is not the AFU; a title with no institution gives none
+    ("Оперативний ЗСУ", [], ["Ukraine's AFU", "Ukrainian Armed Forces of Ukraine"]),
+    ("Рыбарь", [], ["Russia's Rybar"]),
+])
+def test_a_title_that_names_an_institution_gives_its_english_forms(
+        title: str, expected: list[str], absent: list[str]) -> None:
+    """The glossary's English press forms of the institution a title starts with, with the
+    title's country in front: "the defence ministry" alone does not say whose."""
+    got = names_of.from_profile(title, None)
+    assert all(n in got for n in expected), got
+    assert not any(n in got for n in absent), got
+
+
 def test_generic_title_parts_are_not_names() -> None:
     assert names_of.from_profile("News | Official", None) == ("News | Official",) or \
         "Official" not in names_of.from_profile("News | Official", None)

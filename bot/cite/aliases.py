@@ -93,7 +93,28 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
         if not name.isascii():
             spelled = name.title() if name.isupper() else name  # "СОЛОВЬЁВ": not "SOLOVYoV"
             out += [r for r in romanise(spelled) if r.isascii() and _name_like(r)]
+    if title:
+        out += _institution_names(title)
     return tuple(dict.fromkeys(out))
+
+
+#: a title's country, as the press puts it before an institution ("Ukraine's National Guard")
+_COUNTRIES = ((re.compile(r"Україн|Украин|ЗСУ|ВСУ"), ("Ukraine's", "Ukrainian")),
+              (re.compile(r"Росі|Росси|РФ\b"), ("Russia's", "Russian")))
+
+
+def _institution_names(title: str) -> list[str]:
+    """A title that starts with an institution of the glossary ("Національна гвардія України",
+    "ДСНС України") gives its English press forms, with the title's country in front ("Ukraine's
+    National Guard", "Ukrainian State Emergency Service"); bare only as an abbreviation ("SSO"):
+    "the defence ministry" alone does not say whose."""
+    from storage.crossscript import leading_term
+
+    forms = leading_term(title)
+    country = next((names for pattern, names in _COUNTRIES if pattern.search(title)), ())
+    out = [f for f in forms if f.isupper() and len(f) <= 5]
+    out += [f"{c} {f}" for f in forms for c in country if not f.isupper()]
+    return out
 
 
 def effective(defaults_: Sequence[str], profile: Iterable[str], stored: Sequence[str],
