@@ -43,6 +43,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from storage import retrieval, search_index, wordforms
@@ -366,12 +367,10 @@ def mark_forms(snippet: str, want: frozenset[str]) -> str:
     dictionary lookup costs ~0.3 ms per new word, and a CLI search is a new process."""
     if not want or not snippet:
         return snippet
-    starts = {f[:2] for f in want}
+    candidates = _starting_like(want)
 
     def one(m: re.Match[str]) -> str:
         w = m.group(0)
-        if w[:2].lower().replace("ё", "е") not in starts:
-            return w
         return f"{HL_START}{w}{HL_END}" if want.intersection(wordforms.forms(w)) else w
 
     out: list[str] = []
@@ -381,5 +380,17 @@ def mark_forms(snippet: str, want: frozenset[str]) -> str:
             inside = part == HL_START
             out.append(part)
         else:
-            out.append(part if inside else wordforms.WORD.sub(one, part))
+            out.append(part if inside else candidates.sub(one, part))
     return "".join(out)
+
+
+@lru_cache(maxsize=256)
+def _starting_like(want: frozenset[str]) -> re.Pattern[str]:
+    """Whole words (as ``wordforms.WORD`` cuts them) that begin with the first two letters of one
+    of ``want`` (ё or е alike, any case): the only ones worth a dictionary lookup."""
+    starts = sorted({re.escape(f[:2]).replace("е", "[её]") for f in want if f})
+    if not starts:
+        return re.compile(r"(?!)")
+    # the start, then the rest of the word as wordforms.WORD cuts it (apostrophes inside)
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(starts) + r")[^\W_]*(?:['’ʼ`][^\W_]+)*",
+                      re.IGNORECASE)
