@@ -227,3 +227,29 @@ def test_a_translated_post_meets_the_article_by_its_numbered_unit() -> None:
     shared = next(e for e in found.evidence if e["kind"] == "shared")
     assert shared["cross_units"] == ["110brigade"] and "110th Brigade" in shared["units"]
     assert "110" not in shared["numbers"]  # counted once, as the unit
+
+
+def test_an_untranslated_post_telling_the_unit_is_compared_among_many_translated_ones() -> None:
+    """Fifteen translated posts that share a few ordinary words with the article do not crowd
+    out of the comparison the untranslated post that tells its numbered unit and village."""
+    from bot.cite.detect import MAX_COMPARED, CandidatePost, detect
+
+    when = datetime.fromisoformat("2023-04-20T21:41:00+00:00")
+    cited = CandidatePost("DeepStateUA", 16368, when,
+                          "Вчора дві БМП виїхали з Пісків до моста, але в хлопців з 59 ОМПБр були "
+                          "інші плани.", post_id=16368)
+    # each shares three of the article's ordinary words, no two the same three (none is common)
+    pool = ["soldiers", "separate", "motorized", "infantry", "stopped", "vehicles", "drove",
+            "bridge", "project", "towards", "attempt", "edge"]
+    others = [CandidatePost("GeneralStaffZSU", 8000 + i, when - timedelta(hours=i + 1), "Текст",
+                            f"Report {i}: {pool[i % 12]}, {pool[(i + 4) % 12]} and "
+                            f"{pool[(i + 8) % 12]} were mentioned.", post_id=8000 + i)
+              for i in range(MAX_COMPARED + 5)]
+    article = ArticleInput(
+        text="Soldiers of Ukraine's 59th Separate Motorized Infantry Brigade stopped an attempt by "
+             "two infantry vehicles that drove out of Pisky towards a bridge at the edge of the "
+             "village, the DeepState project said on Telegram.", published=when + timedelta(hours=10))
+    found = {f.post_key: f for f in detect(article, [*others, cited],
+                                           aliases_by_channel={"deepstateua": ["DeepState"]})}
+    shared = next(e for e in found[("deepstateua", 16368)].evidence if e["kind"] == "shared")
+    assert shared["cross_units"] == ["59brigade"]

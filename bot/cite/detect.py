@@ -237,7 +237,9 @@ def _span_features(text: str, raw: list[str]) -> list[tuple[Span, list[str], set
 
 class _Weights(dict[str, int]):
     """Stem → its weight in tenths: a number 15, a topic word (everywhere, or shared by most
-    candidates) 3, any other 10. Integers, so a sum over a set is exact whatever order the set
+    candidates) 3, a numbered unit's cross-script key 30 (so an untranslated post that tells the
+    article's unit is compared, not crowded out of the shortlist by translated posts sharing a few
+    more ordinary words), any other 10. Integers, so a sum over a set is exact whatever order the set
     iterates in (that order follows the per-process string hash seed: float sums made ties and
     threshold checks differ from one process to the next); memoised per article, and summed with
     ``map`` over ``__getitem__`` in C instead of a Python call per stem."""
@@ -247,7 +249,11 @@ class _Weights(dict[str, int]):
         self.common = common
 
     def __missing__(self, stem: str) -> int:
-        w = 15 if stem.isdigit() else 3 if (stem in tx.COMMON_TOPIC or stem in self.common) else 10
+        if stem.startswith(crossscript.UNIT_PREFIX):
+            w = 30  # a numbered unit across scripts ("110th Brigade"): a number and what it numbers
+        else:
+            w = 15 if stem.isdigit() else 3 if (stem in tx.COMMON_TOPIC or stem in self.common) \
+                else 10
         self[stem] = w
         return w
 
