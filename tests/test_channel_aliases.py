@@ -46,6 +46,7 @@ def test_a_bad_line_names_the_line() -> None:
     ("СОЛОВЬЁВ", None, ["СОЛОВЬЁВ", "Solovyov"]),
     ("Зеленський / Official", None, ["Зеленський", "Zelenskyi", "Zelensky"]),
     ("🇺🇦 Повітряні Сили ЗС України", None, ["Повітряні Сили ЗС України"]),
+    ("Бутусов Плюс", None, ["Бутусов Плюс", "Butusov"]),  # the name without "Plus"
     (None, "Official channel of the Kherson regional administration. News 24/7",
      ["Kherson regional administration"]),
 ])

@@ -31,7 +31,7 @@ _OWNER = re.compile(
 _LETTERS = re.compile(r"[^\W\d_]")
 #: title words that name nothing ("Official", "News", "Channel")
 _GENERIC = frozenset({"official", "офіційний", "официальный", "news", "новини", "новости", "channel",
-                      "канал", "telegram", "live", "tg"})
+                      "канал", "telegram", "live", "tg", "plus", "плюс", "online", "онлайн"})
 MIN_LETTERS = 4
 
 
@@ -82,6 +82,10 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
         clean = " ".join("".join(ch if ch.isalnum() or ch in " '’-|/·•—–:" else " "
                                  for ch in title).split())
         parts = [clean, *_TITLE_PARTS.split(clean)]
+        # "Бутусов Плюс": a one-word name beside the title's generic words ("Бутусов")
+        kept = [w for w in clean.split() if w.lower() not in _GENERIC and w.isalpha()]
+        if len(kept) == 1 and len(clean.split()) > 1:
+            parts.append(kept[0])
         found += [p.strip(" -") for p in parts if p and _name_like(p)]
     if about:
         found += [m.group(1).strip() for m in _OWNER.finditer(about) if _name_like(m.group(1))]
