@@ -78,3 +78,53 @@ def test_reindex_never_creates_a_database(cli: Cli, env: dict[str, str], tmp_pat
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and f"no database at {missing}" in done.stderr
     assert not missing.parent.exists()
+
+
+def _restored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM posts WHERE words != ''").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """SIGKILL between two batches: every batch is its own transaction, so the file is sound, the
+    index agrees with its content, and a second run does the rest."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import CITEWATCH
+
+    n = 12_000
+    src = tmp_path / "many.jsonl"
+    src.write_text("".join(json.dumps({"channel": "rybar", "id": i, "date": "2023-02-01",
+                                       "text": f"Обстрелы Херсона продолжаются, сообщение {i}"},
+                                      ensure_ascii=False) + "\n" for i in range(1, n + 1)),
+                   encoding="utf-8")
+    assert cli(env, "import", str(src)).returncode == 0
+    db = Path(env["CITEWATCH_DB"])
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE posts SET words = ''")  # as an older normaliser might have left them
+    proc = subprocess.Popen([CITEWATCH, "reindex"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _restored(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    partial = _restored(db)
+    assert 0 < partial < n, "the kill must land mid-way"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+
+    done = cli(env, "reindex")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"checked {n} posts: re-indexed {n - partial} posts and 0"
+                                   " translations whose word forms changed")
+    _index(db)  # FTS5's integrity check again
+    assert _restored(db) == n
