@@ -242,6 +242,11 @@ def test_cli_search_text_json_csv(cli: Cli, filled: dict[str, str], tmp_path: Pa
     assert "[drones]" in out[0]["translation_snippet"]
     assert out[0]["capped"] is False  # a search that looked at everything says so
 
+    # another form of the word typed is shown marked in the snippet, in the CLI as in the chat
+    proc = cli(filled, "search", "Крим")
+    assert proc.returncode == 0, proc.stderr
+    assert "[Криму]" in proc.stdout and "[Кримом]" in proc.stdout
+
     proc = cli(filled, "search", "дрони", "--csv", "--channel", "@rybar")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [(r["channel"], r["message_id"]) for r in rows] == [("rybar", "7")]
