@@ -119,9 +119,11 @@ async def tidy(db: Database, *, budget: float = 300.0,
             report.merged = True
             break
         report.merge_steps += 1
-    if report.merged:
-        # new posts always leave merge work, so no step means nothing new since the last refresh
-        stale = report.merge_steps > 0 or not await db.fetchval("SELECT 1 FROM search_terms LIMIT 1")
+    empty = not await db.fetchval("SELECT 1 FROM search_terms LIMIT 1")
+    if report.merged or (empty and not busy()):
+        # new posts always leave merge work, so no step means nothing new since the last refresh;
+        # a first snapshot does not wait for a merge that a busy archive may take days to finish
+        stale = report.merge_steps > 0 or empty
         report.terms = await refresh_terms(db, busy) if stale else None
         await db.execute("PRAGMA optimize")
     report.seconds = time.monotonic() - t0
