@@ -225,6 +225,8 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:[-'’ʼ][^\W\d_]+)*")
 _NONE: list[_Entry] = []
 #: Latin letters typed for their Cyrillic look-alikes
 _LOOKALIKES = str.maketrans("aeopcxyiAEOPCXTHKMBI", "аеорсхуіАЕОРСХТНКМВІ")
+#: any of those letters: a text without one (most posts) has no word to fold, so no pass per word
+_ANY_LOOKALIKE = re.compile("[aeopcxyiAEOPCXTHKMBI]")
 
 
 def _compile(rows: Sequence[tuple[str, str, bool]], cyrillic: bool) -> _Matcher:
@@ -264,7 +266,8 @@ def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
     Words are cut in C (``findall``; their positions only once a source is found); only those
     starting like a source are looked at."""
     tokens = _TOKEN.findall(text)
-    if m.cyrillic:  # "ОАeМБр" typed with a Latin e: Latin look-alikes inside a Cyrillic word
+    # "ОАeМБр" typed with a Latin e: Latin look-alikes inside a Cyrillic word
+    if m.cyrillic and _ANY_LOOKALIKE.search(text):
         tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
                   for t in tokens]
     starts = m.starts
