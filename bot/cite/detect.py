@@ -1027,9 +1027,9 @@ def detect(
             untranslatable = cross and sh is not None and sh["weight"] >= _CROSS_FACTS
             if m.get("on") and dated[c.channel.lower()] == 1 and sh is not None:
                 # the article dates the post, and this is the channel's only post of that day
-                # here that shares its facts: the mention points at this post
+                # here that matches it at all (and it shares facts): the mention points at it
                 m["weight"] = MENTION_SINGLED
-                m["text"] += " (its only post of that day here sharing these facts)"
+                m["text"] += " (its only post of that day here that matches)"
             elif alone:
                 # the channel is named as the source, and of its posts only this one tells the
                 # names and units the article tells: the mention points at this post
