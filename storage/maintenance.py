@@ -50,7 +50,7 @@ class TidyReport:
     seconds: float = 0.0
 
 
-def _segments(conn: sqlite3.Connection) -> int:
+def segment_count(conn: sqlite3.Connection) -> int:
     """Segments of the index (from its structure record: the first varints are the cookie,
     levels and segments, FTS5's own layout)."""
     row = conn.execute("SELECT block FROM posts_fts_data WHERE id = 10").fetchone()
@@ -73,7 +73,7 @@ def _segments(conn: sqlite3.Connection) -> int:
 
 async def segments(db: Database) -> int:
     """How many segments a term may be spread over now (1 after a full merge)."""
-    return await db.read(_segments)
+    return await db.read(segment_count)
 
 
 async def merge_step(db: Database, pages: int = MERGE_PAGES) -> bool:
