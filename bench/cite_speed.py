@@ -6,7 +6,9 @@
 The database is synthetic but shaped like the real thing: 1M posts over two years in 20 channels
 (ids growing with time, as the service stores them),
 each with a Russian/Ukrainian original and an English translation whose words are drawn (Zipf-like)
-from the real texts in ../shared/data, so term frequencies look natural. It is built once with raw
+from the real texts in ../shared/data, so term frequencies look natural, and the normal forms of its
+words stored beside each text as the write path stores them (``posts.words``, ``translations.words``:
+retrieval looks them up, the detector builds candidates' stems from them). It is built once with raw
 sqlite3 executemany into a file created by ``storage.db.migrate`` and reused on later runs. The
 articles are the 447 real GDELT news texts, each dated at a random time inside the posts' range, and
 each goes through the same code path as the service (``bot.cite.pipeline.find_citations``).
