@@ -162,19 +162,26 @@ class _Side:
         return got
 
     _text: str = ""
+    _keys: frozenset[str] | None = None
+    _unit_keys: frozenset[str] | None = None
 
     @property
     def keys(self) -> frozenset[str]:
         """Cross-script keys of the article (``storage.crossscript``: its names as the press spells
         them, glossary terms, numbered units), made only when a post in another script with no
-        translation is compared (memoised there: retrieval asked for the same text)."""
-        return frozenset(crossscript.article_names(self._text))
+        translation is compared (memoised there: retrieval asked for the same text), and kept
+        (read for every candidate compared)."""
+        if self._keys is None:
+            self._keys = frozenset(crossscript.article_names(self._text))
+        return self._keys
 
     @property
     def unit_keys(self) -> frozenset[str]:
-        """The article's numbered-unit keys ("110th Brigade": ``xu110brigade``)."""
-        return frozenset(k for k in crossscript.article_names(self._text)
-                         if k.startswith(crossscript.UNIT_PREFIX))
+        """The article's numbered-unit keys ("110th Brigade": ``xu110brigade``), made once."""
+        if self._unit_keys is None:
+            self._unit_keys = frozenset(k for k in crossscript.article_names(self._text)
+                                        if k.startswith(crossscript.UNIT_PREFIX))
+        return self._unit_keys
 
     def spelled(self, key: str) -> str:
         """The article's words that gave a key ("Kupiansk", "110th Brigade")."""
