@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, pairwise
 from typing import TypeVar
 
+from bot.cite.variants import variant_groups
 from storage.wordforms import normal
 
 _C = TypeVar("_C")
@@ -255,7 +256,11 @@ def _word_stem(w: str) -> str:
         return w
     if w.isascii():
         w = _BRITISH.sub(_american, w)
-    return _NUMBER_WORDS.get(w) or normal(w)
+        if (num := _NUMBER_WORDS.get(w)) is not None:
+            return num
+        s = normal(w)
+        return _VARIANT_OF.get(s, s)
+    return normal(w)
 
 
 #: British spellings a UK outlet uses and a machine translation does not ("armoured", "defence")
@@ -265,6 +270,23 @@ _BRITISH = re.compile(r"^(arm|hon|fav|behavi|lab|neighb|col|harb|rum|endeav|val|
 
 def _american(m: re.Match[str]) -> str:
     return f"{m.group(1)}or" if m.group(1) else f"{m.group(2)}ense"
+
+
+def _variant_map(groups: Iterable[Sequence[str]]) -> dict[str, str]:
+    """Each English word's stem → its group's stem (the first word's), for ``_word_stem``: a
+    machine translation's "servicemen" and a journalist's "soldiers" become one stem on both sides,
+    so every comparison (shortlist, passages, quoted spans, numbers' unit words) sees them alike."""
+    out: dict[str, str] = {}
+    for group in groups:
+        head = normal(_BRITISH.sub(_american, group[0]))
+        for w in group[1:]:
+            s = normal(_BRITISH.sub(_american, w))
+            if s != head:
+                out[s] = head
+    return out
+
+
+_VARIANT_OF = _variant_map(variant_groups())
 
 
 #: English number words as the digits a post or its translation writes ("at least seven" ↔ "at
