@@ -59,10 +59,11 @@ def test_names_from_title_and_about(title: str | None, about: str | None,
 
 
 @pytest.mark.parametrize(("title", "expected", "absent"), [
-    ("Національна гвардія України", ["Ukraine's National Guard", "Ukrainian National Guard"],
-     ["National Guard"]),
+    ("Національна гвардія України", ["Ukraine's National Guard", "Ukrainian National Guard",
+                                     "National Guard of Ukraine"], ["National Guard"]),
     ("ДСНС України", ["Ukraine's State Emergency Service"], ["State Emergency Service"]),
-    ("Сили спеціальних операцій ЗСУ", ["SSO", "Ukraine's Special Operations Forces"],
+    ("Сили спеціальних операцій ЗСУ", ["SSO", "Ukraine's Special Operations Forces",
+                                       "Special Operations Forces of Ukraine"],
      ["Ukraine's AFU", "Armed Forces of Ukraine"]),
     ("Міністерство оборони України", ["Ukraine's Defence Ministry", "Ukraine's Defense Ministry"],
      ["Defence Ministry", "Ministry of Defence"]),
@@ -70,6 +71,7 @@ def test_names_from_title_and_about(title: str | None, about: str | None,
     # a channel named after the AFU is not the AFU; a title with no institution gives none
     ("Оперативний ЗСУ", [], ["Ukraine's AFU", "Ukrainian Armed Forces of Ukraine"]),
     ("Рыбарь", [], ["Russia's Rybar"]),
+    ("Росгвардия", [], ["Rosgvardia of Russia"]),
 ])
 def test_a_title_that_names_an_institution_gives_its_english_forms(
         title: str, expected: list[str], absent: list[str]) -> None:
@@ -78,6 +80,35 @@ def test_a_title_that_names_an_institution_gives_its_english_forms(
     got = names_of.from_profile(title, None)
     assert all(n in got for n in expected), got
     assert not any(n in got for n in absent), got
+
+
+async def test_the_institution_named_after_its_country_attributes_a_real_post(
+        db: Database, tmp_path: Path) -> None:
+    """Wires and official English write "the National Guard of Ukraine said": a real National
+    Guard post (no translation stored) is attributed by that form of the title's institution."""
+    import csv
+
+    from tests.conftest import shared_data
+
+    kkruglik = shared_data("telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_"
+                           "2022-03_2023-05.csv")
+    with kkruglik.open(encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f)
+                   if r["from"].rstrip("/").endswith("ngu_war_for_peace/8398"))
+    when = datetime.fromisoformat(row["message_date"])
+    await posts.upsert_many(db, [Post("ngu_war_for_peace", 8398, when, row["message_text"])])
+    await channels.set_resolved(db, "ngu_war_for_peace", tg_id=78, access_hash=1,
+                                title="Національна гвардія України", about=None)
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    article = ArticleInput(
+        text="Gunners of a rapid reaction brigade destroyed a Russian 2S9 Nona self-propelled gun "
+             "with its ammunition near Bakhmut, the National Guard of Ukraine said on Telegram, "
+             "publishing a video of the strike.",
+        published=when.replace(hour=18), url="https://example.com/nona")
+    found = await find_citations(db, article, settings)
+    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    assert mention and mention[0]["name"] == "National Guard of Ukraine", found
 
 
 def test_generic_title_parts_are_not_names() -> None:

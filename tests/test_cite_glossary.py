@@ -105,7 +105,7 @@ OTHER_SOURCE = ARTICLE.replace("DeepState said on Telegram late on Thursday",
                                "Ukraine's General Staff said late on Thursday")
 
 
-async def _store_real_posts(db: Database) -> Post:
+async def _store_real_posts(db: Database, cited: tuple[str, int] = CITED) -> Post:
     """Every real post of the shared file, untranslated (the store an analyst would have); returns
     the cited one."""
     with shared_data(KKRUGLIK).open(encoding="utf-8") as f:
@@ -116,7 +116,7 @@ async def _store_real_posts(db: Database) -> Post:
         stored.append(Post(channel, int(mid), datetime.fromisoformat(r["message_date"]),
                            r["message_text"]))
     await posts.upsert_many(db, stored)
-    return next(p for p in stored if (p.channel, p.message_id) == CITED)
+    return next(p for p in stored if (p.channel, p.message_id) == cited)
 
 
 async def test_an_untranslated_post_is_found_by_its_unit_and_alerts_while_another_source_does_not(
@@ -144,6 +144,42 @@ async def test_an_untranslated_post_is_found_by_its_unit_and_alerts_while_anothe
              for r in await pipeline.find_citations(db, other, settings)}
     assert again.get(("deepstateua", 14701), 0.0) < THRESHOLD
     assert all(score < THRESHOLD for score in again.values())
+
+
+#: a real SSO post (no translation stored): "SSO operators destroyed two Russian BMDs with the
+#: paratroopers inside on the Kherson axis"; the article names the SSO, then a long background
+#: full of names, as wire copy does
+SSO_ARTICLE = (
+    "Ukraine's Special Operations Forces said on Thursday that operators of a tactical group burned "
+    "out two Russian airborne BMD vehicles, paratroopers and all, on the Kherson front, in a "
+    "Telegram post with a video.\n\n"
+    "The news came as Moscow's troops were pulling out of the right bank of the Dnipro. Britain's "
+    "Ministry of Defence said in its daily update that Russia had blown up bridges behind its "
+    "retreating units, while Nato's secretary-general Jens Stoltenberg urged caution in Brussels. "
+    "In Washington, Pentagon spokesman Pat Ryder said new HIMARS deliveries were on schedule, and "
+    "in Ankara, Recep Tayyip Erdogan offered to host talks. Oleksiy Reznikov and Andriy Yermak met "
+    "Jake Sullivan in Kyiv; Sergei Shoigu and Sergei Surovikin were shown on Russian television "
+    "discussing the withdrawal near Nova Kakhovka, Beryslav and Snihurivka."
+)
+
+
+async def test_an_attributed_glossary_term_is_looked_up_behind_many_names(
+    db: Database, tmp_path: Path,
+) -> None:
+    """Names of the background paragraphs fill the name keys; the term by the attribution ("Special
+    Operations Forces") still gets its own lookup, so the untranslated post is compared at all."""
+    cited = await _store_real_posts(db, ("ukr_sof", 349))
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    art = ArticleInput(text=SSO_ARTICLE, published=cited.date + timedelta(hours=6),
+                       url="https://news.example/sso")
+    terms = pipeline._query(art, settings)[0]
+    names = [t for t in terms if t.startswith("xn")]
+    assert len(names) >= 12 and "xgsso" in terms
+    assert not {"xntharsd", "xntalahram"} & set(terms)  # no day, month or "Telegram" key
+    compared = {(r.post.channel.lower(), r.post.message_id)
+                for r in await pipeline.find_citations(db, art, settings)}
+    assert ("ukr_sof", 349) in compared
 
 
 async def test_the_migration_adds_unit_and_term_keys_to_posts_stored_before(tmp_path: Path) -> None:

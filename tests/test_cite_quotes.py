@@ -89,7 +89,7 @@ def test_partial_matches_add_up_with_diminishing_returns() -> None:
 
 def test_numbers_with_their_units_and_nothing_counted_twice() -> None:
     assert ("12", "occupi") in tx.number_units("destroyed at least 12 occupiers and a BTR-82A")
-    assert ("1000", "troop") in tx.number_units("some 1,000 troops")
+    assert ("1000", tx.stem("troops")) in tx.number_units("some 1,000 troops")
     assert tx.dates("from 1.9 to 2.04 million people") == set()  # a number, not a date
     assert tx.dates("on 24.02.22") == {(2, 24)}
     assert tx.content_stems("at least seven invaders")[:2] == ["least", "7"]

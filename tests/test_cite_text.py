@@ -124,7 +124,7 @@ def test_script_counts_letters_not_runs() -> None:
 def test_words_with_and_without_apostrophes() -> None:
     assert tx.words("o'brien's x_y 12ab") == ["o'brien", "s", "x", "y", "12ab"]
     assert tx.words("obriens x_y 12ab") == ["obriens", "x", "y", "12ab"]
-    assert tx.content_stems("O’Brien’s troops") == ["obrien", "troop"]  # ’ folds to ', "s" dropped
+    assert tx.content_stems("O’Brien’s troops") == ["obrien", tx.stem("troops")]  # ’ folds; "s" dropped
 
 
 def test_numbers_and_dates_need_a_digit_after_normalising() -> None:

@@ -103,21 +103,25 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
 
 
 #: a title's country, as the press puts it before an institution ("Ukraine's National Guard")
-_COUNTRIES = ((re.compile(r"Україн|Украин|ЗСУ|ВСУ"), ("Ukraine's", "Ukrainian")),
-              (re.compile(r"Росі|Росси|РФ\b"), ("Russia's", "Russian")))
+_COUNTRIES = ((re.compile(r"Україн|Украин|ЗСУ|ВСУ"), ("Ukraine's", "Ukrainian"), "Ukraine"),
+              (re.compile(r"Росі|Росси|РФ\b"), ("Russia's", "Russian"), "Russia"))
 
 
 def _institution_names(title: str) -> list[str]:
     """A title that starts with an institution of the glossary ("Національна гвардія України",
     "ДСНС України") gives its English press forms, with the title's country in front ("Ukraine's
-    National Guard", "Ukrainian State Emergency Service"); bare only as an abbreviation ("SSO"):
-    "the defence ministry" alone does not say whose."""
+    National Guard", "Ukrainian State Emergency Service") or after it, as wires and official
+    English write it ("National Guard of Ukraine"); bare only as an abbreviation ("SSO"): "the
+    defence ministry" alone does not say whose."""
     from storage.crossscript import leading_term
 
     forms = leading_term(title)
-    country = next((names for pattern, names in _COUNTRIES if pattern.search(title)), ())
+    before, after = next(((names, of) for pattern, names, of in _COUNTRIES if pattern.search(title)),
+                         ((), None))
     out = [f for f in forms if f.isupper() and len(f) <= 5]
-    out += [f"{c} {f}" for f in forms for c in country if not f.isupper()]
+    out += [f"{c} {f}" for f in forms for c in before if not f.isupper()]
+    if after:
+        out += [f"{f} of {after}" for f in forms if not f.isupper()]
     return out
 
 

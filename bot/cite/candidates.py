@@ -24,6 +24,7 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERMS = 80
 #: of the lookups, at most this many are cross-script keys: units, names, terms (``lookup_terms``)
 MAX_KEYS = 12
+MAX_TERM_KEYS = 4
 #: where an article says it is quoting Telegram: the words around it are the ones to look up
 _TELEGRAM_ATTRIBUTION = Caseless(r"telegram|телеграм|in a post|channel|канал|допис")
 #: added once to the score of a term used in or next to such a sentence
@@ -163,9 +164,9 @@ def lookup_terms(text: str) -> list[str]:
     keys (``storage.crossscript``: "Kurakhove" finds a post that writes "Курахове", "110th Brigade"
     one that writes "110-ї ОМБр": no English term reaches them), within
     ``storage.candidates.MAX_LOOKUPS``. Keys go in order of use: numbered units first (the most
-    specific), then names in the order ``fts_terms`` ranks their words (names near the attribution
-    first; words every war report has are left out), then glossary terms; retrieval then keeps the
-    rarest of all."""
+    specific), then names in the order ``fts_terms`` ranks their words (near the attribution first;
+    words every war report has, days and months are left out), within ``MAX_KEYS``; then up to
+    ``MAX_TERM_KEYS`` glossary terms, ranked the same way; retrieval then keeps the rarest of all."""
     words = fts_terms(text)
     found = article_names(text)
     rank = {t: i for i, t in enumerate(words)}
@@ -178,13 +179,25 @@ def lookup_terms(text: str) -> list[str]:
     units = [k for k in found if k.startswith(UNIT_PREFIX)]
     names = sorted((k for k in found if k.startswith(KEY_PREFIX) and not _topical(found[k])),
                    key=lambda k: place(found[k]))
-    terms = [k for k in found if k.startswith(TERM_PREFIX)]
-    keys = [*units, *names, *terms][:MAX_KEYS]
+    # glossary terms in slots of their own, by the place of their best-placed word: behind a dozen
+    # names of background paragraphs, "Special Operations Forces (SSO) said" was never looked up
+    terms = sorted((k for k in found if k.startswith(TERM_PREFIX)),
+                   key=lambda k: min(map(place, found[k].split())))
+    keys = [*[*units, *names][:MAX_KEYS], *terms[:MAX_TERM_KEYS]]
     kept = [t for t in words if t not in keys]
     return kept[: MAX_LOOKUPS - len(keys)] + keys
 
 
 def _topical(word: str) -> bool:
-    """A word every war report has ("Russian", "Sunday"): its key singles out nothing."""
+    """A word every war report has ("Russian"), a day or month name, "Telegram": its key singles
+    out nothing."""
     low = word.lower()
-    return low in STOPWORDS or stem(low) in COMMON_TOPIC
+    return low in STOPWORDS or low in _NOT_NAMES or stem(low) in COMMON_TOPIC
+
+
+#: capitalised words that are no names: days and months (a date, which a post writes in its own
+#: language and lower case) and the medium every citing article names
+_NOT_NAMES = frozenset({
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+    "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "telegram"})

@@ -431,6 +431,8 @@ def _quote(art: _Side, post_text: str, weights: _Weights, against: str
         matched_mass = weights.mass(matched)
         coverage = matched_mass / post_mass
         strong = min(0.95, best[0] * math.sqrt(min(1.0, matched_mass / 100)) + 0.25 * coverage)
+        # the passages below the match bar (not in ``matched``) still add to it
+        strong = _add_up([strong, *(w for m, w in passages.values() if m < _MATCH_AT)])
     weight = max(strong, partial)
     n = len(passages)
     if strong >= partial:

@@ -161,9 +161,13 @@ def words(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """The word's normal form (``storage.wordforms.normal``; numbers as they are)."""
+    """The word's normal form (``storage.wordforms.normal``; numbers as they are), an English
+    near-synonym's as its group's (``_VARIANT_OF``), as ``content_stems`` reads it."""
     w = word.replace("'", "")
-    return w if w.isdigit() else normal(w)
+    if w.isdigit():
+        return w
+    s = normal(w)
+    return _VARIANT_OF.get(s, s)
 
 
 def content_stems(text: str) -> list[str]:
