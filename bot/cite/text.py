@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from itertools import chain, pairwise
 from typing import TypeVar
 
@@ -365,10 +366,12 @@ def _number_word(m: re.Match[str]) -> str:
     return str(10 * (2 + _TENS.index(tens.lower())) + (_ONES.index(ones.lower()) + 1 if ones else 0))
 
 
+@lru_cache(maxsize=8)
 def _numeric_text(text: str) -> str | None:
     """``text`` as numbers are matched in (NFKC, no-break spaces as spaces, English number words
     from ten to ninety-nine as digits: an own translation writes "ten hours" for "10 годин"),
-    None without a digit."""
+    None without a digit. Memoised for the few texts at hand: ``numbers`` and ``number_units``
+    read each text one after the other."""
     s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
     if _NUMBER_WORD.search(s):
         s = _NUMBER_WORD.pattern.sub(_number_word, s)
