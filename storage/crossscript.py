@@ -27,6 +27,7 @@ import iuliia
 from translitua import UkrainianKMU, translit
 
 from storage import wordforms
+from storage.glossary import default_terms
 
 #: a key in the index: the prefix keeps it apart from every real word
 KEY_PREFIX = "xn"
@@ -292,11 +293,9 @@ def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
 
 @lru_cache(maxsize=1)
 def _matchers() -> dict[str, _Matcher]:
-    """The shipped bilingual glossary (``bot/translate/data/glossary.csv``: one file for the
-    translation glossary and these keys), compiled per script: "cyrillic" (uk and ru rows) and
-    "latin" (the targets themselves and the "en" rows)."""
-    from bot.translate.glossary import default_terms  # the one glossary file and its parser
-
+    """The shipped bilingual glossary (``storage.glossary``: one file for the translation
+    glossary and these keys), compiled per script: "cyrillic" (uk and ru rows) and "latin" (the
+    targets themselves and the "en" rows)."""
     cyr: dict[tuple[str, str], bool] = {}
     lat: dict[tuple[str, str], bool] = {}
     for t in default_terms():
@@ -314,8 +313,6 @@ def _matchers() -> dict[str, _Matcher]:
 @lru_cache(maxsize=1)
 def _english_by_target() -> dict[str, tuple[str, ...]]:
     """Target → the glossary's English press forms of it (its ``en`` rows, whole words only)."""
-    from bot.translate.glossary import default_terms
-
     out: dict[str, dict[str, None]] = {}
     for t in default_terms():
         if t.lang == "en" and not t.stem:

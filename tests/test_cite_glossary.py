@@ -289,3 +289,20 @@ def test_an_untranslated_post_telling_the_unit_is_compared_among_many_translated
                                            aliases_by_channel={"deepstateua": ["DeepState"]})}
     shared = next(e for e in found[("deepstateua", 16368)].evidence if e["kind"] == "shared")
     assert shared["cross_units"] == ["59brigade"]
+
+
+def test_storage_reads_the_glossary_without_anything_under_bot() -> None:
+    """The index computes term keys at write time: storage must not depend on ``bot/``. A fresh
+    interpreter that loads the keys has imported no ``bot`` module, and the rows it reads are the
+    ones translation reads."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from storage.crossscript import term_keys; "
+            "k = term_keys('Сили спеціальних операцій ЗСУ', 'cyrillic'); "
+            "print(sorted(k), [m for m in sys.modules if m == 'bot' or m.startswith('bot.')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['xgafu', 'xgsso'] []"
+    from storage.glossary import default_terms as storage_terms
+    assert storage_terms() == default_terms()
+    assert '"storage" = ["data/*.csv"]' in Path("pyproject.toml").read_text()  # shipped in wheels

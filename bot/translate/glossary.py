@@ -1,9 +1,9 @@
 """The translation glossary: terms whose English form is fixed (ЗСУ → AFU, Київ → Kyiv, …).
 
 Analysts search for, and the citation matcher compares against, the forms the English press uses;
-a model left alone writes "APU", "GUR" or "Kiev". The shipped default (data/glossary.csv, each group
-with its source) plus TRANSLATION_GLOSSARY (CSV ``source,target[,lang]``; a user entry with the same
-source and language wins) is applied:
+a model left alone writes "APU", "GUR" or "Kiev". The shipped default (``storage/data/glossary.csv``,
+read by ``storage.glossary``; each group with its source) plus TRANSLATION_GLOSSARY (CSV
+``source,target[,lang]``; a user entry with the same source and language wins) is applied:
 
 - for the offline model and LibreTranslate as protected terms: each match is replaced by its target
   before translation, and models copy a Latin-script word through unchanged;
@@ -20,59 +20,25 @@ matches longer words (inflected forms); an all-capitals source matches only in c
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
-from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 
 from bot.errors import ConfigError
+from storage.glossary import USES, GlossaryFileError, Term, default_terms, parse_rows
+
+__all__ = ["USES", "Glossary", "Term", "default_terms", "parse_csv", "protect_all", "version_for"]
 
 _LETTER = r"[^\W\d_]"
-#: the fourth column: rows used only by the citation matcher (``storage.crossscript``)
-USES = ("", "match", "unit")
-
-
-@dataclass(frozen=True)
-class Term:
-    source: str
-    target: str
-    lang: str | None  # None: any source language
-    #: "" (translation and citation matching), "match" (citation matching only: never put in place
-    #: of the word before translation) or "unit" (matching only; a number next to it is a unit)
-    use: str = ""
-
-    @property
-    def stem(self) -> bool:
-        return self.source.endswith("*")
-
-    @property
-    def text(self) -> str:
-        return self.source.rstrip("*")
 
 
 def parse_csv(text: str, origin: str) -> list[Term]:
     """Rows ``source,target[,lang]``; ``#`` lines are comments. ConfigError names the bad line."""
-    terms: list[Term] = []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-            continue
-        cells = [c.strip() for c in row]
-        if len(cells) not in (2, 3, 4) or not cells[0].rstrip("*") or not cells[1] or (
-                len(cells) == 4 and cells[3] not in USES):
-            raise ConfigError(f"TRANSLATION_GLOSSARY: {origin} line {n}: expected "
-                              "source,target[,lang] (a fourth column may say match or unit)")
-        lang = cells[2].lower() if len(cells) >= 3 and cells[2] else None
-        terms.append(Term(cells[0], cells[1], lang, cells[3] if len(cells) == 4 else ""))
-    return terms
-
-
-def default_terms() -> list[Term]:
-    text = resources.files("bot.translate").joinpath("data/glossary.csv").read_text(encoding="utf-8")
-    return parse_csv(text, "default glossary")
+    try:
+        return parse_rows(text, origin)
+    except GlossaryFileError as exc:
+        raise ConfigError(f"TRANSLATION_GLOSSARY: {exc}") from None
 
 
 class Glossary:
