@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 
@@ -206,3 +207,46 @@ def test_fts_terms_bonus_once_for_a_term_quoted_after_its_first_use() -> None:
     unquoted = fts_terms(f"Then hur spoke. HUR agreed. {filler}")
     assert unquoted.index("hur") > unquoted.index(normal("sentence"))  # 2.0 < 8/6 + 1.5
     assert _QUOTED_BONUS == 4.0
+
+
+#: the patterns as first written, each opening with ``\b`` or a lookbehind; the module's forms
+#: start with the character class instead (checked right after it), so ``re`` skips to the next
+#: digit or capital in C rather than trying the pattern at every position
+_PLAIN_PATTERNS = {
+    "_NUMBER": r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
+               r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)",
+    "_DATE_DM": r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})",
+    "_DATE_MD": r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b",
+    "_DATE_NUM": r"\b(\d{1,2})\.(\d{2})(?:\.(?:\d{2}|\d{4}))?\b"
+                 r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|"
+                 r"megawatt|млн|млрд|тис|тыс|відсот|процент))",
+    "_CAPITALISED": r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b",
+    "_NUMBER_UNIT": r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)(?:\s*\([^)]*\))?\s+"
+                    r"(?:(?:more|than|of|additional|other|russian|ukrainian|enemy)\s+)?"
+                    r"([^\W\d_]{3,})",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PLAIN_PATTERNS))
+def test_prefix_scanned_patterns_match_as_their_plain_forms(name: str) -> None:
+    """Same matches (spans and groups) as the plain form on real articles and posts, as written,
+    normalised and as numbers are read, and on edge cases at the start and after word characters."""
+    plain = re.compile(_PLAIN_PATTERNS[name])
+    fast = getattr(tx, name)
+    texts = ["\n" + json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
+                     ".csv").open(encoding="utf-8") as f:
+        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
+                                                           row["text_en_google"])]
+    texts += ["24.02", "a24.02 x", "_5 March", "March 5th", "1,200 troops", "x1 200", "5th of May",
+              "Київ Бахмут", "ZSU AFU ABCDEFG", "aKyiv", "ЦЦц", "1.5 gigawatts", "Jan. 3, .5 1",
+              "3,000 more enemy soldiers", "7", "77 (seventy-seven) units"]
+    checked = 0
+    for t in texts:
+        for v in (t, tx.normalize(t), tx._numeric_text(t) or ""):
+            want = [(m.span(), m.groups()) for m in plain.finditer(v)]
+            assert [(m.span(), m.groups()) for m in fast.finditer(v)] == want, v[:200]
+            checked += len(want)
+    assert checked >= 20  # the texts hold matches of each: the comparison is not vacuous

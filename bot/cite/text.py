@@ -112,23 +112,24 @@ for _n, _names in enumerate([
         _MONTHS[_m] = _n
 
 _NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
+    r"(\d(?<![\w.,]\d)(?:\d{0,2}(?:[ ,.\u202f]\d{3})+|\d*(?:[.,]\d+)?))"
     r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)"
 )
-_DATE_DM = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
-_DATE_MD = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+_DATE_DM = re.compile(r"(\d(?<!\w\d)\d?)(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
+_DATE_MD = re.compile(r"([A-Za-z](?<!\w[A-Za-z])[A-Za-z]{2,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
 _DIGIT = re.compile(r"\d")
 _GROUPED = re.compile(r"\d{1,3}(?:[ ,.\u202f]\d{3})+")
 _GROUP_SEP = re.compile(r"[ ,.\u202f]")
 #: "24.02" or "24.02.22" (a two-digit month) — but not "2.04 million" or "1.5 gigawatts": a
 #: number, counted once as a number
 _DATE_NUM = re.compile(
-    r"\b(\d{1,2})\.(\d{2})(?:\.(?:\d{2}|\d{4}))?\b"
+    r"(\d(?<!\w\d)\d?)\.(\d{2})(?:\.(?:\d{2}|\d{4}))?\b"
     r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|megawatt|"
     r"млн|млрд|тис|тыс|відсот|процент))"
 )
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
-_CAPITALISED = re.compile(r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b")
+_CAPITALISED = re.compile(r"([A-ZА-ЯІЇЄҐ](?<!\w\w)(?:(?<=[A-Z])(?:[a-z]{2,}|[A-Z]{1,5})"
+                          r"|(?<=[А-ЯІЇЄҐ])[а-яіїєґ']{2,}))\b")
 
 
 def _replace_all(s: str, pairs: tuple[tuple[str, str], ...]) -> str:
@@ -397,7 +398,7 @@ def numbers(text: str) -> set[str]:
 
 #: a number and the word after it ("12 occupiers", "1,000 troops", "30 окупантів")
 _NUMBER_UNIT = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)(?:\s*\([^)]*\))?\s+"
+    r"(\d(?<![\w.,]\d)(?:\d{0,2}(?:[ ,.\u202f]\d{3})+|\d*(?:[.,]\d+)?))(?:\s*\([^)]*\))?\s+"
     r"(?:(?:more|than|of|additional|other|russian|ukrainian|enemy)\s+)?([^\W\d_]{3,})"
 )
 
