@@ -221,6 +221,7 @@ _PLAIN_PATTERNS = {
                  r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|"
                  r"megawatt|млн|млрд|тис|тыс|відсот|процент))",
     "_CAPITALISED": r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b",
+    "_SENTENCE": r"(?<=[.!?…])[\"')\]]*\s+|\n+",
     "_NUMBER_UNIT": r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)(?:\s*\([^)]*\))?\s+"
                     r"(?:(?:more|than|of|additional|other|russian|ukrainian|enemy)\s+)?"
                     r"([^\W\d_]{3,})",
@@ -242,7 +243,8 @@ def test_prefix_scanned_patterns_match_as_their_plain_forms(name: str) -> None:
                                                            row["text_en_google"])]
     texts += ["24.02", "a24.02 x", "_5 March", "March 5th", "1,200 troops", "x1 200", "5th of May",
               "Київ Бахмут", "ZSU AFU ABCDEFG", "aKyiv", "ЦЦц", "1.5 gigawatts", "Jan. 3, .5 1",
-              "3,000 more enemy soldiers", "7", "77 (seventy-seven) units"]
+              "3,000 more enemy soldiers", "7", "77 (seventy-seven) units", 'He said." Then',
+              "End.)\n\nNext! ? …\t\"a", "no.\u00a0break", "\n"]
     checked = 0
     for t in texts:
         for v in (t, tx.normalize(t), tx._numeric_text(t) or ""):

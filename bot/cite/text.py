@@ -127,7 +127,10 @@ _DATE_NUM = re.compile(
     r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|megawatt|"
     r"млн|млрд|тис|тыс|відсот|процент))"
 )
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
+#: a sentence end: spaces after [.!?…] (and closing quotes or brackets), or line breaks; written to
+#: start with one character class (the break's first character, its look-behinds after it) so
+#: ``re`` skips to the next candidate in C: half the time of ``(?<=[.!?…])["')\]]*\s+|\n+``
+_SENTENCE = re.compile(r"[\"')\]\s](?:(?<=[.!?…][\"')\]])[\"')\]]*\s+|(?<=[.!?…]\s)\s*|(?<=\n)\n*)")
 _CAPITALISED = re.compile(r"([A-ZА-ЯІЇЄҐ](?<!\w\w)(?:(?<=[A-Z])(?:[a-z]{2,}|[A-Z]{1,5})"
                           r"|(?<=[А-ЯІЇЄҐ])[а-яіїєґ']{2,}))\b")
 
