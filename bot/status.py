@@ -13,6 +13,7 @@ from typing import Any
 from storage import alerts as alerts_repo
 from storage import channels as channels_repo
 from storage import feeds as feeds_repo
+from storage import search_index
 from storage import stats as stats_repo
 from storage.db import Database
 from storage.models import utcnow
@@ -77,6 +78,12 @@ class FailedAlert:
 
 
 @dataclass(frozen=True)
+class IndexStatus:
+    words_version: str | None  # what the file's index words were made with (None: not recorded)
+    current: bool  # made by this code's normaliser, key rules and glossary; else: citewatch reindex
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """One snapshot; field names and order are the ``status --json`` keys (``to_json``)."""
 
@@ -87,6 +94,7 @@ class StatusReport:
     queues: Queues
     last_alert: LastAlert | None
     failed_alerts: list[FailedAlert]
+    index: IndexStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +115,7 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
     posts = {c["channel"].lower(): c["posts"] for c in summary["channels"]}
     last = await alerts_repo.last_sent(db)
     tq = summary["translation_queue"]
+    stored = await search_index.stored_words_version(db)
     return StatusReport(
         database=str(db.path),
         checked_at=now.isoformat(),
@@ -156,6 +165,8 @@ async def gather(db: Database, now: datetime | None = None) -> StatusReport:
                         article=v.article_url, post=v.post_url)
             for v in await alerts_repo.failed(db)
         ],
+        index=IndexStatus(words_version=stored,
+                          current=stored == search_index.words_version()),
     )
 
 

@@ -31,6 +31,9 @@ from storage.glossary import default_terms
 
 #: a key in the index: the prefix keeps it apart from every real word
 KEY_PREFIX = "xn"
+#: the rules that make a post's keys; bump on a change that alters them (``search_index.words_version``)
+KEYS_RULES = "1"
+
 #: the shortest key kept ("kav" for Kyiv/Kiev joins too much; the glossary has those)
 MIN_KEY = 4
 _HAS_CYRILLIC = re.compile(r"[а-яіїєґё]", re.IGNORECASE)

@@ -202,6 +202,34 @@ def index_new(conn: sqlite3.Connection, upto: int | None = None) -> None:
 Progress = Callable[[int], None]
 
 
+def words_version() -> str:
+    """What a post's index words are made of: the normaliser (``wordforms.VERSION``), the
+    cross-script key rules and the shipped glossary (its matching rows give keys). The version a
+    file's words were made with is kept in ``meta`` (``index_words``); ``status`` compares them and
+    ``citewatch reindex`` brings the file up to date."""
+    import hashlib
+    from importlib import resources
+
+    glossary = resources.files("storage").joinpath("data/glossary.csv").read_bytes()
+    return (f"{wordforms.VERSION};keys={crossscript.KEYS_RULES};"
+            f"glossary={hashlib.sha256(glossary).hexdigest()[:12]}")
+
+
+_STAMP = ("INSERT INTO meta (key, value) VALUES ('index_words', ?) "
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
+def stamp_words_version(conn: sqlite3.Connection) -> None:
+    """Record that every post's words are those of this code (a migration, a finished reindex)."""
+    conn.execute(_STAMP, (words_version(),))
+
+
+async def stored_words_version(db: Database) -> str | None:
+    """The version the file's index words were made with (None: made before it was recorded)."""
+    value = await db.fetchval("SELECT value FROM meta WHERE key = 'index_words'")
+    return str(value) if value is not None else None
+
+
 def _progress(total: int, desc: str) -> tuple[Progress, Callable[[], None]]:
     """A tqdm bar on a terminal (nothing otherwise): ``(update(n), close())``."""
     from tqdm import tqdm
@@ -340,6 +368,9 @@ async def reindex(db: Database, batch: int = 2000) -> tuple[int, int, int]:
             posts_done += len(posts_new)
             trs_done += len(trs_new)
             update(len(rows))
+        # every post was checked: the file's words are this code's now (an interrupted run never
+        # gets here, so status keeps saying a reindex is due)
+        await db.execute(_STAMP, (words_version(),))
     finally:
         close()
     return checked, posts_done, trs_done

@@ -8,9 +8,14 @@ import sqlite3
 from pathlib import Path
 
 from storage.db import Database
+from storage.search_index import words_version
 from tests.conftest import Cli
 from tests.terminal import on_a_terminal
 from tests.test_import_index import _hits, _index, _records
+
+
+def _index_status(cli: Cli, env: dict[str, str]) -> dict[str, object]:
+    return json.loads(cli(env, "status", "--json").stdout)["index"]
 
 
 def _imported(cli: Cli, env: dict[str, str], tmp_path: Path) -> int:
@@ -39,17 +44,25 @@ async def test_reindex_restores_what_an_older_normaliser_left(cli: Cli, env: dic
     n = _imported(cli, env, tmp_path)
     path = Path(env["CITEWATCH_DB"])
     fresh_index, fresh_hits = _index(path), await _search(path)
+    assert _index_status(cli, env) == {"words_version": words_version(), "current": True}
+    assert "citewatch reindex" not in cli(env, "status").stdout
     # words from an "older normaliser": fewer forms for every other post and translation (the
     # triggers keep the index consistent with them, as an upgrade would find it)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE posts SET words = substr(words, 1, length(words) / 3)"
                      " WHERE id % 2 = 0 AND words != ''")
         conn.execute("UPDATE translations SET words = '' WHERE post_id % 2 = 1")
+        conn.execute("UPDATE meta SET value = '1:pymorphy3=1.9.0' WHERE key = 'index_words'")
         stale_posts = conn.execute("SELECT count(*) FROM posts WHERE id % 2 = 0"
                                    " AND words != ''").fetchone()[0]
         stale_trs = conn.execute("SELECT count(*) FROM translations WHERE post_id % 2 = 1"
                                  ).fetchone()[0]
     assert await _search(path) != fresh_hits  # inflected forms are missed now
+    # status tells the analyst, without calling the service unhealthy
+    assert _index_status(cli, env) == {"words_version": "1:pymorphy3=1.9.0", "current": False}
+    status = cli(env, "status")
+    assert ("search index: word forms made by an older normaliser or glossary"
+            " (run: citewatch reindex)") in status.stdout.splitlines()
 
     done = cli(env, "reindex")
     assert done.returncode == 0, done.stderr
@@ -58,6 +71,7 @@ async def test_reindex_restores_what_an_older_normaliser_left(cli: Cli, env: dic
     assert stale_posts > 50 and stale_trs > 20
     assert _index(path) == fresh_index  # every token back, FTS5's integrity check passes
     assert await _search(path) == fresh_hits
+    assert _index_status(cli, env) == {"words_version": words_version(), "current": True}
 
     again = cli(env, "reindex")  # nothing left to do
     assert again.stdout.strip() == (f"checked {n} posts: re-indexed 0 posts and 0 translations"
@@ -108,6 +122,7 @@ def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[s
     db = Path(env["CITEWATCH_DB"])
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE posts SET words = ''")  # as an older normaliser might have left them
+        conn.execute("UPDATE meta SET value = 'older' WHERE key = 'index_words'")
     proc = subprocess.Popen([CITEWATCH, "reindex"], env=env, cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -118,6 +133,7 @@ def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[s
     assert proc.returncode == -signal.SIGKILL
     partial = _restored(db)
     assert 0 < partial < n, "the kill must land mid-way"
+    assert _index_status(cli, env)["current"] is False  # half done is not done
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
@@ -128,3 +144,4 @@ def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[s
                                    " translations whose word forms changed")
     _index(db)  # FTS5's integrity check again
     assert _restored(db) == n
+    assert _index_status(cli, env)["current"] is True
