@@ -252,3 +252,28 @@ def test_prefix_scanned_patterns_match_as_their_plain_forms(name: str) -> None:
             assert [(m.span(), m.groups()) for m in fast.finditer(v)] == want, v[:200]
             checked += len(want)
     assert checked >= 20  # the texts hold matches of each: the comparison is not vacuous
+
+
+def test_telegram_pattern_matches_as_its_plain_form() -> None:
+    """``bot.cite.spans._TELEGRAM`` (``\\bchannel`` written as ``c(?<!\\wc)hannel``) finds what
+    the plain form finds, in both of its twins (lower-cased text and IGNORECASE), on every sentence
+    of the real articles and on edge cases."""
+    from bot.cite import spans
+
+    plain = tx.Caseless(r"telegram|телеграм|\bchannel\b|канал|in a post\b|posted")
+    texts = [json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    sents = [s for t in texts for s in tx.sentences(t)]
+    sents += ["channel", "a channel.", "xchannel", "_channel", "Channels", "CHANNEL", "İ channel",
+              "1channel", "the-channel", "канал", "in a posting", "Telegram"]
+    found = 0
+    for s in sents:
+        for fast, slow in ((spans._TELEGRAM.lower, plain.lower), (spans._TELEGRAM.pattern,
+                                                                  plain.pattern)):
+            want = slow.search(s.lower() if fast is spans._TELEGRAM.lower else s)
+            got = fast.search(s.lower() if fast is spans._TELEGRAM.lower else s)
+            assert (got and (got.span(), got.group(0))) == (want and (want.span(),
+                                                                      want.group(0))), s
+            found += want is not None
+    assert found >= 50

@@ -64,7 +64,9 @@ _OFFLINE_VENUE = Caseless(
     r"statement on (?:its|his|her|their) website|on (?:his|her|its) website|on X|on Twitter|"
     r"on Facebook|on Instagram)",
 )
-_TELEGRAM = Caseless(r"telegram|телеграм|\bchannel\b|канал|in a post\b|posted")
+#: every alternative opens with a letter (``\bchannel`` as ``c(?<!\wc)hannel``), so ``re`` skips to
+#: those letters in C: a third of the time per sentence (searched in every sentence of an article)
+_TELEGRAM = Caseless(r"telegram|телеграм|c(?<!\wc)hannel\b|канал|in a post\b|posted")
 
 
 _GOES_ON = Caseless(r"\b(?:he|she|they|it) (?:said|says|added|told|noted|went on|continued|"
