@@ -346,14 +346,16 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     INSERT INTO posts_fts (posts_fts, rank) VALUES ('hashsize', 8388608);
     """,
-    # 14: facts about the file as a whole; first of them, which normaliser, key rules and glossary
-    # the index words were made with (the migrations before just made them all with this code)
+    # 14: facts about the file as a whole (``meta``); 15: the first of them, which normaliser, key
+    # rules and glossary the index words were made with (the migrations before made them all with
+    # this code, so it is this code's version)
     """
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 15: (see 14)
     search_index.stamp_words_version,
 ]
 
