@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from storage import crossscript, wordforms
+from storage import crossscript, meta, wordforms
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -215,13 +215,9 @@ def words_version() -> str:
             f"glossary={hashlib.sha256(glossary).hexdigest()[:12]}")
 
 
-_STAMP = ("INSERT INTO meta (key, value) VALUES ('index_words', ?) "
-          "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-
-
 def stamp_words_version(conn: sqlite3.Connection) -> None:
     """Record that every post's words are those of this code (a migration, a finished reindex)."""
-    conn.execute(_STAMP, (words_version(),))
+    conn.execute(meta.SET, ("index_words", words_version()))
 
 
 async def stored_words_version(db: Database) -> str | None:
@@ -370,7 +366,7 @@ async def reindex(db: Database, batch: int = 2000) -> tuple[int, int, int]:
             update(len(rows))
         # every post was checked: the file's words are this code's now (an interrupted run never
         # gets here, so status keeps saying a reindex is due)
-        await db.execute(_STAMP, (words_version(),))
+        await db.execute(meta.SET, ("index_words", words_version()))
     finally:
         close()
     return checked, posts_done, trs_done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -166,3 +167,38 @@ async def test_never_two_gdelt_requests_within_5_seconds(
     gaps = [b - a for a, b in pairwise(times)]
     assert min(gaps) >= gdelt.MIN_GAP - 0.05, gaps
     assert {r.query["query"][0] for r in gd.requests} == {"alpha Telegram", "bravo Telegram"}
+
+
+async def test_two_processes_on_one_file_keep_the_gap_between_them(
+    http: TestHTTPServer, db: Database, tmp_path: Path
+) -> None:
+    """``citewatch feeds poll`` beside a running service: two connections to one file (as two
+    processes have), each with its own poller and gate, still never ask GDELT within the gap."""
+    gd = FakeGdelt(http)
+    settings = make_settings(tmp_path, GDELT_API_URL=gd.url)
+    await feeds_repo.add(db, gdelt.feed_url("alpha Telegram"))
+    other = await Database.open(db.path, create=False)
+    try:
+        gap = 1.0
+        async with Fetcher(settings) as f1, Fetcher(settings) as f2:
+            service = FeedPoller(db, settings, f1, gate=gdelt.RateGate(gap=gap, db=db))
+            cli = FeedPoller(other, settings, f2, gate=gdelt.RateGate(gap=gap, db=other))
+            feed = (await feeds_repo.list_all(db))[0]
+            await asyncio.gather(service.poll_feed(feed), cli.poll_feed(feed),
+                                 service.poll_feed(feed), cli.poll_feed(feed))
+    finally:
+        await other.close()
+    times = sorted(r.time for r in gd.requests)
+    assert len(times) == 4
+    assert min(b - a for a, b in pairwise(times)) >= gap - 0.05, times
+
+
+async def test_a_turn_claimed_far_ahead_is_ignored(db: Database) -> None:
+    """A clock set back (or a bogus row) must not stop GDELT for hours."""
+    from storage import meta
+
+    now = 1_800_000_000.0
+    assert await meta.claim_turn(db, "t", 5.0, now) == now
+    assert await meta.claim_turn(db, "t", 5.0, now) == now + 5.0  # queued behind the first
+    assert await meta.claim_turn(db, "t", 5.0, now + 60) == now + 60
+    assert await meta.claim_turn(db, "t", 5.0, now - 86_400) == now - 86_400  # clock set back

@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 
 from bot.errors import FetchError
 from bot.news.feeds import FeedEntry, ParsedFeed
+from storage import meta
+from storage.db import Database
 
 PREFIX = "gdelt:"
 DEFAULT_API_URL = "https://api.gdeltproject.org/api/v2/doc/doc"
@@ -160,11 +162,14 @@ class RateGate:
     """At most one request per ``gap`` seconds, whoever asks: ``async with gate: <request>``.
 
     The gap is measured between request *starts* and the lock is held for the whole request, so
-    two GDELT requests are never in flight at once nor started within ``gap`` of each other.
+    two GDELT requests are never in flight at once nor started within ``gap`` of each other. With
+    ``db``, turns are claimed in the database file, so ``citewatch feeds poll`` beside a running
+    service keeps the rule too: GDELT counts per address, not per process.
     """
 
-    def __init__(self, gap: float = MIN_GAP) -> None:
+    def __init__(self, gap: float = MIN_GAP, db: Database | None = None) -> None:
         self.gap = gap
+        self.db = db
         self.extra = 0.0  # widened after a rate-limit reply, reset by a good one
         self._lock = asyncio.Lock()
         self._last: float | None = None
@@ -172,10 +177,13 @@ class RateGate:
     async def __aenter__(self) -> RateGate:
         await self._lock.acquire()
         try:
-            if self._last is not None:
-                wait = self._last + max(self.gap, self.extra) - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+            gap = max(self.gap, self.extra)
+            if self.db is not None:
+                wait = await meta.claim_turn(self.db, "gdelt_turn", gap, time.time()) - time.time()
+            else:
+                wait = 0.0 if self._last is None else self._last + gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
         except BaseException:
             self._lock.release()
             raise

@@ -96,7 +96,8 @@ class FeedPoller:
         self.db = db
         self.settings = settings
         self.fetcher = fetcher
-        self.gate = gate or gdelt.RateGate()  # one per process: GDELT's rule is per address
+        # turns claimed in the database: GDELT's rule is per address, whichever process asks
+        self.gate = gate or gdelt.RateGate(db=db)
         self.robots = RobotsCache(fetcher, settings.user_agent)
         self.results: list[FeedPollResult] = []  # of the last poll_due(), for the CLI and logs
 
