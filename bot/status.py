@@ -94,7 +94,7 @@ class StatusReport:
     queues: Queues
     last_alert: LastAlert | None
     failed_alerts: list[FailedAlert]
-    index: IndexStatus | None = None
+    index: IndexStatus
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

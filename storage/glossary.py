@@ -59,9 +59,14 @@ def parse_rows(text: str, origin: str) -> list[Term]:
 
 
 @lru_cache(maxsize=1)
+def shipped_text() -> str:
+    """The shipped file as it is (the index's words version hashes it: its rows give keys)."""
+    return resources.files("storage").joinpath("data/glossary.csv").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
 def _shipped() -> tuple[Term, ...]:
-    text = resources.files("storage").joinpath("data/glossary.csv").read_text(encoding="utf-8")
-    return tuple(parse_rows(text, "default glossary"))
+    return tuple(parse_rows(shipped_text(), "default glossary"))
 
 
 def default_terms() -> list[Term]:

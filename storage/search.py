@@ -85,13 +85,8 @@ _DECO_RANGE = """
     WHERE posts_fts MATCH :match
       AND posts_fts.rowid BETWEEN (SELECT min(id) FROM top) AND (SELECT max(id) FROM top)
       AND +posts_fts.rowid IN (SELECT id FROM top)"""
-_RANKED = f"""
-WITH {{m}}top AS MATERIALIZED (
-    SELECT posts_fts.rowid AS id, {BM25} AS score
-    FROM posts_fts {{join}}
-    WHERE posts_fts MATCH :rank AND posts_fts.rowid BETWEEN :lo AND :hi {{in_m}} {{filters}}
-    ORDER BY score, posts_fts.rowid DESC LIMIT :limit
-), deco AS MATERIALIZED (
+# Both plans end alike: snippets for the rows of `top` only, then the rows joined in that order.
+_DECORATED = f""", deco AS MATERIALIZED (
     SELECT posts_fts.rowid AS id, {_SNIPPETS}
     {{deco}}
 )
@@ -100,7 +95,14 @@ FROM top
 CROSS JOIN posts p ON p.id = top.id
 CROSS JOIN channels c ON c.id = p.channel_id
 CROSS JOIN deco ON deco.id = top.id
-ORDER BY top.score, p.id DESC
+"""
+_RANKED = f"""
+WITH {{m}}top AS MATERIALIZED (
+    SELECT posts_fts.rowid AS id, {BM25} AS score
+    FROM posts_fts {{join}}
+    WHERE posts_fts MATCH :rank AND posts_fts.rowid BETWEEN :lo AND :hi {{in_m}} {{filters}}
+    ORDER BY score, posts_fts.rowid DESC LIMIT :limit
+){_DECORATED}ORDER BY top.score, p.id DESC
 """
 
 # Common path, one slice of the rowid range: the matches in the slice, read in FTS5's ascending
@@ -114,16 +116,7 @@ WITH hits AS MATERIALIZED (
     WHERE posts_fts MATCH :match AND posts_fts.rowid BETWEEN :lo AND :hi {{filters}}
 ), top AS MATERIALIZED (
     SELECT id, 0.0 AS score FROM hits ORDER BY id DESC LIMIT :limit
-), deco AS MATERIALIZED (
-    SELECT posts_fts.rowid AS id, {_SNIPPETS}
-    {{deco}}
-)
-SELECT p.id, c.username, p.message_id, p.date, p.deleted_at, top.score, deco.*, p.text
-FROM top
-CROSS JOIN posts p ON p.id = top.id
-CROSS JOIN channels c ON c.id = p.channel_id
-CROSS JOIN deco ON deco.id = top.id
-ORDER BY p.id DESC
+){_DECORATED}ORDER BY p.id DESC
 """
 
 

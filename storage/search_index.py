@@ -21,6 +21,7 @@ Layout (migration 6, ``convert``):
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import sys
 import threading
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from storage import crossscript, meta, wordforms
+from storage import crossscript, glossary, meta, wordforms
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -207,12 +208,8 @@ def words_version() -> str:
     cross-script key rules and the shipped glossary (its matching rows give keys). The version a
     file's words were made with is kept in ``meta`` (``index_words``); ``status`` compares them and
     ``citewatch reindex`` brings the file up to date."""
-    import hashlib
-    from importlib import resources
-
-    glossary = resources.files("storage").joinpath("data/glossary.csv").read_bytes()
-    return (f"{wordforms.VERSION};keys={crossscript.KEYS_RULES};"
-            f"glossary={hashlib.sha256(glossary).hexdigest()[:12]}")
+    digest = hashlib.sha256(glossary.shipped_text().encode()).hexdigest()[:12]
+    return f"{wordforms.VERSION};keys={crossscript.KEYS_RULES};glossary={digest}"
 
 
 def stamp_words_version(conn: sqlite3.Connection) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: the installed console script, run as a user runs it
 CITEWATCH = str(Path(sys.executable).with_name("citewatch"))
+
+
+def kill_midway(args: list[str], env: Mapping[str, str], cwd: Path, progressed: Callable[[], bool],
+                timeout: float) -> None:
+    """Run ``citewatch ARGS`` and SIGKILL it as soon as ``progressed()`` (a crash mid-write); the
+    kill is checked to have landed (the command was not done by itself)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([CITEWATCH, *args], env=dict(env), cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not progressed() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
 
 
 def shared_data(name: str) -> Path:

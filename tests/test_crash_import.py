@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
-from tests.conftest import CITEWATCH
+from tests.conftest import CITEWATCH, kill_midway
 
 N = 100_000
 
@@ -31,14 +29,7 @@ def test_sigkill_mid_import_then_rerun(env: dict[str, str], tmp_path: Path) -> N
                                  "translation": f"Intelligence reports {i}"}, ensure_ascii=False))
             fh.write("\n")
     db = Path(env["CITEWATCH_DB"])
-    proc = subprocess.Popen([CITEWATCH, "import", str(src)], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while _rows(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_midway(["import", str(src)], env, tmp_path, lambda: _rows(db) > 0, timeout=60)
     partial = _rows(db)
     assert 0 < partial < N, "the kill must land mid-way"
 

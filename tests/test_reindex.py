@@ -9,7 +9,7 @@ from pathlib import Path
 
 from storage.db import Database
 from storage.search_index import words_version
-from tests.conftest import Cli
+from tests.conftest import Cli, kill_midway
 from tests.terminal import on_a_terminal
 from tests.test_import_index import _hits, _index, _records
 
@@ -106,12 +106,6 @@ def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[s
                                                            tmp_path: Path) -> None:
     """SIGKILL between two batches: every batch is its own transaction, so the file is sound, the
     index agrees with its content, and a second run does the rest."""
-    import signal
-    import subprocess
-    import time
-
-    from tests.conftest import CITEWATCH
-
     n = 12_000
     src = tmp_path / "many.jsonl"
     src.write_text("".join(json.dumps({"channel": "rybar", "id": i, "date": "2023-02-01",
@@ -123,14 +117,7 @@ def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[s
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE posts SET words = ''")  # as an older normaliser might have left them
         conn.execute("UPDATE meta SET value = 'older' WHERE key = 'index_words'")
-    proc = subprocess.Popen([CITEWATCH, "reindex"], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while _restored(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_midway(["reindex"], env, tmp_path, lambda: _restored(db) > 0, timeout=120)
     partial = _restored(db)
     assert 0 < partial < n, "the kill must land mid-way"
     assert _index_status(cli, env)["current"] is False  # half done is not done

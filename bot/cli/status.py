@@ -75,6 +75,6 @@ def _print(report: StatusReport, choice: Choice) -> None:
                if last else "last alert sent: never")
     for fa in report.failed_alerts:
         click.echo(f"failed alert {fa.id} to {fa.chat}: {clean(fa.reason)} ({clean(fa.article)})")
-    if report.index is not None and not report.index.current:
+    if not report.index.current:
         click.echo("search index: word forms made by an older normaliser or glossary"
                    " (run: citewatch reindex)")
