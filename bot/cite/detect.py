@@ -10,7 +10,9 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   matching the post's by stems and skip-bigrams (robust to another translation, reordering,
   paraphrase); every matching passage adds up with diminishing returns, each article sentence
   once ... up to 0.95. A passage the article puts in the mouth of a source outside Telegram (a
-  briefing, an interview, a televised address) counts half
+  briefing, an interview, a televised address) counts half. A Cyrillic post with no translation is
+  read word by word through its words' English senses (``bilingual``: "знищили" → destroy/kill)
+  and matched the same way, × 0.8 (no word order to compare)
 - mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
@@ -55,6 +57,7 @@ from itertools import chain, compress
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.cite import bilingual
 from bot.cite import text as tx
 from bot.cite.spans import Span, mentions_telegram, offline_sentences, quoted_spans, relays
 from bot.tglinks import TelegramRef, find_links, refs_from_json
@@ -529,6 +532,106 @@ def _spans(art: _Side, post_text: str, weights: _Weights, against: str
         "against": against,
         "distinctive": max(f[4] for f in found) >= 50 and m0 >= 0.75,
     }, used
+
+
+#: a passage matched through the words' English senses (``bilingual``) is looser than one matched
+#: against a translation: a word-for-word reading, with no word order to compare
+_GLOSS_FACTOR = 0.8
+_GLOSS_MIN_WORDS = 3
+
+
+@lru_cache(maxsize=4096)
+def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...]], ...]:
+    """A Cyrillic post text's sentences, each with its words that have English senses
+    (``bilingual.senses``) as those senses' stems, and its numbers as themselves (cached)."""
+    senses = bilingual.senses()
+    return tuple((ps.raw, tuple(senses.get(s) or frozenset((s,)) for s in sorted(ps.uniq)
+                                if s in senses or s.isdigit()))
+                 for ps in _post_sents(text))
+
+
+def _unit_weight(weights: _Weights, unit: frozenset[str]) -> int:
+    return max(map(weights.__getitem__, unit))
+
+
+def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
+    """A Cyrillic post with no translation against an English article, word by word through the
+    English senses of its words: each post sentence matched by the share of its (weighted) words
+    whose sense the article's sentences around one place hold, each quoted span by the share of its
+    stems the senses of a post passage hold; every match adds up, each article sentence once, as
+    ``_best_quotes`` adds up a translation's."""
+    sents = _glossed(post_text)
+    if not sents:
+        return None
+    index = art.index
+    passages: dict[int, float] = {}
+    best = (0.0, "", "")
+    for raw, units in sents:
+        if len(units) < _GLOSS_MIN_WORDS:
+            continue
+        hits: Counter[int] = Counter()
+        for u in units:
+            hits.update(set().union(*(index.get(s, ()) for s in u)))
+        if not hits:
+            continue
+        masses = [_unit_weight(weights, u) for u in units]
+        total = sum(masses)
+        got, at = 0, -1
+        for i, _ in heapq.nsmallest(_WINDOWS_TRIED, hits.items(), key=_most_hits_first):
+            window = art.window(i)[0]
+            g = sum(w for u, w in zip(units, masses, strict=True) if not u.isdisjoint(window))
+            if g > got:
+                got, at = g, i
+        m = got / total
+        if got < _MIN_MASS or m < _PARTIAL_AT:
+            continue
+        factor = _OFFLINE_FACTOR if at in art.offline else 1.0
+        w = _GLOSS_FACTOR * factor * 0.6 * m * math.sqrt(min(1.0, got / 100))
+        if w > passages.get(at, 0.0):
+            passages[at] = w
+        if m > best[0]:
+            best = (m, art.raw_sents[at], raw)
+    n_sent = len(passages)
+    spans = []
+    if art.spans:
+        windows = [frozenset().union(*units, *(sents[j + 1][1] if j + 1 < len(sents) else ()))
+                   for j, (_, units) in enumerate(sents)]
+        for sp, stems, _, at in art.spans:
+            uniq = set(stems)
+            mass = weights.mass(uniq)
+            got, j_best = 0, -1
+            for j, senses in enumerate(windows):
+                g = weights.mass(uniq & senses)
+                if g > got:
+                    got, j_best = g, j
+            c = got / mass if mass else 0.0
+            shared = uniq & windows[j_best] if j_best >= 0 else set()
+            if c < _SPAN_AT or got < _SPAN_MIN_MASS or sum(not x.isdigit() for x in shared) < 2:
+                continue
+            factor = _OFFLINE_FACTOR if at in art.offline else 1.0
+            w = _GLOSS_FACTOR * factor * 0.75 * c * min(1.0, got / 45)
+            spans.append((w, sp.text, sents[j_best][0], round(c, 3)))
+            key = at if at >= 0 else -1 - len(spans)
+            passages[key] = max(passages.get(key, 0.0), w)
+    if not passages:
+        return None
+    weight = _add_up(passages.values(), cap=0.9)
+    parts = []
+    if n_sent:
+        parts.append(f"its words read in English match {n_sent} sentence{'s' * (n_sent > 1)} "
+                     f"(best {round(best[0] * 100)}%)")
+    if spans:
+        spans.sort(key=lambda f: (-f[0], f[1]))
+        parts.append(f"quoted \u201c{spans[0][1][:80]}\u201d is in the post's words read in "
+                     f"English ({round(spans[0][3] * 100)}%)")
+        if not n_sent:
+            best = (spans[0][3], spans[0][1], spans[0][2])
+    return {"kind": "quote", "text": "; ".join(parts), "weight": round(weight, 3),
+            "passage_match": round(best[0], 3), "passages": len(passages),
+            "article_passage": best[1][:300], "post_passage": best[2][:300],
+            "against": "original", "glossed": True,
+            **({"spans": [{"span": f[1][:300], "post_passage": f[2][:300], "match": f[3]}
+                          for f in spans]} if spans else {})}
 
 
 # ---------------------------------------------------------------- channel mentions
@@ -1006,9 +1109,13 @@ def detect(
         if c.text and (tx.script_of(c.text) == art_script or not c.translation):
             variants.append(("original", c.text))
         quotes = _best_quotes(art, variants, weights)
-        ev += quotes
         cross = bool(not c.translation and c.text and art_script
                      and tx.script_of(c.text) != art_script)
+        if cross and art_script == "latin":
+            glossed = _gloss(art, c.text, weights)
+            if glossed and (not quotes or glossed["weight"] > quotes[0]["weight"]):
+                quotes = [glossed]
+        ev += quotes
         sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n))
         if sh:
             if in_store:

@@ -1,0 +1,83 @@
+"""A Ukrainian post with no stored translation, cited in the journalist's own translation: its
+words meet the article's through their English senses (``bot/cite/data/cyrillic_english.csv``),
+so the detector compares the two texts word by word as it compares a translation (texts written
+for these tests, in the style of a special-forces channel and wire copy)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.cite import text as tx
+from bot.cite.bilingual import parse_senses, senses
+from bot.cite.detect import ArticleInput, CandidatePost, detect
+
+THRESHOLD = 0.6  # CITATION_THRESHOLD's default
+#: the names the channel's title gives (``bot.cite.aliases``)
+ALIASES = {"ukr_sof": ["Special Operations Forces", "SSO"]}
+POST_TIME = datetime(2023, 3, 14, 9, 30, tzinfo=UTC)
+POST = ("На запорізькому напрямку оператори ССО вщент знищили два російські танки та склад "
+        "боєприпасів. Під час атаки окупанти намагалися втекти, але їм не вдалося.")
+OTHER_POST = ("Оператори ССО знищили російську САУ на бахмутському напрямку. Слава Україні!")
+ARTICLE = (
+    "Operators of Ukraine's Special Operations Forces (SSO) destroyed two Russian tanks and an "
+    "ammunition depot on the Zaporizhzhia axis, the SSO said in a Telegram post.\n\n"
+    "During the attack the occupiers tried to flee but failed, the statement said. It did not say "
+    "when the strike took place.\n\n"
+    "Kyiv has been preparing a counteroffensive in the south for months, and Western officials "
+    "say new brigades are being trained abroad."
+)
+#: the channel's other post, told in the same words of war ("operators", "destroyed", "Russian")
+ANOTHER_EVENT = (
+    "Operators of Ukraine's Special Operations Forces destroyed a Russian self-propelled gun on "
+    "the Bakhmut axis, the SSO said on Telegram, sharing a short video of the strike.\n\n"
+    "Kyiv has been preparing a counteroffensive in the south for months, and Western officials "
+    "say new brigades are being trained abroad."
+)
+
+
+def candidate(text: str, message_id: int) -> CandidatePost:
+    return CandidatePost(channel="ukr_sof", message_id=message_id, date=POST_TIME, text=text,
+                         post_id=message_id)
+
+
+def run(article: str, *cands: CandidatePost) -> dict[int, tuple[float, list[dict[str, object]]]]:
+    art = ArticleInput(text=article, published=POST_TIME + timedelta(hours=5))
+    found = detect(art, list(cands), aliases_by_channel=ALIASES, window_days=30)
+    return {f.post_key[1]: (f.score, f.evidence) for f in found}
+
+
+def test_an_own_translation_meets_the_untranslated_post_word_by_word() -> None:
+    scores = run(ARTICLE, candidate(POST, 349), candidate(OTHER_POST, 350))
+    score, evidence = scores[349]
+    assert score >= THRESHOLD
+    quote = next(e for e in evidence if e["kind"] == "quote")
+    assert quote["glossed"] is True and quote["against"] == "original"
+    assert "read in English" in str(quote["text"])
+    assert "знищили" in str(quote["post_passage"])  # the alert shows the post's words it read
+    assert scores.get(350, (0.0, []))[0] < THRESHOLD  # the channel's other post is not it
+
+
+def test_the_channels_other_post_told_in_the_same_war_words_is_told_apart() -> None:
+    scores = run(ANOTHER_EVENT, candidate(POST, 349), candidate(OTHER_POST, 350))
+    assert scores[350][0] >= THRESHOLD  # "САУ" is the "self-propelled gun"
+    assert scores.get(349, (0.0, []))[0] < THRESHOLD
+
+
+def test_inflected_words_read_as_their_senses() -> None:
+    got = senses()
+    # "знищили" (they destroyed) and "уничтожены" (destroyed) are the lemma the post's words give
+    for word, english in (("знищили", "destroyed"), ("уничтожены", "killed"),
+                          ("окупантів", "invaders"), ("танки", "tanks")):
+        [lemma] = tx.content_stems(word)
+        assert tx.stem_set(english) <= got[lemma], word
+
+
+def test_a_word_on_two_lines_gets_both_senses_and_a_bad_line_is_named() -> None:
+    got = parse_senses("# comment\nshore,берег\nbank,берег\n\n")
+    assert got[tx.content_stems("берег")[0]] == tx.stem_set("shore bank")
+    with pytest.raises(ValueError, match="line 2"):
+        parse_senses("tank,танк\nтанк,tank\n")
+    with pytest.raises(ValueError, match="line 1"):
+        parse_senses("tank танк\n")
