@@ -196,6 +196,38 @@ async def test_candidates_rank_posts_with_more_rare_terms_first(db: Database) ->
     assert [p.message_id for p in got][:1] == [2] and len(got) == 2
 
 
+async def test_ranking_sums_idf_breaks_ties_newest_first_and_skips_posts_outside_the_window(
+        db: Database) -> None:
+    """The ranking as the engine defines it: posts by the summed IDF of the terms they match, equal
+    sums newest first, and posts inside the id range but outside the dates skipped (here the best
+    three, so the dates are checked in more than one batch)."""
+    texts = {1: ("alpha beta", -5), 2: ("beta", -4), 3: ("alpha beta", 72), 4: ("gamma", -3),
+             5: ("beta", -2), 6: ("alpha beta gamma", 72), 7: ("alpha beta gamma", 96),
+             8: ("gamma beta", -1)}
+    await posts.upsert_many(db, [Post("rybar", m, POST_TIME + timedelta(hours=h), t)
+                                 for m, (t, h) in texts.items()])
+    pid = {r[1]: r[0] for r in await db.fetchall("SELECT id, message_id FROM posts")}
+    conn = sqlite3.connect(db.path)
+    whole = (min(pid.values()), max(pid.values()))
+    terms = ["alpha", "beta", "gamma"]
+    freqs = retrieval.term_frequencies(conn, terms, whole)
+    assert freqs == {"alpha": 4, "beta": 7, "gamma": 4}
+    chosen = retrieval.pick_terms(freqs, terms)
+    since, until = POST_TIME - timedelta(days=1), POST_TIME + timedelta(days=1)
+
+    def ranked(limit: int) -> list[int]:
+        got = retrieval.rank_by_idf(conn, chosen, freqs, whole, since, until, limit)
+        return [next(m for m, i in pid.items() if i == g) for g in got]
+
+    # 7, 6, 3 match more but are dated after the window; 8 and 1 match a rare term and "beta"
+    # (equal sums: the newer first), 4 the other rare term, then "beta" alone, newest first
+    assert ranked(3) == [8, 1, 4]
+    assert ranked(10) == [8, 1, 4, 5, 2]
+    assert retrieval.rank_by_idf(conn, chosen, freqs, whole, since - timedelta(days=9),
+                                 since - timedelta(days=8), 5) == []
+    conn.close()
+
+
 async def test_aliases_stored_with_the_channel_are_used(db: Database, tmp_path: Path) -> None:
     from storage import channels
 
