@@ -26,17 +26,20 @@ def senses() -> dict[str, frozenset[str]]:
 
 
 def parse_senses(text: str) -> dict[str, frozenset[str]]:
-    """The senses of the file's text: ``english words,cyrillic words`` a line; '#' lines and blank
-    lines skipped. A word on several lines gets every line's senses."""
+    """The senses of the file's text: ``english words,cyrillic words`` a line ("-" for no English
+    word: the Cyrillic words then have an empty set of senses); '#' lines and blank lines skipped.
+    A word on several lines gets every line's senses."""
     out: dict[str, set[str]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         english, sep, cyrillic = line.partition(",")
-        en = set(tx.content_stems(english))
+        # "-": words an English rendering leaves out or writes as a stop word ("два": "two")
+        en = set() if english.strip() == "-" else set(tx.content_stems(english))
         cyr = set(tx.content_stems(cyrillic))
-        if not sep or not en or not cyr or tx.script_of(cyrillic) != "cyrillic":
+        if not sep or not (en or english.strip() == "-") or not cyr \
+                or tx.script_of(cyrillic) != "cyrillic":
             raise ValueError(f"{_DATA} line {n}: expected English words, a comma, Cyrillic words")
         for word in cyr:
             if not word.isdigit():

@@ -12,7 +12,8 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   once ... up to 0.95. A passage the article puts in the mouth of a source outside Telegram (a
   briefing, an interview, a televised address) counts half. A Cyrillic post with no translation is
   read word by word through its words' English senses (``bilingual``: "знищили" → destroy/kill)
-  and matched the same way, × 0.8 (no word order to compare)
+  and matched the same way, × 0.8 (no word order to compare; a word with no sense on file counts
+  half against the match)
 - mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
@@ -538,16 +539,39 @@ def _spans(art: _Side, post_text: str, weights: _Weights, against: str
 #: against a translation: a word-for-word reading, with no word order to compare
 _GLOSS_FACTOR = 0.8
 _GLOSS_MIN_WORDS = 3
+#: what a passage read through the senses weighs at the match bar with a full sentence's mass:
+#: less says the channel's topic, not which of its posts (``_tells_which``)
+_GLOSS_TELLS = _GLOSS_FACTOR * 0.6 * _MATCH_AT
+#: a post word with no English sense on file (nor a name or a number) counts this much of an
+#: ordinary word against a sentence's match: the article may say it in words the file lacks
+_UNKNOWN_WEIGHT = 5
 
 
 @lru_cache(maxsize=4096)
-def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...]], ...]:
+def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...], int], ...]:
     """A Cyrillic post text's sentences, each with its words that have English senses
-    (``bilingual.senses``) as those senses' stems, and its numbers as themselves (cached)."""
+    (``bilingual.senses``) as those senses' stems, its numbers and Latin words as themselves, its
+    names as their transliteration keys (``storage.crossscript``), and how many of its other
+    words have none of these (cached)."""
     senses = bilingual.senses()
-    return tuple((ps.raw, tuple(senses.get(s) or frozenset((s,)) for s in sorted(ps.uniq)
-                                if s in senses or s.isdigit()))
-                 for ps in _post_sents(text))
+    out = []
+    for ps in _post_sents(text):
+        units = [senses.get(s) or frozenset((s,)) for s in sorted(ps.uniq)
+                 if s.isascii() or senses.get(s)]
+        names = [ks for ks in _post_names(ps.raw) if ks]
+        silent = sum(1 for s in ps.uniq if s in senses and not senses[s])  # "два": "two"
+        out.append((ps.raw, (*units, *names),
+                    max(0, len(ps.uniq) - len(units) - len(names) - silent)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=8192)
+def _sense_stems(stems: frozenset[str]) -> frozenset[str]:
+    """The English stems of the senses of a Cyrillic post's words (``bilingual.senses``), so the
+    shortlist sees what an untranslated post says, not only its names (cached: the stem sets of
+    candidates are cached per text)."""
+    senses = bilingual.senses()
+    return frozenset().union(*(senses[s] for s in stems if s in senses))
 
 
 def _unit_weight(weights: _Weights, unit: frozenset[str]) -> int:
@@ -566,7 +590,7 @@ def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
     index = art.index
     passages: dict[int, float] = {}
     best = (0.0, "", "")
-    for raw, units in sents:
+    for raw, units, unknown in sents:
         if len(units) < _GLOSS_MIN_WORDS:
             continue
         hits: Counter[int] = Counter()
@@ -575,10 +599,10 @@ def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
         if not hits:
             continue
         masses = [_unit_weight(weights, u) for u in units]
-        total = sum(masses)
+        total = sum(masses) + _UNKNOWN_WEIGHT * unknown
         got, at = 0, -1
         for i, _ in heapq.nsmallest(_WINDOWS_TRIED, hits.items(), key=_most_hits_first):
-            window = art.window(i)[0]
+            window = art.window(i)[0] | art.keys  # names: anywhere in the article
             g = sum(w for u, w in zip(units, masses, strict=True) if not u.isdisjoint(window))
             if g > got:
                 got, at = g, i
@@ -595,7 +619,7 @@ def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
     spans = []
     if art.spans:
         windows = [frozenset().union(*units, *(sents[j + 1][1] if j + 1 < len(sents) else ()))
-                   for j, (_, units) in enumerate(sents)]
+                   for j, (_, units, _) in enumerate(sents)]
         for sp, stems, _, at in art.spans:
             uniq = set(stems)
             mass = weights.mass(uniq)
@@ -1033,7 +1057,11 @@ def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weight
     """Indexes of the candidates worth a full comparison: the ``keep`` sharing the most weighted
     stems with the article (at least two) — for a post in another script with no translation
     (``cross``: its name keys), its names' transliteration keys count as stems. Bounds the cost
-    whatever the candidate list."""
+    whatever the candidate list.
+
+    Then up to ``CROSS_COMPARED`` more of those untranslated posts, by the share of what they say
+    (their names' keys and their words' English senses, ``bilingual``) that the article holds: a
+    short post the article tells in full is compared even where long posts share more words."""
     scored = []
     cross = cross or {}
     for i, ss in enumerate(stem_sets):
@@ -1043,10 +1071,22 @@ def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weight
         if len(shared) >= 2:
             scored.append((weights.mass(shared), i))
     scored.sort(reverse=True)
-    return {i for _, i in scored[:keep]}
+    chosen = {i for _, i in scored[:keep]}
+    told = []
+    for i, keys in cross.items():
+        if i in chosen:
+            continue
+        says = keys | _sense_stems(stem_sets[i])
+        shared = says & (art.stems | art.keys)
+        if len(shared) >= 2 and (got := weights.mass(shared)) >= _MIN_MASS:
+            told.append((got / weights.mass(says), got, i))
+    told.sort(reverse=True)
+    return chosen | {i for *_, i in told[:CROSS_COMPARED]}
 
 
 MAX_COMPARED = 15
+#: untranslated posts compared beyond those, by the share of them the article tells
+CROSS_COMPARED = 5
 
 
 def detect(
@@ -1151,8 +1191,7 @@ def detect(
                 # names and units the article tells: the mention points at this post
                 m["weight"] = MENTION_SINGLED
                 m["text"] += " (its only post here telling these names and units)"
-            elif not untranslatable and not any(e["kind"] in ("quote", "link", "embed")
-                                                for e in ev):
+            elif not untranslatable and not any(_tells_which(e) for e in ev):
                 # without matching text a mention cannot tell this post from the channel's others
                 m["weight"] = round(m["weight"] / 2, 3)
             ev.append(m)
@@ -1165,6 +1204,16 @@ def detect(
         if key not in found and not any(c.key == key for c in candidates):
             found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+def _tells_which(e: Evidence) -> bool:
+    """Whether evidence tells which of a channel's posts the article means: a link, an embed, a
+    matching passage — read through the words' senses (no word order), only passages worth at
+    least one whole sentence at the match bar (a loose one is the channel's topic, said the
+    channel's way every day)."""
+    if e["kind"] in ("link", "embed"):
+        return True
+    return e["kind"] == "quote" and (not e.get("glossed") or e["weight"] >= _GLOSS_TELLS)
 
 
 def _told(sh: Evidence | None) -> frozenset[str]:
