@@ -1053,15 +1053,18 @@ def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
 
 
 def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weights,
-               keep: int, cross: Mapping[int, frozenset[str]] | None = None) -> set[int]:
+               keep: int, cross: Mapping[int, frozenset[str]] | None = None,
+               cross_texts: Mapping[int, str] | None = None) -> set[int]:
     """Indexes of the candidates worth a full comparison: the ``keep`` sharing the most weighted
     stems with the article (at least two) — for a post in another script with no translation
     (``cross``: its name keys), its names' transliteration keys count as stems. Bounds the cost
     whatever the candidate list.
 
-    Then up to ``CROSS_COMPARED`` more of those untranslated posts, by the share of what they say
-    (their names' keys and their words' English senses, ``bilingual``) that the article holds: a
-    short post the article tells in full is compared even where long posts share more words."""
+    Then up to ``CROSS_COMPARED`` more of those untranslated posts (``cross_texts``: their texts),
+    by the share of what they say (their names' keys and their words' English senses,
+    ``bilingual``) that the article holds: a short post the article tells in full is compared even
+    where long posts share more words. Their words are read from the text (``_post_stems``), not
+    the stored forms, so the verdicts are the same either way."""
     scored = []
     cross = cross or {}
     for i, ss in enumerate(stem_sets):
@@ -1074,9 +1077,9 @@ def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weight
     chosen = {i for _, i in scored[:keep]}
     told = []
     for i, keys in cross.items():
-        if i in chosen:
+        if i in chosen or cross_texts is None:
             continue
-        says = keys | _sense_stems(stem_sets[i])
+        says = keys | _sense_stems(_post_stems(cross_texts[i]))
         shared = says & (art.stems | art.keys)
         if len(shared) >= 2 and (got := weights.mass(shared)) >= _MIN_MASS:
             told.append((got / weights.mass(says), got, i))
@@ -1125,7 +1128,8 @@ def detect(
     keys_of = {i: _keys_of(c) for i, c in enumerate(candidates)
                if art_script == "latin" and not c.translation and c.text
                and tx.script_of(c.text) == "cyrillic"}
-    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED, keys_of)
+    shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED, keys_of,
+                           {i: candidates[i].text for i in keys_of})
     fact_df = _fact_frequencies(candidates, shortlist, art_script, keys_of)
 
     found: dict[PostKey, Found] = {}
