@@ -128,6 +128,34 @@ def test_words_with_and_without_apostrophes() -> None:
     assert tx.content_stems("O’Brien’s troops") == ["obrien", tx.stem("troops")]  # ’ folds; "s" dropped
 
 
+def test_ascii_texts_split_into_the_tokens_of_the_word_pattern() -> None:
+    """``words`` splits an ASCII text in C: the same tokens as the word pattern it stands for, on
+    real articles and translations (as written and normalised) and on every short string of
+    letters, digits, apostrophes and breaks."""
+    import itertools
+    import random
+
+    def pattern(t: str) -> list[str]:
+        return re.findall(r"[^\W_]+(?:'[^\W_]+)?", t)
+
+    texts = [json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
+                     ".csv").open(encoding="utf-8") as f:
+        texts += [row["text_en_google"] for row in csv.DictReader(f)]
+    texts += [tx.normalize(t) for t in texts]
+    texts += ["".join(c) for n in range(7) for c in itertools.product("a1'_ -", repeat=n)]
+    rnd = random.Random(5)
+    texts += ["".join(rnd.choice("aZ9'''_.-\n\t\x1c ") for _ in range(rnd.randint(5, 40)))
+              for _ in range(5000)]
+    ascii_with_apostrophe = 0
+    for t in texts:
+        assert tx.words(t) == pattern(t), t[:200]
+        ascii_with_apostrophe += t.isascii() and "'" in t
+    assert ascii_with_apostrophe > 1000  # the split path with apostrophes is what is checked
+
+
 def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
     assert tx.dates("24 February") == {(2, 24)} and tx.dates("February") == set()
     assert tx.dates("２４ February") == {(2, 24)}  # full-width digits become ASCII ones

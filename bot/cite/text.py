@@ -39,6 +39,15 @@ _CONTRACTIONS = re.compile(r"(?<=\w)n't\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 #: the same tokens for a text without an apostrophe, a third faster
 _PLAIN_WORD = re.compile(r"[^\W_]+")
+#: every ASCII character that is no letter or digit as a space (and the same but the apostrophe):
+#: in an ASCII text the tokens of ``_PLAIN_WORD`` are then what ``str.split`` gives, in C
+_ASCII_BREAKS = str.maketrans({i: " " for i in range(128) if not chr(i).isalnum()})
+_ASCII_BREAKS_BUT_APOSTROPHE = str.maketrans(
+    {i: " " for i in range(128) if not chr(i).isalnum() and chr(i) != "'"})
+#: an apostrophe with no letter or digit on one side (never inside a token), and a run of letters
+#: and digits between two apostrophes
+_LOOSE_APOSTROPHE = re.compile(r"'(?:(?<![A-Za-z0-9]')|(?![A-Za-z0-9]))")
+_TWO_APOSTROPHES = re.compile(r"'[A-Za-z0-9]+'")
 _NOT_CYRILLIC_LEAD = bytes(b for b in range(256) if not 0xD0 <= b <= 0xD3)
 _NOT_LATIN = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b <= 122))
 
@@ -161,8 +170,21 @@ def normalize(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Word tokens of already-normalised text (letters and digits; inner apostrophes kept)."""
-    return (_WORD if "'" in text else _PLAIN_WORD).findall(text)
+    """Word tokens of already-normalised text (letters and digits; inner apostrophes kept).
+
+    An ASCII text (English articles and translations) is split in C in half the time of the regex
+    scan, with the same tokens: a token never spans a character that is no letter, digit or
+    apostrophe, nor an apostrophe that is not between two of them (``_LOOSE_APOSTROPHE``), so those
+    become spaces; a run left with one apostrophe is one token, and a text with a run of two
+    (``_TWO_APOSTROPHES``, rare) takes the regex."""
+    if not text.isascii():
+        return (_WORD if "'" in text else _PLAIN_WORD).findall(text)
+    if "'" not in text:
+        return text.translate(_ASCII_BREAKS).split()
+    spaced = _LOOSE_APOSTROPHE.sub(" ", text.translate(_ASCII_BREAKS_BUT_APOSTROPHE))
+    if _TWO_APOSTROPHES.search(spaced):
+        return _WORD.findall(text)
+    return spaced.split()
 
 
 def stem(word: str) -> str:
