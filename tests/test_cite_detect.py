@@ -252,3 +252,33 @@ def test_tied_passages_resolve_to_the_earlier_sentence_whatever_the_hash_seed() 
     found = detect(ArticleInput(article, POST_TIME + timedelta(hours=3)), [cand])
     quote = next(e for e in found[0].evidence if e["kind"] == "quote")
     assert quote["article_passage"].startswith("Kharkiv tractor factory")
+
+
+def test_a_channel_with_subscribers_is_attribution_not_a_footer() -> None:
+    # "subscribers" describes the channel; only "subscribe to …" asks the reader to follow one
+    text = MODEL_ARTICLE.replace("according to a translation of a post on Telegram",
+                                 "Defence Intelligence of Ukraine, whose Telegram channel has more "
+                                 "than 500,000 subscribers, said")
+    [found] = detect(ArticleInput(text, published=POST_TIME + timedelta(days=1)), [post()],
+                     aliases_by_channel=DEFAULT_ALIASES, window_days=30)
+    mention = next(e for e in found.evidence if e["kind"] == "mention")
+    assert mention["name"] == "Defence Intelligence of Ukraine"
+
+
+def test_a_username_written_out_as_words_is_a_mention() -> None:
+    # "@romabroma" in prose is "Roma Broma": the channel is named though no alias is on file
+    broma = CandidatePost("romabroma", 561, POST_TIME, "Привіт співробітникам «МДБ» від 59-ї "
+                          "бригади.", "Hello to the employees of the \"MGB\" from the 59th "
+                          "brigade. Greetings were delivered today right to Donetsk.", post_id=3)
+    told = ("claimed that the target was the so-called \"MGB\" in Donetsk. The greetings came from "
+            "the 59th Brigade and were delivered right to Donetsk today, the channel wrote.")
+    art = ArticleInput(f"The Ukrainian Telegram channel Roma Broma {told}",
+                       published=POST_TIME + timedelta(hours=5))
+    [found] = detect(art, [broma], aliases_by_channel={}, window_days=30)
+    mention = next(e for e in found.evidence if e["kind"] == "mention")
+    assert mention["name"] == "Roma Broma"
+    # words that only happen to be capitalised in a row are not a username
+    other = ArticleInput(f"The Ukrainian Telegram channel Roma Fans Broma {told}",
+                         published=POST_TIME + timedelta(hours=5))
+    assert not any(e["kind"] == "mention" for f in detect(other, [broma], aliases_by_channel={},
+                                                          window_days=30) for e in f.evidence)

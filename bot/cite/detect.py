@@ -77,7 +77,7 @@ _WEAK_CUE = re.compile(
     re.IGNORECASE,
 )
 _FOOTER = re.compile(
-    r"join us|follow us|follow our|subscribe|our coverage|our channel|sign up|"
+    r"join us|follow us|follow our|subscribe(?!rs)|our coverage|our channel|sign up|"
     r"підписуй|подписыв|приєднуй|присоединя",
     re.IGNORECASE,
 )
@@ -754,6 +754,23 @@ def _mentions(
     return out
 
 
+#: two or three capitalised words in a row ("Roma Broma", "Deep State"), as a channel's username
+#: may be written out in prose
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}\b")
+
+
+def _spelled_out(text: str, channels: Iterable[str]) -> dict[str, str]:
+    """Channels whose username the article writes as words ("Roma Broma" for @romabroma): the
+    words as written, by channel, to be looked for as an alias."""
+    names = set(channels)
+    out: dict[str, str] = {}
+    for m in _CAPITALISED_RUN.finditer(text):
+        joined = m.group(0).replace(" ", "").replace("-", "").lower()
+        if joined in names and joined not in out:
+            out[joined] = m.group(0)
+    return out
+
+
 _WEEKDAY = re.compile(r"\bon (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -1116,6 +1133,8 @@ def detect(
             if key not in explicit or r.kind == "embed":
                 explicit[key] = r
     channels = {c.channel.lower() for c in candidates} | set(aliases)
+    for ch, spelled in _spelled_out(f"{article.title}\n{article.text}", channels).items():
+        aliases[ch] = [*aliases.get(ch, ()), spelled]
     mentions = _mentions(article, refs, sorted(channels), aliases)
     art = _prepare(f"{article.title}\n{article.text}")
     art_script = tx.script_of(article.text)
