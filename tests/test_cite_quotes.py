@@ -3,7 +3,7 @@ and unit, and the guards against look-alikes (issue #10). Real detector, realist
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.cite import text as tx
 from bot.cite.detect import MENTION_SINGLED, ArticleInput, CandidatePost, detect
@@ -278,3 +278,22 @@ def test_rare_names_alone_do_not_single_a_post_out() -> None:
     assert len(shared["rare_names"]) >= 2
     mention = next(e for e in found.evidence if e["kind"] == "mention")
     assert mention["weight"] < MENTION_SINGLED and "only post" not in mention["text"]
+
+
+def test_a_name_romanised_two_ways_meets_in_the_passage() -> None:
+    # the machine translation writes "Blagodatne" and "Kupyansk", the journalist "Blahodatne" and
+    # "Kupiansk": in the passage comparison the names are one (their transliteration key)
+    when = datetime(2023, 1, 18, 20, 0, tzinfo=UTC)
+    mt = ("The enemy was filmed to the west of Soledar behind the bridge to Blagodatne, and "
+          "accordingly our units are no longer there. Shelling of Kupyansk continues.")
+    post = CandidatePost("DeepStateUA", 15239, when, "…", mt, post_id=1)
+    journalist = ("Russian soldiers were filmed beyond the bridge on the road to Blahodatne, west "
+                  "of Soledar, and Ukrainian units are no longer there, the group said. The "
+                  "shelling of Kupiansk goes on.")
+    art = ArticleInput(journalist, published=when + timedelta(hours=10))
+    [found] = detect(art, [post])
+    quote = next(e for e in found.evidence if e["kind"] == "quote")
+    plain = ArticleInput(journalist.replace("Blahodatne", "Hrodivka").replace("Kupiansk", "Siversk"),
+                         published=when + timedelta(hours=10))
+    [other] = detect(plain, [post])
+    assert quote["weight"] > next(e for e in other.evidence if e["kind"] == "quote")["weight"]

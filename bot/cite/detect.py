@@ -13,7 +13,8 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   briefing, an interview, a televised address) counts half. A Cyrillic post with no translation is
   read word by word through its words' English senses (``bilingual``: "знищили" → destroy/kill)
   and matched the same way, × 0.8 (no word order to compare; a word with no sense on file counts
-  half against the match)
+  half against the match). A name a candidate romanises otherwise ("Blagodatne") is read as the
+  article's ("Blahodatne") when their transliteration keys agree
 - mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
@@ -186,6 +187,17 @@ class _Side:
             self._unit_keys = frozenset(k for k in crossscript.article_names(self._text)
                                         if k.startswith(crossscript.UNIT_PREFIX))
         return self._unit_keys
+
+    def spell_alike(self, spelled: str, ours: str) -> None:
+        """Read ``spelled`` (a candidate's romanisation of a name, "Blagodatne") wherever the
+        article has ``ours`` ("Blahodatne"), before any passage is compared."""
+        where = self.index.get(ours)
+        if not where or spelled in self.index:
+            return
+        self.index[spelled] = set(where)
+        for j in where:
+            self.sents[j].append(spelled)
+        self.stems = self.stems | {spelled}
 
     def spelled(self, key: str) -> str:
         """The article's words that gave a key ("Kupiansk", "110th Brigade")."""
@@ -987,6 +999,23 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
                                           for _, _, k in cross_units], "terms": terms}
 
 
+def _spell_names_alike(art: _Side, texts: Iterable[str]) -> None:
+    """A machine translation romanises names its own way ("Blagodatne", "Kupyansk") where the
+    journalist writes "Blahodatne", "Kupiansk": a name of a candidate text whose transliteration
+    key (``storage.crossscript.name_key``) is that of one of the article's names is read as that
+    name in every passage comparison (as ``_same_names`` does for shared facts)."""
+    ours: dict[str, str] = {}
+    for n in sorted(art.names):
+        if n.isascii() and n in art.index and (k := crossscript.name_key(n)):
+            ours.setdefault(k, n)
+    if not ours:
+        return
+    for text in texts:
+        for n in sorted(_post_facts(text)[2] - art.stems):
+            if n.isascii() and (k := crossscript.name_key(n)) and k in ours:
+                art.spell_alike(n, ours[k])
+
+
 def _same_names(ours: Iterable[str], theirs: Iterable[str]) -> set[str]:
     """Of two sets of Latin name stems that share none exactly, ours whose transliteration key
     (``storage.crossscript.name_key``) one of theirs has."""
@@ -1150,6 +1179,8 @@ def detect(
     shortlist = _shortlist(art, stem_sets, weights, MAX_COMPARED, keys_of,
                            {i: candidates[i].text for i in keys_of})
     fact_df = _fact_frequencies(candidates, shortlist, art_script, keys_of)
+    if art_script == "latin":
+        _spell_names_alike(art, [_facts_text(candidates[i], art_script) for i in sorted(shortlist)])
 
     found: dict[PostKey, Found] = {}
     compared: list[tuple[CandidatePost, datetime, TelegramRef | None, list[Evidence], bool,
