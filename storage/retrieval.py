@@ -47,8 +47,9 @@ PAST_CAP_TRIED = 4
 PAST_CAP_TERMS = 50_000
 
 #: one capped count: how many posts (at most ``LIMIT``) match, and when asked the last rowid
-#: counted (``max(rowid)`` costs a third more than the count alone, so only when asked)
-_COUNT_ONE = ("SELECT ?, count(*){last} FROM (SELECT {col} FROM posts_fts"
+#: counted (``max(rowid)`` costs a third more than the count alone, so only when asked) and the
+#: rowids counted, as one comma-separated string
+_COUNT_ONE = ("SELECT ?, count(*){last}{ids} FROM (SELECT {col} FROM posts_fts"
               " WHERE posts_fts MATCH ?{bounds} ORDER BY rowid LIMIT ?)")
 _IN_RANGE = " AND rowid BETWEEN ? AND ?"
 #: the posts matching one term inside a rowid range, as one comma-separated string (one row per term
@@ -71,14 +72,23 @@ def count_capped(conn: sqlite3.Connection, expressions: Sequence[str], limit: in
 
     Give single words or explicit prefixes: a capped count of one term reads only the head of its
     posting list, where counting a phrase or an OR group would evaluate it in full."""
+    return [(n, at) for n, at, _ in _counted(conn, expressions, limit, id_range, last, False)]
+
+
+def _counted(conn: sqlite3.Connection, expressions: Sequence[str], limit: int,
+             id_range: tuple[int, int] | None, last: bool, ids: bool,
+             ) -> list[tuple[int, int | None, str | None]]:
+    """``count_capped``, and with ``ids`` the rowids counted (comma-separated; None if none)."""
     if not expressions:
         return []
-    one = _COUNT_ONE.format(last=", max(rowid)" if last else "", col="rowid" if last else "1",
+    one = _COUNT_ONE.format(last=", max(rowid)" if last else ", NULL",
+                            ids=", group_concat(rowid)" if ids else ", NULL",
+                            col="rowid" if last or ids else "1",
                             bounds=_IN_RANGE if id_range else "")
     params: list[object] = []
     for i, e in enumerate(expressions):
         params += [i, e, *(id_range or ()), limit]
-    got = {int(r[0]): (int(r[1]), r[2] if last else None)
+    got = {int(r[0]): (int(r[1]), r[2], r[3])
            for r in conn.execute(" UNION ALL ".join([one] * len(expressions)), params)}
     return [got[i] for i in range(len(expressions))]
 
@@ -149,7 +159,8 @@ def id_range(conn: sqlite3.Connection, key: object, since: datetime | None,
 
 def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: tuple[int, int],
                      cap: int = TERM_CAP,
-                     past_cap: dict[str, list[tuple[int, int]]] | None = None) -> dict[str, int]:
+                     past_cap: dict[str, list[tuple[int, int]]] | None = None,
+                     rowids: dict[str, str] | None = None) -> dict[str, int]:
     """Posts per FTS term inside ``id_range``, counted up to ``cap`` (so a common word costs no
     more than a rare one; a count past it is ``cap + 1``). Terms as FTS5 stores them: lower-case,
     Latin diacritics removed.
@@ -159,7 +170,10 @@ def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: t
     range) and is not counted again: those common words were over half of the counting work. A
     count that goes past the cap continues to ``cap + margin`` (a tenth more) and remembers the
     interval from the range's start to that post; the margin keeps the shortcut true unless that
-    many of those posts lose the word (edited or deleted) before the intervals are forgotten."""
+    many of those posts lose the word (edited or deleted) before the intervals are forgotten.
+
+    ``rowids``, when given, receives the posts of each term counted within the cap (its rowids
+    in the range, comma-separated; "" for none): the ranking then reads no posting list again."""
     if not terms:
         return {}
     lo, hi = id_range
@@ -174,10 +188,12 @@ def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: t
                 out[t] = cap + 1
                 continue
         todo.append(t)
-    counts = count_capped(conn, [quote(t) for t in todo], sure, id_range,
-                          last=past_cap is not None)
-    for t, (n, last) in zip(todo, counts, strict=True):
+    counts = _counted(conn, [quote(t) for t in todo], sure, id_range, past_cap is not None,
+                      rowids is not None)
+    for t, (n, last, ids) in zip(todo, counts, strict=True):
         out[t] = min(n, cap + 1)
+        if rowids is not None and n <= cap:
+            rowids[t] = ids or ""
         if past_cap is not None and n >= sure and last is not None:
             known = past_cap.setdefault(t, [])
             bisect.insort(known, (lo, last))
@@ -203,7 +219,7 @@ def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_
 
 def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str, int],
                 id_range: tuple[int, int], since: datetime | None, until: datetime | None,
-                limit: int) -> list[int]:
+                limit: int, rowids: dict[str, str] | None = None) -> list[int]:
     """The ids of the ``limit`` posts dated in the window matching the most IDF of the chosen
     terms (ties: newest first).
 
@@ -211,18 +227,22 @@ def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str
     matching row (14 ms for 4000 rows at 1M posts); summing per-term IDF over the rowids alone
     ranks the same posts first (a post quoting the article's rare names and numbers). Why not sum
     in SQL (``GROUP BY id ORDER BY sum(w)``): two temporary b-trees over ~3,400 rows took 4 of its
-    5 ms; here one statement reads each term's rowids as one string (``_IDS_ONE``) and the sums are
-    made only for the few posts that match several terms (``_by_score``). The dates are checked
-    best first, ``4 * limit`` posts at a time (the id range is a superset of the window: a
-    backfilled channel), until ``limit`` are inside it."""
-    params: list[object] = []
-    for i, t in enumerate(chosen):
-        params += [i, quote(t), *id_range]
-    got = {int(r[0]): r[1] for r in conn.execute(" UNION ALL ".join([_IDS_ONE] * len(chosen)),
-                                                 params)}
+    5 ms; here each term's rowids come as one string (from the counts, ``rowids``, else read by
+    ``_IDS_ONE``) and the sums are made only for the few posts that match several terms
+    (``_by_score``). The dates are checked best first, ``1.5 * limit`` posts and then ``4 * limit``
+    at a time (the id range is a superset of the window: a backfilled channel), until ``limit``
+    are inside it."""
+    got = dict(rowids or {})
+    unread = [t for t in chosen if t not in got]
+    if unread:
+        params: list[object] = []
+        for i, t in enumerate(unread):
+            params += [i, quote(t), *id_range]
+        got.update((unread[int(r[0])], r[1] or "") for r in conn.execute(
+            " UNION ALL ".join([_IDS_ONE] * len(unread)), params))
     n = id_range[1] - id_range[0] + 1
-    postings = [(math.log(1.0 + n / max(1, freqs[t])), got[i].split(",") if got.get(i) else [])
-                for i, t in enumerate(chosen)]
+    postings = [(math.log(1.0 + n / max(1, freqs[t])), got[t].split(",") if got[t] else [])
+                for t in chosen]
     ranked = _ranked(_by_score(postings))
     window = [to_iso(since) or "", to_iso(until) or "9999"]
     out: list[int] = []
@@ -287,8 +307,9 @@ def ranked_ids(conn: sqlite3.Connection, key: object, terms: Sequence[str],
     past_cap = _SPANS[key].past_cap
     if len(past_cap) > PAST_CAP_TERMS:
         past_cap.clear()
-    freqs = term_frequencies(conn, terms, window, past_cap=past_cap)
+    rowids: dict[str, str] = {}
+    freqs = term_frequencies(conn, terms, window, past_cap=past_cap, rowids=rowids)
     if counts is not None:
         counts.update(freqs)
     chosen = pick_terms(freqs, terms, cap=TERM_CAP)
-    return rank_by_idf(conn, chosen, freqs, window, since, until, limit) if chosen else []
+    return rank_by_idf(conn, chosen, freqs, window, since, until, limit, rowids) if chosen else []

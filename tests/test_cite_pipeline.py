@@ -223,6 +223,15 @@ async def test_ranking_sums_idf_breaks_ties_newest_first_and_skips_posts_outside
     # (equal sums: the newer first), 4 the other rare term, then "beta" alone, newest first
     assert ranked(3) == [8, 1, 4]
     assert ranked(10) == [8, 1, 4, 5, 2]
+    # the counts hand over the posts they read: the ranking reads no posting list again
+    rowids: dict[str, str] = {}
+    assert retrieval.term_frequencies(conn, terms, whole, cap=5, rowids=rowids) == {
+        "alpha": 4, "beta": 6, "gamma": 4}
+    assert {t: sorted(int(i) for i in v.split(",")) for t, v in rowids.items()} == {
+        "alpha": sorted(pid[m] for m in (1, 3, 6, 7)), "gamma": sorted(pid[m] for m in (4, 6, 7, 8))}
+    assert retrieval.rank_by_idf(conn, chosen, freqs, whole, since, until, 10, rowids={
+        t: rowids.get(t, ",".join(str(pid[m]) for m in (1, 2, 3, 5, 6, 7, 8))) for t in terms}) == \
+        [pid[m] for m in (8, 1, 4, 5, 2)]
     assert retrieval.rank_by_idf(conn, chosen, freqs, whole, since - timedelta(days=9),
                                  since - timedelta(days=8), 5) == []
     conn.close()
