@@ -222,3 +222,15 @@ def normal(word: str) -> str:
     key, such as the citation detector's stem sets and shingles."""
     fs = forms(word)
     return fs[0] if len(fs) == 1 else min(fs)
+
+
+@lru_cache(maxsize=4096)
+def given_name(word: str) -> bool:
+    """Whether a Cyrillic word is a given name in the nominative ("Юрій", "Александр"): the first
+    parse of either dictionary has pymorphy3's ``Name`` grammeme and is nominative. Tells a
+    person's channel title ("Юрий Котенок") from a place's or a brand's ("Двіж Миколаїв")."""
+    for analyzer in _analyzers():
+        parses = analyzer.parse(word)
+        if parses and {"Name", "nomn"} <= set(parses[0].tag.grammemes):
+            return True
+    return False

@@ -47,6 +47,9 @@ def test_a_bad_line_names_the_line() -> None:
     ("Зеленський / Official", None, ["Зеленський", "Zelenskyi", "Zelensky"]),
     ("🇺🇦 Повітряні Сили ЗС України", None, ["Повітряні Сили ЗС України"]),
     ("Бутусов Плюс", None, ["Бутусов Плюс", "Butusov"]),  # the name without "Plus"
+    ("Александр Коц", None, ["Aleksandr Kots", "Kots"]),  # a person: the surname alone too
+    ("Юрий Котенок", None, ["Yury Kotenok", "Kotenok"]),
+    ("Двіж Миколаїв", None, ["Dvizh Mykolaiv"]),  # not a person: no "Mykolaiv" alone (below)
     (None, "Official channel of the Kherson regional administration. News 24/7",
      ["Kherson regional administration"]),
 ])
@@ -109,6 +112,11 @@ async def test_the_institution_named_after_its_country_attributes_a_real_post(
     found = await find_citations(db, article, settings)
     mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
     assert mention and mention[0]["name"] == "National Guard of Ukraine", found
+
+
+def test_a_place_in_a_title_is_no_surname() -> None:
+    assert "Mykolaiv" not in names_of.from_profile("Двіж Миколаїв", None)
+    assert "Kotenok" in names_of.from_profile("Юрий Котенок", None)
 
 
 def test_generic_title_parts_are_not_names() -> None:

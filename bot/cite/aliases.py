@@ -33,6 +33,9 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _GENERIC = frozenset({"official", "офіційний", "официальный", "news", "новини", "новости", "channel",
                       "канал", "telegram", "live", "tg", "plus", "плюс", "online", "онлайн"})
 MIN_LETTERS = 4
+#: a title that may be a person's name: two capitalised Cyrillic words (the first must be a given
+#: name: ``storage.wordforms.given_name``)
+_PERSON = re.compile(r"[А-ЯІЇЄҐ][а-яіїєґё']+ [А-ЯІЇЄҐ][а-яіїєґё']{2,}")
 
 
 class AliasFileError(ValueError):
@@ -87,6 +90,13 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
         if len(kept) == 1 and len(clean.split()) > 1:
             parts.append(kept[0])
         found += [p.strip(" -") for p in parts if p and _name_like(p)]
+        # "Александр Коц": a person's channel; after the first mention the press names the
+        # person by surname alone ("Kots wrote on Telegram")
+        if _PERSON.fullmatch(clean) and not _GENERIC.intersection(clean.lower().split()):
+            from storage.wordforms import given_name  # the dictionaries: only for such a title
+
+            if given_name(clean.split()[0]):
+                found.append(clean.split()[1])
     if about:
         found += [m.group(1).strip() for m in _OWNER.finditer(about) if _name_like(m.group(1))]
     from storage.crossscript import romanise  # loads the transliteration tables: only when used
