@@ -128,10 +128,11 @@ def test_words_with_and_without_apostrophes() -> None:
     assert tx.content_stems("O’Brien’s troops") == ["obrien", tx.stem("troops")]  # ’ folds; "s" dropped
 
 
-def test_ascii_texts_split_into_the_tokens_of_the_word_pattern() -> None:
-    """``words`` splits an ASCII text in C: the same tokens as the word pattern it stands for, on
-    real articles and translations (as written and normalised) and on every short string of
-    letters, digits, apostrophes and breaks."""
+def test_texts_split_into_the_tokens_of_the_word_pattern() -> None:
+    """``words`` splits most texts in C: the same tokens as the word pattern it stands for, on
+    real articles, translations and Russian/Ukrainian posts (as written and normalised), on every
+    short string of letters, digits, apostrophes and breaks, and on random ones with Cyrillic,
+    emoji, combining marks, other digits and a lone surrogate."""
     import itertools
     import random
 
@@ -143,17 +144,22 @@ def test_ascii_texts_split_into_the_tokens_of_the_word_pattern() -> None:
         encoding="utf-8")]
     with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
                      ".csv").open(encoding="utf-8") as f:
-        texts += [row["text_en_google"] for row in csv.DictReader(f)]
+        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
+                                                           row["text_en_google"])]
+    with shared_data("telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_"
+                     "2023-05.csv").open(encoding="utf-8") as f:
+        texts += [row["message_text"] for row in csv.DictReader(f)]
     texts += [tx.normalize(t) for t in texts]
     texts += ["".join(c) for n in range(7) for c in itertools.product("a1'_ -", repeat=n)]
     rnd = random.Random(5)
-    texts += ["".join(rnd.choice("aZ9'''_.-\n\t\x1c ") for _ in range(rnd.randint(5, 40)))
-              for _ in range(5000)]
-    ascii_with_apostrophe = 0
+    texts += ["".join(rnd.choice("aZ9'''_.-\n\t\x1c жЖії«…№\u0301\u00a0\u2009٣²🔥\ud800")
+                      for _ in range(rnd.randint(5, 40))) for _ in range(20000)]
+    split = with_apostrophe = 0
     for t in texts:
         assert tx.words(t) == pattern(t), t[:200]
-        ascii_with_apostrophe += t.isascii() and "'" in t
-    assert ascii_with_apostrophe > 1000  # the split path with apostrophes is what is checked
+        split += t.isascii() or not tx._OTHER_BREAK.search(t)
+        with_apostrophe += "'" in t
+    assert split > 5000 and with_apostrophe > 5000  # both ways and apostrophes are checked
 
 
 def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
