@@ -297,3 +297,17 @@ def test_a_name_romanised_two_ways_meets_in_the_passage() -> None:
                          published=when + timedelta(hours=10))
     [other] = detect(plain, [post])
     assert quote["weight"] > next(e for e in other.evidence if e["kind"] == "quote")["weight"]
+
+
+def test_a_post_that_says_whose_words_it_hands_on_is_a_relay() -> None:
+    assert relays("Ракети влучили в елеватор, пошкоджено десятки будинків, про це повідомив "
+                  "заступник міського голови Очакова Олексій Васьков.")
+    assert relays("Повреждены жилые дома, об этом сообщил глава администрации.")
+    assert not relays("Ракети влучили в елеватор, пошкоджено десятки будинків.")
+
+
+def test_words_told_to_a_broadcaster_or_a_news_agency_are_said_outside_telegram() -> None:
+    sents = ["Missiles struck a grain elevator, deputy mayor Oleksiy Vaskov told the public "
+             "broadcaster Suspilne.", "The governor told the Interfax-Ukraine news agency the same.",
+             "The Telegram channel posted a video of the strike."]
+    assert offline_sentences(sents) == {0, 1}

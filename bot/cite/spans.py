@@ -57,7 +57,8 @@ def quoted_spans(text: str) -> list[Span]:
 _OFFLINE_VENUE = Caseless(
     r"\b(?:told (?:\w+ ){0,2}(?:reporters|journalists|a news conference|a press conference|"
     r"television|TV|radio|parliament|lawmakers|the (?:BBC|CNN|AP|AFP)|[A-Z]\w+ (?:TV|television|"
-    r"radio|newspaper))|speaking (?:to|at|on|in) |at a (?:news|press) (?:conference|briefing)|"
+    r"radio|newspaper)|broadcaster|news agency|Reuters|Interfax|Ukrinform)|"
+    r"speaking (?:to|at|on|in) |at a (?:news|press) (?:conference|briefing)|"
     r"in an? (?:interview|televised|television|TV|video|nightly|radio) ?(?:interview|address|"
     r"speech|broadcast|statement|appearance)?|in a speech|at a (?:televised )?meeting|"
     r"interview (?:with|broadcast)|said on (?:state )?(?:television|TV|radio)|"
@@ -100,12 +101,21 @@ _RELAY_TAIL = re.compile(r"\s[-–—]\s?[A-ZА-ЯІЇЄҐ][\w'’]+(?: [A-ZА-�
 _NAMED = re.compile(r"^\W*[A-ZА-ЯІЇЄҐ][\w'’-]*\s+[A-ZА-ЯІЇЄҐ]")
 
 
+#: "про це повідомив заступник міського голови …", "об этом сообщил …": the post says whose
+#: words it hands on
+_RELAY_SAID = re.compile(
+    r"\b(?:про це|об этом) (?:повідоми|заяви|розпові|написа|сообщи|рассказа)\w*",
+    re.IGNORECASE)
+
+
 def relays(post_text: str) -> bool:
     """Whether a post mainly passes on another person's statement (a name line ending in a colon
-    before the text, or statements signed "- Name")."""
+    before the text, statements signed "- Name", or "про це повідомив X" / "об этом сообщил X")."""
     lines = [x.strip() for x in post_text.strip().splitlines() if x.strip()]
     if not lines:
         return False
+    if _RELAY_SAID.search(post_text):
+        return True
     head = lines[0]
     if _RELAY_HEAD.match(head) and _NAMED.match(head) and len(head.split()) <= 20:
         return True
