@@ -243,7 +243,7 @@ def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str
     n = id_range[1] - id_range[0] + 1
     postings = [(math.log(1.0 + n / max(1, freqs[t])), got[t].split(",") if got[t] else [])
                 for t in chosen]
-    ranked = _ranked(_by_score(postings))
+    ranked = _ranked(*_by_score(postings))
     window = [to_iso(since) or "", to_iso(until) or "9999"]
     out: list[int] = []
     size = limit + limit // 2  # most of the best are inside: the window cuts only its end days
@@ -259,35 +259,49 @@ def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str
     return out[:limit]
 
 
-def _by_score(postings: Sequence[tuple[float, list[str]]]) -> dict[float, list[str]]:
+#: posts of one score: a term's posting list (only its posts that match no other term count), or
+#: posts whose sum it is
+_Part = tuple[list[str], bool]
+
+
+def _by_score(postings: Sequence[tuple[float, list[str]]],
+              ) -> tuple[dict[float, list[_Part]], set[str]]:
     """Posts by the sum of the weights of the terms they match (``postings``: each term's weight
     and rowids, as the decimal strings SQLite gave: only the posts the ranking reaches become
-    numbers). Most posts match one term: they go to that term's weight in bulk (set operations in
-    C); the sums of the others are added in the terms' order, so posts matching the same terms get
-    the very same float (their tie is then broken by id, as one ``sum()`` per post would)."""
+    numbers). Most posts match one term: they stay in that term's list, under its weight, until
+    the ranking reaches it (``_ranked``; the lists of common terms seldom are); the sums of the
+    others are added in the terms' order, so posts matching the same terms get the very same
+    float (their tie is then broken by id, as one ``sum()`` per post would). Also returns the
+    posts that match several terms."""
     seen: set[str] = set()
     several: set[str] = set()
     for _, ids in postings:
         several |= seen.intersection(ids)
         seen.update(ids)
     sums: dict[str, float] = {}
-    out: dict[float, list[str]] = {}
+    out: dict[float, list[_Part]] = {}
     for w, ids in postings:
         if several:
             for i in several.intersection(ids):
                 sums[i] = sums.get(i, 0.0) + w
-            ids = list(set(ids).difference(several))
-        out.setdefault(w, []).extend(ids)
-    for i, s in sums.items():
-        out.setdefault(s, []).append(i)
-    return out
+        out.setdefault(w, []).append((ids, True))
+    by_sum: dict[float, list[str]] = {}
+    for i, total in sums.items():
+        by_sum.setdefault(total, []).append(i)
+    for total, ids in by_sum.items():
+        out.setdefault(total, []).append((ids, False))
+    return out, several
 
 
-def _ranked(by_score: dict[float, list[str]]) -> Iterator[int]:
+def _ranked(by_score: dict[float, list[_Part]], several: set[str]) -> Iterator[int]:
     """Post ids best first: by score, then newest (highest id) first; each score's posts become
-    numbers and are sorted only when the ranking gets there."""
+    numbers and are sorted only when the ranking gets there (``several``: the posts that are
+    not ranked under a term's weight, as they match more terms)."""
     for s in sorted(by_score, reverse=True):
-        yield from sorted(map(int, by_score[s]), reverse=True)
+        got: list[str] = []
+        for ids, one_term in by_score[s]:
+            got += set(ids).difference(several) if one_term and several else ids
+        yield from sorted(map(int, got), reverse=True)
 
 
 def ranked_ids(conn: sqlite3.Connection, key: object, terms: Sequence[str],
