@@ -107,6 +107,21 @@ def test_stem_set_survives_a_full_memo(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tx.stem_set("alpha zeta") == {"alpha", "zeta"}
 
 
+def test_stored_stem_set_survives_full_memos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The words and the stored forms are each told once per process, in bounded memos: full
+    ones start over and give the same set."""
+    text, stored = "Бахмут 110 Kherson штурм", "бахмут xkbakhmut штурмовать kherson"
+    want = tx.stored_stem_set(text, stored)
+    assert want == {"бахмут", "110", tx.stem("kherson"), "штурм", "штурмовать"}
+    monkeypatch.setattr(tx, "_STEM_MEMO_MAX", 3)
+    tx._WRITTEN_OF.clear()
+    tx._CYRILLIC_FORM.clear()
+    assert tx.stored_stem_set(text, stored) == want
+    assert len(tx._WRITTEN_OF) <= 4 and len(tx._CYRILLIC_FORM) <= 4
+    assert tx.stored_stem_set("Бахмут", "фронт") == {"бахмут", "фронт"}
+    assert len(tx._CYRILLIC_FORM) <= 4
+
+
 def test_skip_bigrams_and_longer_ngrams() -> None:
     toks = ["a", "b", "c", "d"]
     assert tx.shingles(toks) == {("a", "b"), ("b", "c"), ("c", "d"), ("a", "c"), ("b", "d")}

@@ -254,11 +254,13 @@ def stored_stem_set(text: str, stored: str) -> frozenset[str]:
     ws = words(_fold_text(text).lower())
     memo = _WRITTEN_OF
     # the stored forms of Cyrillic words (Latin ones are stemmed here; cross-script name keys are
-    # no stems): the space-separated forms holding a Cyrillic letter, half the time of one regex
-    # ``findall`` that backtracks through every Latin form
-    forms = [f for f in stored.split() if _CYRILLIC_LETTER.search(f)]
+    # no stems): the space-separated forms holding a Cyrillic letter, each told once per process
+    # (``_CYRILLIC_FORM``; posts share most of their forms) instead of a regex search per form
+    parts = stored.split()
+    cyrillic = _CYRILLIC_FORM
     try:
-        return frozenset(chain(filter(None, map(memo.__getitem__, ws)), forms))
+        return frozenset(chain(filter(None, map(memo.__getitem__, ws)),
+                               filter(None, map(cyrillic.__getitem__, parts))))
     except KeyError:
         pass
     missing = set(ws).difference(memo)
@@ -267,13 +269,22 @@ def stored_stem_set(text: str, stored: str) -> frozenset[str]:
         missing = set(ws)
     for w in missing:
         memo[w] = _written_stem(w)
-    return frozenset(chain(filter(None, map(memo.__getitem__, ws)), forms))
+    new = set(parts).difference(cyrillic)
+    if len(cyrillic) + len(new) > _STEM_MEMO_MAX:
+        cyrillic.clear()
+        new = set(parts)
+    for f in new:
+        cyrillic[f] = f if _CYRILLIC_LETTER.search(f) else ""
+    return frozenset(chain(filter(None, map(memo.__getitem__, ws)),
+                           filter(None, map(cyrillic.__getitem__, parts))))
 
 
 #: word → its stem for ``stored_stem_set``: ``_word_stem`` where that needs no dictionary, a
 #: Cyrillic word as written, "" for a dropped word
 _WRITTEN_OF: dict[str, str] = {}
 _CYRILLIC_LETTER = re.compile(r"[а-яіїєґ]")
+#: a stored form → itself if it holds a Cyrillic letter, else ""
+_CYRILLIC_FORM: dict[str, str] = {}
 
 
 def _written_stem(w: str) -> str:
