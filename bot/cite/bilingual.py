@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 
 from bot.cite import text as tx
+from storage.wordforms import forms
 
 _DATA = "data/cyrillic_english.csv"
 
@@ -41,7 +42,10 @@ def parse_senses(text: str) -> dict[str, frozenset[str]]:
         if not sep or not (en or english.strip() == "-") or not cyr \
                 or tx.script_of(cyrillic) != "cyrillic":
             raise ValueError(f"{_DATA} line {n}: expected English words, a comma, Cyrillic words")
-        for word in cyr:
+        # each word as the detector reads it, and every other lemma its forms have ("ранить" is
+        # read "ранити", but "ранены" is read "ранить")
+        words = cyr | {f for w in cyrillic.split() for f in forms(w)}
+        for word in words:
             if not word.isdigit():
                 out.setdefault(word, set()).update(en)
     return {k: frozenset(v) for k, v in out.items()}
