@@ -563,17 +563,21 @@ _UNKNOWN_WEIGHT = 5
 def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...], int], ...]:
     """A Cyrillic post text's sentences, each with its words that have English senses
     (``bilingual.senses``) as those senses' stems, its numbers and Latin words as themselves, its
-    names as their transliteration keys (``storage.crossscript``), and how many of its other
-    words have none of these (cached)."""
+    names as their transliteration keys (``storage.crossscript``; not those a glossary term
+    covers), and how many of its other words have none of these (cached)."""
     senses = bilingual.senses()
     out = []
     for ps in _post_sents(text):
         units = [senses.get(s) or frozenset((s,)) for s in sorted(ps.uniq)
                  if s.isascii() or senses.get(s)]
-        names = [ks for ks in _post_names(ps.raw) if ks]
+        # glossary terms ("Харківської": Kharkiv, "ССО") are the topic, as in ``_shared``: the
+        # words they cover neither match nor count against the match
+        terms = crossscript.term_keys(ps.raw, "cyrillic")
+        covered = frozenset(chain.from_iterable(map(crossscript.post_keys, terms.values())))
+        names = [ks for ks in _post_names(ps.raw) if ks and ks.isdisjoint(covered)]
         silent = sum(1 for s in ps.uniq if s in senses and not senses[s])  # "два": "two"
         out.append((ps.raw, (*units, *names),
-                    max(0, len(ps.uniq) - len(units) - len(names) - silent)))
+                    max(0, len(ps.uniq) - len(units) - len(names) - silent - len(terms))))
     return tuple(out)
 
 
