@@ -267,9 +267,12 @@ def _fits(entry: _Entry, tokens: Sequence[str], i: int) -> bool:
 
 def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
     """(entry, start, end) of each glossary source in ``text``, longest first, not overlapping.
-    Words are cut in C (``findall``; their positions only once a source is found); only those
-    starting like a source are looked at."""
-    tokens = _TOKEN.findall(text)
+    Words are cut in C (``findall``); only those starting like a source are looked at, and only
+    the words up to a source found are placed in the text (``str.find`` from the end of the one
+    before: a word starts with a letter, and the first letter after a word starts the next one,
+    so that is where it is found), not every word by a second regex pass."""
+    raw = _TOKEN.findall(text)
+    tokens = raw
     # "ОАeМБр" typed with a Latin e: Latin look-alikes inside a Cyrillic word
     if m.cyrillic and _ANY_LOOKALIKE.search(text):
         tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
@@ -279,17 +282,22 @@ def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
     lowered = [t.lower() for t in tokens]
     maybe = [i for i, low in enumerate(lowered) if low[:3] in starts]
     out = []
-    spans: list[tuple[int, int]] | None = None  # token positions, made at the first hit
     upto = -1  # the last token of the last hit: hits do not overlap
+    placed, end = 0, 0  # words placed in the text so far, and where the last of them ends
     for i in maybe:
         if i <= upto:
             continue
         for entry in m.at(lowered[i]):
             if _fits(entry, tokens, i):
                 upto = i + len(entry.words) - 1
-                if spans is None:
-                    spans = [t.span() for t in _TOKEN.finditer(text)]
-                out.append((entry, spans[i][0], spans[upto][1]))
+                start = 0
+                while placed <= upto:
+                    at = text.find(raw[placed], end)
+                    if placed == i:
+                        start = at
+                    end = at + len(raw[placed])
+                    placed += 1
+                out.append((entry, start, end))
                 break
     return out
 

@@ -82,6 +82,30 @@ def test_a_term_is_told_by_the_words_that_wrote_it() -> None:
     assert term_keys(text, "latin") == {"xgafu": "Ukrainian armed forces"}
 
 
+def test_a_glossary_hit_spans_exactly_its_words_in_real_texts() -> None:
+    """Each glossary source found in a real article or post starts where its first word starts
+    and ends where its last word ends, with as many words between as the source has (the words are
+    placed in the text by ``str.find``, not by a second regex pass)."""
+    import json
+
+    from storage import crossscript
+
+    with shared_data(KKRUGLIK).open(encoding="utf-8") as f:
+        texts = [("cyrillic", row["message_text"]) for row in csv.DictReader(f)]
+    texts += [("latin", "\n" + json.loads(line)["text"]) for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    hits = 0
+    for script, text in texts:
+        spans = [m.span() for m in crossscript._TOKEN.finditer(text)]
+        for entry, start, end in crossscript._glossary_hits(text, crossscript._matchers()[script]):
+            inside = [(a, b) for a, b in spans if start <= a and b <= end]
+            assert inside[0][0] == start and inside[-1][1] == end, text[start:end]
+            assert len(inside) == len(entry.words), text[start:end]
+            hits += 1
+    assert hits > 1000
+
+
 def test_a_year_or_a_count_is_not_a_unit_number() -> None:
     keys = term_keys("In 2022 the brigade; 1,200 troops of the army; 3.5 regiments", "latin")
     assert not [k for k in keys if k.startswith("xu")]
