@@ -62,7 +62,8 @@ def test_a_journalists_synonyms_meet_the_machine_translation() -> None:
     ("servicemen", "soldiers"), ("occupiers", "invaders"), ("eliminated", "killed"),
     ("UAVs", "drones"), ("mortarmen", "mortar"), ("repulsed", "repelled"),
     ("kilometres", "km"), ("settlement", "village"), ("calculations", "crews"),  # "розрахунок"
-    ("warehouse", "depot"), ("stormtroopers", "assault"),
+    ("warehouse", "depot"), ("stormtroopers", "assault"), ("purchase", "bought"),
+    ("previously", "earlier"), ("ruins", "rubble"), ("spotted", "detected"),
 ])
 def test_each_group_reads_as_one_stem(mt: str, journalist: str) -> None:
     assert tx.stem_set(mt) == tx.stem_set(journalist) != frozenset()
