@@ -282,3 +282,13 @@ def test_a_username_written_out_as_words_is_a_mention() -> None:
                          published=POST_TIME + timedelta(hours=5))
     assert not any(e["kind"] == "mention" for f in detect(other, [broma], aliases_by_channel={},
                                                           window_days=30) for e in f.evidence)
+
+
+def test_citing_the_channel_attributes_as_said_does() -> None:
+    # wire style: "…, citing Ukraine's military intelligence" names the source of the words
+    text = MODEL_ARTICLE.replace("according to a translation of a post on Telegram",
+                                 "citing Defence Intelligence of Ukraine")
+    [found] = detect(ArticleInput(text, published=POST_TIME + timedelta(days=1)), [post()],
+                     aliases_by_channel=DEFAULT_ALIASES, window_days=30)
+    mention = next(e for e in found.evidence if e["kind"] == "mention")
+    assert mention["name"] == "Defence Intelligence of Ukraine"

@@ -74,7 +74,8 @@ _STRONG_CUE = re.compile(
 )
 _WEAK_CUE = re.compile(
     r"\b(?:said|says|wrote|writes|stated|reported|reports|according to|announced|claimed|claims|"
-    r"published|shared|noted|added|told)\b|заяв|сообщ|повідом|написа|зазначи|отмети|опублік|опублик",
+    r"published|shared|noted|added|told|citing|cited|quoting|quoted)\b"
+    r"|заяв|сообщ|повідом|написа|зазначи|отмети|опублік|опублик",
     re.IGNORECASE,
 )
 _FOOTER = re.compile(
