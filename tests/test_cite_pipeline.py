@@ -338,7 +338,8 @@ def test_init_worker_opens_the_connection_and_collects_garbage_less_often(
         tmp_path: Path) -> None:
     import gc
 
-    from bot.cite.pipeline import WORKER_GC_THRESHOLD, init_worker
+    from bot.cite import pipeline
+    from bot.cite.detect import ArticleInput
     from storage.db import migrate
 
     path = tmp_path / "w.db"
@@ -347,13 +348,27 @@ def test_init_worker_opens_the_connection_and_collects_garbage_less_often(
     conn.close()
     before = gc.get_threshold()
     try:
-        init_worker(str(path))
-        assert gc.get_threshold() == (WORKER_GC_THRESHOLD, *before[1:])
-        assert gc.get_freeze_count() > 0
+        pipeline.init_worker(str(path))
+        assert gc.get_threshold() == (pipeline.WORKER_GC_THRESHOLD, *before[1:])
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
         assert readonly.connection(str(path)).conn.execute("PRAGMA query_only").fetchone()[0] == 1
+        # what an article leaves behind is frozen out of the collector's scans too
+        art = ArticleInput(text=MODEL_ARTICLE, published=POST_TIME + timedelta(hours=2))
+        pipeline._find_at(str(path), art, settings(tmp_path))
+        assert gc.get_freeze_count() > frozen
+        # and a full collection runs once per WORKER_FULL_COLLECT articles
+        full = gc.get_stats()[2]["collections"]
+        for _ in range(pipeline.WORKER_FULL_COLLECT):
+            pipeline._after_article()
+        assert gc.get_stats()[2]["collections"] == full + 1
     finally:
+        pipeline._worker_articles = None  # this test process is no pool worker
         gc.set_threshold(*before)
         gc.unfreeze()
+    # outside a pool worker nothing is frozen
+    pipeline._after_article()
+    assert gc.get_freeze_count() == 0
 
 
 async def test_a_term_past_the_cap_in_an_interval_is_not_counted_again(db: Database) -> None:
