@@ -258,6 +258,29 @@ def test_fts_terms_bonus_once_for_a_term_quoted_after_its_first_use() -> None:
     assert _QUOTED_BONUS == 4.0
 
 
+def test_month_day_finds_the_month_words_the_plain_pattern_finds() -> None:
+    """``dates`` reads "February 24" through ``_MONTH_DAY``: in lower-cased real articles and posts
+    and in edge cases, the same matches as the plain pattern, of every word that gives a month."""
+    plain = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+    texts = [json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
+                     ".csv").open(encoding="utf-8") as f:
+        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
+                                                           row["text_en_google"])]
+    texts += ["March 5th", "xMarch 5", "Marchers 12 and mayday 3", "sept. 9", "Dec\n31st",
+              "jan 123", "_jun 4", "май 5", "augustus 7, octopus 8", "nov 12th."]
+    found = 0
+    for t in texts:
+        s = tx.normalize(t)
+        want = [(m.span(), m.groups()) for m in plain.finditer(s) if tx._month(m.group(1))]
+        assert [(m.span(), m.groups()) for m in tx._MONTH_DAY.finditer(s)
+                if tx._month(m.group(1))] == want, s[:200]
+        found += len(want)
+    assert found > 100
+
+
 #: the patterns as first written, each opening with ``\b`` or a lookbehind; the module's forms
 #: start with the character class instead (checked right after it), so ``re`` skips to the next
 #: digit or capital in C rather than trying the pattern at every position
@@ -265,7 +288,6 @@ _PLAIN_PATTERNS = {
     "_NUMBER": r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
                r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)",
     "_DATE_DM": r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})",
-    "_DATE_MD": r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b",
     "_DATE_NUM": r"\b(\d{1,2})\.(\d{2})(?:\.(?:\d{2}|\d{4}))?\b"
                  r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|"
                  r"megawatt|млн|млрд|тис|тыс|відсот|процент))",

@@ -127,7 +127,11 @@ _NUMBER = re.compile(
     r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)"
 )
 _DATE_DM = re.compile(r"(\d(?<!\w\d)\d?)(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
-_DATE_MD = re.compile(r"([A-Za-z](?<!\w[A-Za-z])[A-Za-z]{2,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
+#: "february 24" in lower-cased text: a word that starts like an English month (every Latin key of
+#: ``_MONTHS`` does, so no other word can give a month), found by its first three letters (the
+#: scan skips to them in C: ~3x faster than trying every word start), then the day
+_MONTH_DAY = re.compile(r"((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?<!\w...)[a-z]*+)"
+                        r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
 _DIGIT = re.compile(r"\d")
 _GROUPED = re.compile(r"\d{1,3}(?:[ ,.\u202f]\d{3})+")
 _GROUP_SEP = re.compile(r"[ ,.\u202f]")
@@ -469,7 +473,7 @@ def dates(text: str) -> set[tuple[int, int]]:
         month = _month(m.group(2))
         if month and 1 <= int(m.group(1)) <= 31:
             out.add((month, int(m.group(1))))
-    for m in _DATE_MD.finditer(s):
+    for m in _MONTH_DAY.finditer(s):
         month = _month(m.group(1))
         if month and 1 <= int(m.group(2)) <= 31:
             out.add((month, int(m.group(2))))
