@@ -601,26 +601,39 @@ def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
     whose sense the article's sentences around one place hold, each quoted span by the share of its
     stems the senses of a post passage hold; every match adds up, each article sentence once, as
     ``_best_quotes`` adds up a translation's."""
+    # an upper bound first (most candidates end here): what any passage can find at all
+    stems = _post_stems(post_text)
+    if weights.mass((stems | _sense_stems(stems)) & art.stems) + weights.mass(
+            _post_keys(post_text) & art.keys) < min(_MIN_MASS, _SPAN_MIN_MASS):
+        return None
     sents = _glossed(post_text)
     if not sents:
         return None
     index = art.index
+    keys = art.keys
     passages: dict[int, float] = {}
     best = (0.0, "", "")
+    stems_here = art.stems
     for raw, units, unknown in sents:
         if len(units) < _GLOSS_MIN_WORDS:
             continue
+        masses = [_unit_weight(weights, u) for u in units]
+        total = sum(masses) + _UNKNOWN_WEIGHT * unknown
+        # the words found anywhere in the article bound what any window can hold
+        found = [not (u.isdisjoint(stems_here) and u.isdisjoint(keys)) for u in units]
+        most = sum(compress(masses, found))
+        if most < _MIN_MASS or most < _PARTIAL_AT * total:
+            continue
         hits: Counter[int] = Counter()
-        for u in units:
+        for u in compress(units, found):
             hits.update(set().union(*(index.get(s, ()) for s in u)))
         if not hits:
             continue
-        masses = [_unit_weight(weights, u) for u in units]
-        total = sum(masses) + _UNKNOWN_WEIGHT * unknown
         got, at = 0, -1
         for i, _ in heapq.nsmallest(_WINDOWS_TRIED, hits.items(), key=_most_hits_first):
-            window = art.window(i)[0] | art.keys  # names: anywhere in the article
-            g = sum(w for u, w in zip(units, masses, strict=True) if not u.isdisjoint(window))
+            window = art.window(i)[0]  # names: anywhere in the article (its keys)
+            g = sum(w for u, w in zip(units, masses, strict=True)
+                    if not (u.isdisjoint(window) and u.isdisjoint(keys)))
             if g > got:
                 got, at = g, i
         m = got / total
@@ -1130,10 +1143,10 @@ def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weight
     for i, keys in cross.items():
         if i in chosen or cross_texts is None:
             continue
-        says = keys | _sense_stems(_post_stems(cross_texts[i]))
-        shared = says & (art.stems | art.keys)
+        senses = _sense_stems(_post_stems(cross_texts[i]))
+        shared = (keys & art.keys) | (senses & art.stems)
         if len(shared) >= 2 and (got := weights.mass(shared)) >= _MIN_MASS:
-            told.append((got / weights.mass(says), got, i))
+            told.append((got / (weights.mass(keys) + weights.mass(senses)), got, i))
     told.sort(reverse=True)
     return chosen | {i for *_, i in told[:CROSS_COMPARED]}
 
