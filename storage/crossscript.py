@@ -19,9 +19,10 @@ so they live in the full-text index beside the words (``posts_fts`` column ``key
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain, compress
 
 import iuliia
 from translitua import UkrainianKMU, translit
@@ -99,16 +100,27 @@ def _cyrillic_keys(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
+#: capitalised Cyrillic word (apostrophes dropped) → its keys (``_cyrillic_keys``), as a dict so
+#: ``post_keys`` looks a post's words up with ``map`` in C, not one cached call per word
+_NAME_KEYS: dict[str, tuple[str, ...]] = {}
+_NAME_KEYS_MAX = 200_000
+
+
 def post_keys(text: str) -> list[str]:
     """What the index holds for a post's Cyrillic text to be found from English: the keys of its
     capitalised words (names; each form and its lemmas), of its glossary terms and of its numbered
-    units (``term_keys``)."""
-    out: dict[str, None] = {}
-    for w in dict.fromkeys(_CYRILLIC_WORD.findall(text)):
-        for k in _cyrillic_keys(w.replace("ʼ", "").replace("’", "").replace("'", "")):
-            out[k] = None
+    units (``term_keys``), in order of first appearance."""
+    names = _CYRILLIC_WORD.findall(text)
+    if names and ("ʼ" in text or "’" in text or "'" in text):
+        names = [w.replace("ʼ", "").replace("’", "").replace("'", "") for w in names]
+    memo = _NAME_KEYS
+    if len(memo) >= _NAME_KEYS_MAX:
+        memo.clear()
+    for w in set(names).difference(memo):  # names this process has not met yet
+        memo[w] = _cyrillic_keys(w)
+    out = dict.fromkeys(chain.from_iterable(map(memo.__getitem__, names)))
     if _HAS_CYRILLIC.search(text):
-        out.update(dict.fromkeys(term_keys(text, "cyrillic")))
+        out.update(dict.fromkeys(_term_hits(text, _matchers()["cyrillic"], False)))
     return list(out)
 
 
@@ -215,6 +227,9 @@ class _Matcher:
     #: start otherwise
     starts: frozenset[str]
 
+    #: a word as written → the sources it may start (``at`` of its lower case; () for most words)
+    seen: dict[str, tuple[_Entry, ...]] = field(default_factory=dict)
+
     def at(self, low: str) -> list[_Entry]:
         found = self.exact.get(low, _NONE)
         stems = self.stems
@@ -224,7 +239,20 @@ class _Matcher:
                 found = [*found, *got]
         return found
 
+    def candidates(self, tokens: Sequence[str]) -> list[tuple[_Entry, ...]]:
+        """``at`` of each token's lower case (() when it does not start like a source), memoised
+        per word as written and looked up in C: posts share most of their words."""
+        seen = self.seen
+        if len(seen) >= _SEEN_MAX:
+            seen.clear()
+        starts = self.starts
+        for tok in set(tokens).difference(seen):
+            low = tok.lower()
+            seen[tok] = tuple(self.at(low)) if low[:3] in starts else ()
+        return list(map(seen.__getitem__, tokens))
 
+
+_SEEN_MAX = 200_000
 _TOKEN = re.compile(r"[^\W\d_]+(?:[-'’ʼ][^\W\d_]+)*")
 _NONE: list[_Entry] = []
 #: Latin letters typed for their Cyrillic look-alikes
@@ -266,9 +294,17 @@ def _fits(entry: _Entry, tokens: Sequence[str], i: int) -> bool:
 
 
 def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
-    """(entry, start, end) of each glossary source in ``text``, longest first, not overlapping.
-    Words are cut in C (``findall``); only those starting like a source are looked at, and only
-    the words up to a source found are placed in the text (``str.find`` from the end of the one
+    """(entry, start, end) of each glossary source in ``text``, longest first, not overlapping."""
+    return _term_hits(text, m, True)  # type: ignore[return-value]
+
+
+def _term_hits(text: str, m: _Matcher, where: bool
+               ) -> list[tuple[_Entry, int, int]] | Iterator[str]:
+    """``_glossary_hits``, or with ``where`` false the keys of ``term_keys`` alone (what a post's
+    index words need): a hit is then placed in the text only for a unit word in a text with a
+    digit (the number before it makes the key). Words are cut in C (``findall``); only those
+    starting like a source are looked at (``candidates``, memoised per word), and only the words
+    up to the last source found are placed in the text (``str.find`` from the end of the one
     before: a word starts with a letter, and the first letter after a word starts the next one,
     so that is where it is found), not every word by a second regex pass."""
     raw = _TOKEN.findall(text)
@@ -277,29 +313,36 @@ def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
     if m.cyrillic and _ANY_LOOKALIKE.search(text):
         tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
                   for t in tokens]
-    starts = m.starts
-    # the few words that start like a source, found in one pass (most words of a text do not)
-    lowered = [t.lower() for t in tokens]
-    maybe = [i for i, low in enumerate(lowered) if low[:3] in starts]
-    out = []
+    cands = m.candidates(tokens)
+    hits: list[tuple[_Entry, int, int]] = []  # (entry, first token, last token)
     upto = -1  # the last token of the last hit: hits do not overlap
-    placed, end = 0, 0  # words placed in the text so far, and where the last of them ends
-    for i in maybe:
+    for i in compress(range(len(cands)), cands):
         if i <= upto:
             continue
-        for entry in m.at(lowered[i]):
+        for entry in cands[i]:
             if _fits(entry, tokens, i):
                 upto = i + len(entry.words) - 1
-                start = 0
-                while placed <= upto:
-                    at = text.find(raw[placed], end)
-                    if placed == i:
-                        start = at
-                    end = at + len(raw[placed])
-                    placed += 1
-                out.append((entry, start, end))
+                hits.append((entry, i, upto))
                 break
-    return out
+    if not hits:
+        return []
+    if not where and not (_HAS_DIGIT.search(text) and any(e.unit for e, _, _ in hits)):
+        return (_term_key(e.target) for e, _, _ in hits if not e.unit)
+    located = []
+    placed, end = 0, 0  # words placed in the text so far, and where the last of them ends
+    for entry, first, last in hits:
+        start = 0
+        while placed <= last:
+            at = text.find(raw[placed], end)
+            if placed == first:
+                start = at
+            end = at + len(raw[placed])
+            placed += 1
+        located.append((entry, start, end))
+    return located if where else iter(_keys_of(text, located))
+
+
+_HAS_DIGIT = re.compile(r"\d")
 
 
 @lru_cache(maxsize=1)
@@ -352,9 +395,14 @@ def term_keys(text: str, script: str) -> dict[str, str]:
     English article) → the words that gave each: a term's target (``xgafu`` for ЗСУ or "Armed
     Forces of Ukraine"), and each number written next to a unit word (``xu110brigade`` for
     "110th Separate Mechanised Brigade" and "110-ї окремої механізованої бригади")."""
+    return _keys_of(text, _glossary_hits(text, _matchers()[script]))
+
+
+def _keys_of(text: str, hits: Sequence[tuple[_Entry, int, int]]) -> dict[str, str]:
+    """``term_keys`` of ``text`` from its glossary hits (entry, start, end)."""
     out: dict[str, str] = {}
     last_end = 0
-    for entry, start, end in _glossary_hits(text, _matchers()[script]):
+    for entry, start, end in hits:
         words = text[start:end]
         if not entry.unit:
             out.setdefault(_term_key(entry.target), words)

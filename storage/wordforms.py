@@ -29,6 +29,7 @@ import logging
 import re
 from functools import lru_cache
 from importlib.metadata import version
+from itertools import chain
 
 import pymorphy3
 import Stemmer
@@ -182,8 +183,9 @@ def normal_words(text: str, *more: str) -> str:
 
     Runs for every post stored (and, at 1M posts, for every post of a migration), so it works on
     the distinct words of the text, with ``str.replace`` only for the characters present (a
-    ``str.translate`` per text cost more than the lookups)."""
-    out: dict[str, None] = {}
+    ``str.translate`` per text cost more than the lookups), and looks its words up in C (set
+    difference against the memo, ``map`` over it): a Python loop per word was half its time."""
+    out: set[str] = set()
     written: set[str] = set()
     for part in (text, *more):
         if not part:
@@ -201,16 +203,14 @@ def normal_words(text: str, *more: str) -> str:
         else:
             ws = set(_FTS_TOKEN.findall(low))
             written.update(ws)
-        memo = _EXTRA.setdefault(lang, {})
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        for w in ws:
-            extra = memo.get(w)
-            if extra is None:
-                extra = memo[w] = tuple(f for f in forms(w, lang) if f != w)
-            for f in extra:
-                out[f] = None
-    return " ".join(sorted(f for f in out if f not in written))
+        memo = _EXTRA.get(lang)
+        if memo is None or len(memo) >= _MEMO_MAX:
+            memo = _EXTRA[lang] = {}
+        for w in ws.difference(memo):  # words this process has not met yet
+            memo[w] = tuple(f for f in forms(w, lang) if f != w)
+        out.update(chain.from_iterable(map(memo.__getitem__, ws)))
+    out.difference_update(written)
+    return " ".join(sorted(out))
 
 
 #: per text language: word → its normal forms other than itself
