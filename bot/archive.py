@@ -9,6 +9,7 @@ number and skipped while the rest is imported. Export → import keeps every fie
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import re
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 from bot.tglinks import normalize_username
 from storage import channels as channels_repo
 from storage import posts as posts_repo
-from storage import search_index
+from storage import search_index, words_ahead
 from storage import translations as tr_repo
 from storage.db import Database
 from storage.models import Post, PostVersion, Translation, UpsertResult
@@ -441,19 +442,29 @@ class Progress(Protocol):
 
 #: what storing one record can raise that is the record's fault (a lone surrogate cannot be encoded,
 #: a value SQLite refuses); "database is locked" or a full disk (OperationalError) stop the import
+#: records per transaction: a crash loses at most the open one, and a re-run stores it again
+BATCH = 10_000
 STORE_ERRORS = (*RECORD_ERRORS, RecursionError, sqlite3.DataError, sqlite3.IntegrityError,
                 sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
 
-async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool) -> UpsertResult:
+#: index words made beforehand: (post text → words, translation text → words)
+Made = tuple[dict[str, str], dict[str, str]]
+_NOTHING_MADE: Made = ({}, {})
+
+
+async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool,
+                    made: Made = _NOTHING_MADE) -> UpsertResult:
     """Posts, translations and earlier texts of ``batch`` inside an open transaction. Channels new
-    to the database are archives (searchable, never polled) unless ``watch``."""
+    to the database are archives (searchable, never polled) unless ``watch``. ``made``: index
+    words made beforehand (``storage.words_ahead``); the rest are made here."""
     names = {r.post.channel for r in batch}
     await channels_repo.ensure_ids(conn, names, archived=not watch)
     if watch:
         await channels_repo.activate_in(conn, names)
     # indexed once each, with the translation that comes along (below)
-    result = await posts_repo.upsert_many_in(conn, [r.post for r in batch], index=False)
+    result = await posts_repo.upsert_many_in(conn, [r.post for r in batch], index=False,
+                                             words=made[0])
     # translations and earlier texts (our own export's) need the posts' row ids: one lookup
     needing = [r for r in batch if r.translation or r.post.versions]
     ids = await posts_repo.ids_for(
@@ -480,6 +491,7 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool) -> Upsert
                 )
                 for r in with_tr
             ],
+            made[1],
         )
     await search_index.index_new_in(conn)
     return result
@@ -489,36 +501,72 @@ async def import_records(
     db: Database,
     records: Iterable[ImportRecord | ImportIssue],
     *,
-    batch_size: int = 2000,
+    batch_size: int = BATCH,
     progress: Progress | None = None,
     watch: bool = False,
+    words_after: int = words_ahead.START_AFTER,
 ) -> tuple[UpsertResult, list[ImportIssue]]:
     """Store parsed records in batches, each batch (posts + translations) in one transaction.
 
     A batch a record cannot be stored in is rolled back and stored record by record, so that one
     record is reported (by its line) and skipped while the rest are kept. New channels are archived
-    unless ``watch``. Issues come back in line order."""
+    unless ``watch``. Issues come back in line order.
+
+    An import of more than ``words_after`` records on a host with two cores or more
+    starts a worker process that makes the index words of the next batch while this one is written
+    (``storage.words_ahead``); until it is ready, and for small imports, they are made here."""
     total = UpsertResult()
     issues: list[ImportIssue] = []
-    batch: list[ImportRecord] = []
 
-    async def flush() -> None:
-        if not batch:
-            return
+    async def store(recs: list[ImportRecord], made: Made) -> None:
         try:
             async with db.transaction() as conn:
-                total.__iadd__(await _store_in(conn, batch, watch))
+                total.__iadd__(await _store_in(conn, recs, watch, made))
         except STORE_ERRORS:
-            for rec in batch:
+            for rec in recs:
                 try:
                     async with db.transaction() as conn:
-                        total.__iadd__(await _store_in(conn, [rec], watch))
+                        total.__iadd__(await _store_in(conn, [rec], watch, made))
                 except STORE_ERRORS as exc:
                     issues.append(ImportIssue(rec.line, f"cannot be stored: {_first_line(exc)}"))
         if progress is not None:
-            progress.update(len(batch))
-        batch.clear()
+            progress.update(len(recs))
 
+    batches = _batches(records, batch_size, issues, progress)
+    ahead: words_ahead.WordsAhead | None = None
+    sent = False  # whether the worker is making the words of ``upcoming``
+    upcoming = next(batches, None)
+    count = 0
+    try:
+        while upcoming is not None:
+            current, upcoming = upcoming, next(batches, None)
+            count += len(current)
+            made = _NOTHING_MADE
+            if sent and ahead is not None:
+                made = await asyncio.get_running_loop().run_in_executor(None, ahead.receive)
+            sent = False
+            if upcoming and (ahead.ready() if ahead else words_ahead.cores() > 1
+                             and count + len(upcoming) > words_after):
+                texts = await _texts_to_make(db, upcoming)
+                if (texts[0] or texts[1]) and ahead is None:
+                    ahead = words_ahead.WordsAhead()  # ready in ~0.3 s: waited for, so that
+                    # it makes the next batch's words while this one is written
+                    await asyncio.get_running_loop().run_in_executor(None, ahead.ready, 10.0)
+                if (texts[0] or texts[1]) and ahead is not None and ahead.ready():
+                    sent = ahead.send(*texts)
+            await store(current, made)  # while the worker makes the next batch's words
+    finally:
+        if ahead is not None:
+            ahead.close()
+    issues.sort(key=lambda i: i.line)
+    return total, issues
+
+
+def _batches(records: Iterable[ImportRecord | ImportIssue], size: int, issues: list[ImportIssue],
+             progress: Progress | None) -> Iterator[list[ImportRecord]]:
+    """The records in lists of ``size``; the issues among them go to ``issues`` (and count as
+    done for ``progress``)."""
+    batch: list[ImportRecord] = []
     for rec in records:
         if isinstance(rec, ImportIssue):
             issues.append(rec)
@@ -526,8 +574,19 @@ async def import_records(
                 progress.update(1)
             continue
         batch.append(rec)
-        if len(batch) >= batch_size:
-            await flush()
-    await flush()
-    issues.sort(key=lambda i: i.line)
-    return total, issues
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _texts_to_make(db: Database, recs: list[ImportRecord]) -> tuple[list[str], list[str]]:
+    """(post texts, translation texts) of ``recs`` whose index words will be needed: those of
+    posts not stored with the same text already (a re-import of an export needs none)."""
+    stored = await db.read(posts_repo.stored_texts, [(r.post.channel, r.post.message_id)
+                                                     for r in recs])
+    new = [r for r in recs
+           if stored.get((r.post.channel.lower(), r.post.message_id)) != (r.post.text or "")]
+    return (list(dict.fromkeys(r.post.text or "" for r in new)),
+            list(dict.fromkeys(r.translation for r in new if r.translation)))

@@ -293,6 +293,20 @@ def _fits(entry: _Entry, tokens: Sequence[str], i: int) -> bool:
     return True
 
 
+#: a word as written → the word with its Latin look-alikes folded (itself when not Cyrillic)
+_FOLDED: dict[str, str] = {}
+
+
+def _unlookalike(tokens: list[str]) -> list[str]:
+    """Latin look-alike letters inside Cyrillic words folded to Cyrillic, memoised per word."""
+    memo = _FOLDED
+    if len(memo) >= _SEEN_MAX:
+        memo.clear()
+    for t in set(tokens).difference(memo):
+        memo[t] = t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
+    return list(map(memo.__getitem__, tokens))
+
+
 def _glossary_hits(text: str, m: _Matcher) -> list[tuple[_Entry, int, int]]:
     """(entry, start, end) of each glossary source in ``text``, longest first, not overlapping."""
     return _term_hits(text, m, True)  # type: ignore[return-value]
@@ -311,8 +325,7 @@ def _term_hits(text: str, m: _Matcher, where: bool
     tokens = raw
     # "ОАeМБр" typed with a Latin e: Latin look-alikes inside a Cyrillic word
     if m.cyrillic and _ANY_LOOKALIKE.search(text):
-        tokens = [t.translate(_LOOKALIKES) if _HAS_CYRILLIC.search(t) and not t.isascii() else t
-                  for t in tokens]
+        tokens = _unlookalike(tokens)
     cands = m.candidates(tokens)
     hits: list[tuple[_Entry, int, int]] = []  # (entry, first token, last token)
     upto = -1  # the last token of the last hit: hits do not overlap

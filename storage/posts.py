@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,10 +82,12 @@ async def _count(conn: aiosqlite.Connection, sql: str) -> int:
 
 
 async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
-                         index: bool = True) -> UpsertResult:
+                         index: bool = True, words: Mapping[str, str] | None = None
+                         ) -> UpsertResult:
     """Inside an open transaction (so callers can add translations atomically). New posts are
     indexed at the end; with ``index=False`` the caller does it (``search_index.index_new_in``)
-    after storing their translations, so each is indexed once with its translation."""
+    after storing their translations, so each is indexed once with its translation. ``words``:
+    index words made beforehand (text → ``search_index.post_words``), used where they fit."""
     if not posts:
         return UpsertResult()
     ids = await channels.ensure_ids(conn, {p.channel for p in posts})
@@ -96,10 +98,10 @@ async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
     before_versions = await _count(conn, "SELECT max(rowid) FROM post_versions")
     keys = [(ids[p.channel], p.message_id) for p in posts]
     stored = await _stored_texts(conn, keys)
-    words = search_index.words_of([p.text or "" for p in posts], [stored.get(k) for k in keys],
-                                  search_index.post_words)
+    made = search_index.words_of([p.text or "" for p in posts], [stored.get(k) for k in keys],
+                                 search_index.post_words, words)
     await conn.executemany(_UPSERT, [_params(cid, p, now, w)
-                                     for (cid, _), p, w in zip(keys, posts, words, strict=True)])
+                                     for (cid, _), p, w in zip(keys, posts, made, strict=True)])
     after_posts = await _count(conn, "SELECT max(rowid) FROM posts")
     edited = await _count(conn, "SELECT max(rowid) FROM post_versions") - before_versions
     inserted = after_posts - before_posts
@@ -133,6 +135,26 @@ async def _stored_texts(conn: aiosqlite.Connection, keys: Sequence[tuple[int, in
                 f" AND message_id IN ({','.join('?' * len(chunk))})", (cid, *chunk)) as cur:
                 for mid, text, words in await cur.fetchall():
                     out[(cid, mid)] = (text, words)
+    return out
+
+
+def stored_texts(conn: sqlite3.Connection, keys: Sequence[tuple[str, int]]
+                 ) -> dict[tuple[str, int], str]:
+    """On a reading connection: the stored text of each (channel username, message id) that is
+    stored, keyed by (lower-case username, message id) — one query per channel and 500 ids."""
+    out: dict[tuple[str, int], str] = {}
+    by_channel: dict[str, set[int]] = {}
+    for channel, mid in keys:
+        by_channel.setdefault(channel.lower(), set()).add(mid)
+    for channel, mids in by_channel.items():
+        ordered = sorted(mids)
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i : i + 500]
+            for mid, text in conn.execute(
+                    "SELECT p.message_id, p.text FROM posts p"
+                    " WHERE p.channel_id = (SELECT id FROM channels WHERE username = ?)"
+                    f" AND p.message_id IN ({','.join('?' * len(chunk))})", (channel, *chunk)):
+                out[(channel, mid)] = text
     return out
 
 

@@ -25,7 +25,7 @@ import hashlib
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import aiosqlite
@@ -162,12 +162,13 @@ def post_words(text: str) -> str:
 
 
 def words_of(texts: Sequence[str], stored: Sequence[tuple[str, str] | None],
-             words: Callable[[str], str]) -> list[str]:
+             words: Callable[[str], str], made: Mapping[str, str] | None = None) -> list[str]:
     """The index words of each of ``texts`` (``words``: ``post_words`` or
     ``wordforms.normal_words``): a row's ``stored`` (text, words) when its text is unchanged — so
     re-importing an export or re-fetching a post recomputes nothing and re-indexes nothing — else
-    ``words(text)``, once per distinct text."""
-    done: dict[str, str] = {}
+    ``made[text]`` when given (made beforehand by the same function: ``storage.words_ahead``),
+    else ``words(text)``, once per distinct text."""
+    done: dict[str, str] = dict(made) if made else {}
     out: list[str] = []
     for text, old in zip(texts, stored, strict=True):
         if old is not None and old[0] == text:

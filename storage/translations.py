@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,14 +34,17 @@ WHERE translations.text IS NOT excluded.text
 
 
 async def upsert_in(
-    conn: aiosqlite.Connection, items: Sequence[tuple[Translation, str | None]]
+    conn: aiosqlite.Connection, items: Sequence[tuple[Translation, str | None]],
+    words: Mapping[str, str] | None = None,
 ) -> None:
     """Inside a transaction: store (translation, original text it was made from) pairs. A
-    translation stored before with the same text keeps its index words (nothing recomputed)."""
+    translation stored before with the same text keeps its index words (nothing recomputed).
+    ``words``: index words made beforehand (text → ``normal_words``), used where they fit."""
     now = to_iso(utcnow())
     stored = await _stored_texts(conn, [t.post_id for t, _ in items])
-    words = search_index.words_of([t.text for t, _ in items],
-                                  [stored.get((t.post_id, t.lang)) for t, _ in items], normal_words)
+    made = search_index.words_of([t.text for t, _ in items],
+                                 [stored.get((t.post_id, t.lang)) for t, _ in items], normal_words,
+                                 words)
     await conn.executemany(
         _UPSERT,
         [
@@ -57,7 +60,7 @@ async def upsert_in(
                 t.glossary,
                 w,  # what the index holds beside the translation
             )
-            for (t, src), w in zip(items, words, strict=True)
+            for (t, src), w in zip(items, made, strict=True)
         ],
     )
     # a new row leaves the queue by trigger (translations_dequeue, AFTER INSERT); one that was

@@ -1,0 +1,119 @@
+"""The index words of an import's next batch, made in a second process while this batch is written.
+
+A post's index words (``search_index.post_words``, ``wordforms.normal_words`` of its translation)
+are pure Python and hold the GIL; writing a batch is mostly SQLite, which does not. On two cores a
+large import therefore runs as a pipeline: this process writes batch k while the worker makes the
+words of batch k+1 (``bot.archive.import_records``). The worker only computes: it never opens the
+database, so a crash loses what it always lost (the open transaction), and any text it was not
+asked about, or whose words did not come back, is done in this process as before.
+
+Why the earlier try made the wall time worse, and what this one does instead: it waited for the
+worker's start (a fresh interpreter importing pymorphy3 and loading two dictionaries, ~1 s of CPU)
+before writing anything, and then kept the worker busy with rows that needed no words (a re-import
+of an export). Here the import goes on in this process until the worker says it is ready, and only
+texts that are not stored already are sent. One batch is in flight at a time (a pipe, no pool).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+
+#: an import starts the worker when it reaches this many records: below, the worker's start-up
+#: (~1 s of CPU on the other core) would cost more than it saves
+START_AFTER = 4000
+
+_READY = "ready"
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _serve(conn: Connection) -> None:
+    """The worker: warm up, say so, then answer (post texts, translation texts) with their words
+    until the importing process closes its end (or dies: the pipe reports EOF)."""
+    from storage import crossscript, search_index, wordforms
+
+    wordforms._analyzers()
+    crossscript._matchers()
+    conn.send(_READY)
+    post_words, normal_words = search_index.post_words, wordforms.normal_words
+    while True:
+        try:
+            posts, trs = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send(([post_words(t) for t in posts], [normal_words(t) for t in trs]))
+        except OSError:  # the importing process is gone
+            return
+
+
+class WordsAhead:
+    """One worker process and its pipe; ``send`` a batch's texts, later ``receive`` their words."""
+
+    def __init__(self) -> None:
+        ctx = get_context("spawn")  # a clean interpreter: this one runs the database's threads
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True,
+                                 name="citewatch-index-words")
+        self._proc.start()
+        child.close()
+        self._ready = False
+        self._asked: tuple[list[str], list[str]] | None = None
+
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether the worker has started, waiting up to ``wait`` seconds for it (blocks: a
+        thread for more than a moment)."""
+        if not self._ready and self._proc.is_alive():
+            try:
+                if self._conn.poll(wait):
+                    self._ready = self._conn.recv() == _READY
+            except (EOFError, OSError):
+                pass
+        return self._ready
+
+    def send(self, posts: Sequence[str], trs: Sequence[str]) -> bool:
+        """Ask for the words of these post and translation texts (one batch at a time); False
+        when the worker is gone (the caller makes them)."""
+        self._asked = (list(posts), list(trs))
+        try:
+            self._conn.send(self._asked)
+        except OSError:
+            self._ready = False
+            self._asked = None
+        return self._asked is not None
+
+    def receive(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The words asked for by the last ``send``, text → words, as (posts, translations); empty
+        when the worker died (the caller computes them). Blocks: run it in a thread."""
+        asked, self._asked = self._asked, None
+        if asked is None:
+            return {}, {}
+        try:
+            posts, trs = self._conn.recv()
+        except (EOFError, OSError):
+            self._ready = False
+            return {}, {}
+        return dict(zip(asked[0], posts, strict=True)), dict(zip(asked[1], trs, strict=True))
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id."""
+        return self._proc.pid
+
+    def close(self) -> None:
+        """Stop the worker (it holds nothing to save; one still starting is not waited for)."""
+        self._conn.close()
+        self._proc.join(timeout=5 if self._ready else 0)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+
