@@ -39,7 +39,9 @@ KEYS_RULES = "1"
 MIN_KEY = 4
 _HAS_CYRILLIC = re.compile(r"[а-яіїєґё]", re.IGNORECASE)
 _CYRILLIC_WORD = re.compile(r"[А-ЯЁІЇЄҐ][а-яёіїєґʼ'’А-ЯЁІЇЄҐ-]+")
-_LATIN_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
+#: a capitalised Latin word (the capital first, the word start checked right after it: ``re``
+#: skips to the next capital in C instead of trying every position)
+_LATIN_NAME = re.compile(r"[A-Z](?<!\w[A-Z])[a-zA-Z'’-]+")
 _UK_ONLY = frozenset("іїєґІЇЄҐ")
 _RU_ONLY = frozenset("ыэъЫЭЪ")
 #: letters and digraphs of any romanisation, to one sound each (longest first)
@@ -165,7 +167,7 @@ def article_names(text: str) -> dict[str, str]:
     return out
 
 
-_LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+\b")
+_LOWER_WORD = re.compile(r"[a-z](?<!\w[a-z])[a-z'’-]+\b")  # the letter first, as _LATIN_NAME
 _LATIN_WORD = re.compile(r"\b[A-Za-z][a-zA-Z'’-]*")
 
 

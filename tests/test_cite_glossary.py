@@ -106,6 +106,30 @@ def test_a_glossary_hit_spans_exactly_its_words_in_real_texts() -> None:
     assert hits > 1000
 
 
+def test_latin_words_are_those_of_the_plain_patterns() -> None:
+    """``crossscript._LATIN_NAME`` and ``_LOWER_WORD`` open with the letter (``re`` skips to it in
+    C): the same matches as their ``\\b…`` forms on the real articles, as written and lower-cased,
+    and on edge cases."""
+    import json
+    import re
+
+    from storage import crossscript
+
+    texts = ["\n" + json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    texts += ["Kyiv", "aKyiv Kyiv", "_Kyiv 1Kyiv", "ЖKyiv", "O'Brien’s", "X", "-Kherson-Oblast"]
+    texts += [t.lower() for t in texts]
+    for fast, plain in ((crossscript._LATIN_NAME, r"\b[A-Z][a-zA-Z'’-]+"),
+                        (crossscript._LOWER_WORD, r"\b[a-z][a-z'’-]+\b")):
+        found = 0
+        for t in texts:
+            want = [(m.span(), m.group()) for m in re.finditer(plain, t)]
+            assert [(m.span(), m.group()) for m in fast.finditer(t)] == want, t[:200]
+            found += len(want)
+        assert found > 10_000
+
+
 def test_a_year_or_a_count_is_not_a_unit_number() -> None:
     keys = term_keys("In 2022 the brigade; 1,200 troops of the army; 3.5 regiments", "latin")
     assert not [k for k in keys if k.startswith("xu")]
