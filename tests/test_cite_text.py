@@ -285,7 +285,7 @@ def test_month_day_finds_the_month_words_the_plain_pattern_finds() -> None:
 #: start with the character class instead (checked right after it), so ``re`` skips to the next
 #: digit or capital in C rather than trying the pattern at every position
 _PLAIN_PATTERNS = {
-    "_NUMBER": r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
+    "_NUMBER": r"(?<![\w.,])(?<![^\W\d_]-)(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
                r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)",
     "_DATE_DM": r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})",
     "_DATE_NUM": r"\b(\d{1,2})\.(\d{2})(?:\.(?:\d{2}|\d{4}))?\b"
@@ -293,7 +293,8 @@ _PLAIN_PATTERNS = {
                  r"megawatt|млн|млрд|тис|тыс|відсот|процент))",
     "_CAPITALISED": r"\b([A-Z][a-z]{2,}|[А-ЯІЇЄҐ][а-яіїєґ']{2,}|[A-Z]{2,6})\b",
     "_SENTENCE": r"(?<=[.!?…])[\"')\]]*\s+|\n+",
-    "_NUMBER_UNIT": r"(?<![\w.,])(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)(?:\s*\([^)]*\))?\s+"
+    "_NUMBER_UNIT": r"(?<![\w.,])(?<![^\W\d_]-)(\d{1,3}(?:[ ,.\u202f]\d{3})+|\d+(?:[.,]\d+)?)"
+                    r"(?:\s*\([^)]*\))?\s+"
                     r"(?:(?:more|than|of|additional|other|russian|ukrainian|enemy)\s+)?"
                     r"([^\W\d_]{3,})",
 }
@@ -315,7 +316,8 @@ def test_prefix_scanned_patterns_match_as_their_plain_forms(name: str) -> None:
     texts += ["24.02", "a24.02 x", "_5 March", "March 5th", "1,200 troops", "x1 200", "5th of May",
               "Київ Бахмут", "ZSU AFU ABCDEFG", "aKyiv", "ЦЦц", "1.5 gigawatts", "Jan. 3, .5 1",
               "3,000 more enemy soldiers", "7", "77 (seventy-seven) units", 'He said." Then',
-              "End.)\n\nNext! ? …\t\"a", "no.\u00a0break", "\n"]
+              "End.)\n\nNext! ? …\t\"a", "no.\u00a0break", "\n", "Kh-101 missiles, 3-4 km",
+              "Х-101/Х-555 ракети", "120-mm guns"]
     checked = 0
     for t in texts:
         for v in (t, tx.normalize(t), tx._numeric_text(t) or ""):
@@ -348,3 +350,16 @@ def test_telegram_pattern_matches_as_its_plain_form() -> None:
                                                                       want.group(0))), s
             found += want is not None
     assert found >= 50
+
+
+def test_a_model_number_is_no_figure_and_a_date_no_article_figure() -> None:
+    # "Kh-101", "S-300", "Shahed-136", "Ка-52": a designation every report of the kind shares,
+    # not a count; "120-mm" and "1,200 troops" are figures
+    assert tx.numbers("Kh-101 and S-300 missiles, Shahed-136 drones, Ка-52") == set()
+    assert tx.number_units("Kh-101 missiles") == set()
+    assert tx.number_units("24 missiles") == {("24", tx.stem("missiles"))}
+    assert tx.numbers("120-mm guns and 1,200 troops") == {"120", "1200"}
+    # an article's "Nov. 10" or "24 лютого" is when, not how many
+    assert tx.figures("On Nov. 10 the governor said 19 drones hit 10 villages") == {"19", "10"}
+    assert tx.figures("On Nov. 10 the governor said 19 drones were shot down") == {"19"}
+    assert tx.figures("24 лютого знищено 12 танків") == {"12"}

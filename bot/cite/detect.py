@@ -227,7 +227,7 @@ def _prepare(text: str) -> _Side:
         sents=sents,
         index=index,
         stems=frozenset(index),
-        numbers=tx.numbers(text),
+        numbers=tx.figures(text),
         dates=tx.dates(text),
         names=tx.names(text),
         raw_sents=raw,

@@ -122,8 +122,10 @@ for _n, _names in enumerate([
     for _m in _names.split():
         _MONTHS[_m] = _n
 
+#: a number not glued to a word: "M777" and "Kh-101", "S-300", "Ка-52" (a model's designation,
+#: shared by every report of the kind) are names, not figures
 _NUMBER = re.compile(
-    r"(\d(?<![\w.,]\d)(?:\d{0,2}(?:[ ,.\u202f]\d{3})+|\d*(?:[.,]\d+)?))"
+    r"(\d(?<![\w.,]\d)(?<![^\W\d_]-\d)(?:\d{0,2}(?:[ ,.\u202f]\d{3})+|\d*(?:[.,]\d+)?))"
     r"(?:st|nd|rd|th|-?(?:mm|cm|km|kg)|-?[а-яіїєґ]{1,3})?(?![\w.]\d)(?!\w)"
 )
 _DATE_DM = re.compile(r"(\d(?<!\w\d)\d?)(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})", re.UNICODE)
@@ -443,9 +445,23 @@ def numbers(text: str) -> set[str]:
 
 #: a number and the word after it ("12 occupiers", "1,000 troops", "30 окупантів")
 _NUMBER_UNIT = re.compile(
-    r"(\d(?<![\w.,]\d)(?:\d{0,2}(?:[ ,.\u202f]\d{3})+|\d*(?:[.,]\d+)?))(?:\s*\([^)]*\))?\s+"
+    r"(\d(?<![\w.,]\d)(?<![^\W\d_]-\d)(?:\d{0,2}(?:[ ,.\u202f]\d{3})+|\d*(?:[.,]\d+)?))"
+    r"(?:\s*\([^)]*\))?\s+"
     r"(?:(?:more|than|of|additional|other|russian|ukrainian|enemy)\s+)?([^\W\d_]{3,})"
 )
+
+
+def figures(text: str) -> set[str]:
+    """``numbers(text)`` without the days of its dates ("on Nov. 10", "24 лютого"): an article's
+    date is when it happened, not a figure a post could share by chance ("10 drones")."""
+    if not _DIGIT.search(text):
+        return set()
+    s = normalize(text)
+    s = _DATE_DM.sub(lambda m: " " if _month(m.group(2)) and 1 <= int(m.group(1)) <= 31
+                     else m.group(0), s)
+    s = _MONTH_DAY.sub(lambda m: " " if _month(m.group(1)) and 1 <= int(m.group(2)) <= 31
+                     else m.group(0), s)
+    return numbers(s)
 
 
 def number_units(text: str) -> set[tuple[str, str]]:
