@@ -294,3 +294,14 @@ def test_a_country_before_the_body_does_not_name_the_organisation() -> None:
             "ministry said on Telegram.")
     assert _place_then_body(text, text.lower(), "Russian Defence Ministry") is None
     assert _place_then_body(text, text.lower(), "Russia's Defence Ministry") is None
+
+
+def test_the_country_every_post_names_is_no_shared_name() -> None:
+    # "України" / "Ukraine" is the topic of every post, not a fact that tells this one apart
+    post = ("Окупанти захопили Масютівку. Сили оборони України тримають позиції біля Синьківки.")
+    article = ("Russian forces have seized Masiutivka, DeepState said on Telegram, while the "
+               "defence forces of Ukraine are holding their positions near Synkivka.")
+    art = ArticleInput(text=article, published=POST_TIME + timedelta(hours=5))
+    [found] = detect(art, [candidate(post, 1)], aliases_by_channel=DEFAULT_ALIASES)
+    shared = next(e for e in found.evidence if e["kind"] == "shared")
+    assert {"masatavk", "sankavk"} <= set(shared["keys"]) and "akran" not in shared["keys"]

@@ -952,7 +952,7 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     if cross and post_keys is None:
         post_keys = _post_keys(post_text)
     if cross:
-        hits = art.keys & post_keys if post_keys else frozenset()
+        hits = (art.keys & post_keys) - _topic_keys() if post_keys else frozenset()
     else:
         # a translation names a unit its own way ("the 110th separate mechanized brigade" for the
         # article's "110th Brigade"): numbered units meet by their key here too
@@ -1017,6 +1017,7 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
                                           for _, _, k in cross_units], "terms": terms}
 
 
+
 def _spell_names_alike(art: _Side, texts: Iterable[str]) -> None:
     """A machine translation romanises names its own way ("Blagodatne", "Kupyansk") where the
     journalist writes "Blahodatne", "Kupiansk": a name of a candidate text whose transliteration
@@ -1032,6 +1033,15 @@ def _spell_names_alike(art: _Side, texts: Iterable[str]) -> None:
         for n in sorted(_post_facts(text)[2] - art.stems):
             if n.isascii() and (k := crossscript.name_key(n)) and k in ours:
                 art.spell_alike(n, ours[k])
+
+
+@lru_cache(maxsize=1)
+def _topic_keys() -> frozenset[str]:
+    """The cross-script keys of the countries and capitals every war post names ("Україна",
+    "Москва"): the topic, as ``tx.COMMON_TOPIC`` is for Latin words, not a fact."""
+    return frozenset(crossscript.post_keys(
+        "Україна України Україні Украина Украины Росія Росії Россия России Москва Москви Москвы "
+        "Київ Києва Киев Киева"))
 
 
 def _same_names(ours: Iterable[str], theirs: Iterable[str]) -> set[str]:
