@@ -281,6 +281,37 @@ def test_month_day_finds_the_month_words_the_plain_pattern_finds() -> None:
     assert found > 100
 
 
+def test_number_words_are_read_as_without_the_substring_test() -> None:
+    """``_numeric_text`` looks for number words only in texts that hold one as a substring: the
+    same text as the pattern read everywhere, on real articles and posts and on random strings of
+    number words, their look-alikes ("often", "ſixty") and breaks."""
+    import random
+    import unicodedata
+
+    def everywhere(text: str) -> str | None:
+        s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
+        if tx._NUMBER_WORD.search(s):
+            s = tx._NUMBER_WORD.pattern.sub(tx._number_word, s)
+        return s if re.search(r"\d", s) else None
+
+    texts = [json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
+                     ".csv").open(encoding="utf-8") as f:
+        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
+                                                           row["text_en_google"])]
+    rnd = random.Random(2)
+    parts = ["twenty", "Twenty", "one", "-", " ", "—", "'", "_", "ten", "TEN", "often", "FORTY",
+             "ſixty", "5", "é", "TWELVE", "nineteen", "\u00a0", "İ"]
+    texts += ["".join(rnd.choice(parts) for _ in range(rnd.randint(1, 8))) for _ in range(20000)]
+    skipped = 0
+    for t in texts:
+        assert tx._numeric_text.__wrapped__(t) == everywhere(t), t[:200]
+        skipped += not tx._may_have_number_word(t)
+    assert 1000 < skipped < len(texts) - 1000  # both ways are taken
+
+
 #: the patterns as first written, each opening with ``\b`` or a lookbehind; the module's forms
 #: start with the character class instead (checked right after it), so ``re`` skips to the next
 #: digit or capital in C rather than trying the pattern at every position

@@ -420,9 +420,26 @@ def _numeric_text(text: str) -> str | None:
     None without a digit. Memoised for the few texts at hand: ``numbers`` and ``number_units``
     read each text one after the other."""
     s = text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
-    if _NUMBER_WORD.search(s):
+    if _may_have_number_word(s) and _NUMBER_WORD.search(s):
         s = _NUMBER_WORD.pattern.sub(_number_word, s)
     return s if _DIGIT.search(s) else None
+
+
+#: the words of ``_NUMBER_WORD`` looked for as substrings ("ten" is in "often": by ``_TEN``)
+_NUMBER_WORDS_BUT_TEN = tuple(w for w in [*_TENS, *_TEENS] if w != "ten")
+_TEN = re.compile(r"ten(?<!\wten)\b")
+
+
+def _may_have_number_word(s: str) -> bool:
+    """False when ``_NUMBER_WORD`` cannot match in ``s``: none of its words is in the lower-cased
+    text, or only "ten" inside other words. A substring test per word (in C) costs a third of the
+    pattern's scan of every word start, which most texts (no number word) needed in full; a text
+    with a letter that case folding treats apart (``ODD_CASE_LETTERS``) is always scanned."""
+    if ODD_CASE_LETTERS.search(s):
+        return True
+    low = s.lower()
+    return any(w in low for w in _NUMBER_WORDS_BUT_TEN) or (
+        "ten" in low and _TEN.search(low) is not None)
 
 
 def _plain_number(raw: str) -> str:
