@@ -223,12 +223,13 @@ def _prepare(text: str) -> _Side:
     for i, ss in enumerate(sents):
         for s in ss:
             index.setdefault(s, set()).add(i)
+    dates = tx.dates(text)
     return _Side(
         sents=sents,
         index=index,
         stems=frozenset(index),
-        numbers=tx.figures(text),
-        dates=tx.dates(text),
+        numbers=tx.figures(text, {str(d) for _, d in dates}),
+        dates=dates,
         names=tx.names(text),
         raw_sents=raw,
         units=tx.number_units(text),
@@ -792,8 +793,14 @@ _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}\b")
 def _spelled_out(text: str, channels: Iterable[str]) -> dict[str, str]:
     """Channels whose username the article writes as words ("Roma Broma" for @romabroma): the
     words as written, by channel, to be looked for as an alias."""
-    names = set(channels)
+    # only a channel whose letters the article holds with its spaces and hyphens taken out, and
+    # not as one word (most articles name none: one pass over the text decides)
+    compact = text.lower().replace(" ", "").replace("-", "")
+    lowered = text.lower()
+    names = {ch for ch in channels if ch in compact and ch not in lowered}
     out: dict[str, str] = {}
+    if not names:
+        return out
     for m in _CAPITALISED_RUN.finditer(text):
         joined = m.group(0).replace(" ", "").replace("-", "").lower()
         if joined in names and joined not in out:

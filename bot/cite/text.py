@@ -468,17 +468,39 @@ _NUMBER_UNIT = re.compile(
 )
 
 
-def figures(text: str) -> set[str]:
+def figures(text: str, days: Iterable[str] | None = None) -> set[str]:
     """``numbers(text)`` without the days of its dates ("on Nov. 10", "24 лютого"): an article's
-    date is when it happened, not a figure a post could share by chance ("10 drones")."""
-    if not _DIGIT.search(text):
-        return set()
-    s = normalize(text)
-    s = _DATE_DM.sub(lambda m: " " if _month(m.group(2)) and 1 <= int(m.group(1)) <= 31
-                     else m.group(0), s)
-    s = _MONTH_DAY.sub(lambda m: " " if _month(m.group(1)) and 1 <= int(m.group(2)) <= 31
-                     else m.group(0), s)
-    return numbers(s)
+    date is when it happened, not a figure a post could share by chance ("10 drones"). ``days``:
+    the days of ``dates(text)`` as strings, when the caller has them. A number written both as a
+    day and as a figure stays."""
+    out: set[str] = set()
+    s = _numeric_text(text)
+    if s is None:
+        return out
+    if days is None:
+        days = {str(d) for _, d in dates(text)}
+    days = set(days)
+    for m in _NUMBER.finditer(s):
+        raw = _plain_number(m.group(1))
+        if len(raw.replace(".", "")) < 2:
+            continue
+        if raw in days and _a_day(s, m):
+            continue
+        out.add(raw)
+    return out
+
+
+_MONTH_AFTER = re.compile(r"(?:st|nd|rd|th)?\s+(?:of\s+)?([^\W\d_]{3,})")
+_MONTH_BEFORE = re.compile(r"([^\W\d_]{3,})\.?\s+$")
+
+
+def _a_day(s: str, m: re.Match[str]) -> bool:
+    """Whether the number ``m`` in ``s`` is a date's day: a month name right after or before it."""
+    after = _MONTH_AFTER.match(s, m.end())
+    if after and _month(after.group(1)):
+        return True
+    before = _MONTH_BEFORE.search(s, max(0, m.start() - 16), m.start())
+    return bool(before and _month(before.group(1)))
 
 
 def number_units(text: str) -> set[tuple[str, str]]:
