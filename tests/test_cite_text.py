@@ -80,6 +80,21 @@ def test_fts_terms_put_the_words_attributed_to_telegram_first() -> None:
     assert quoted < min(terms.index(normal(t)) for t in ("stoltenberg", "bundeswehr", "washington"))
 
 
+def test_fts_terms_survive_full_spelling_memos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spellings' terms and scores are memoised per process, bounded: full memos start over
+    and give the same terms."""
+    from bot.cite import candidates
+
+    article = json.loads(next(iter(shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8"))))["text"]
+    want = fts_terms(article)
+    monkeypatch.setattr(candidates, "_FOLDED_MAX", 5)
+    candidates._SCORED.clear()
+    assert fts_terms(article) == want
+    assert len(candidates._SCORED) <= 5
+
+
 def test_normalize_folds_squeezes_and_expands() -> None:
     assert tx.normalize("Don\u2019t\u00a0 \t stop  «Ёлка» \u2014 zero\u200bwidth soft\u00adhyphen") == (
         'do not stop "елка" - zerowidth softhyphen')

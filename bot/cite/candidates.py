@@ -71,6 +71,20 @@ def _fold_word(word: str) -> str:
     return fold(unicodedata.normalize("NFC", "".join(out)))  # the index holds ё as е
 
 
+def _scored(raw: str) -> tuple[str, float | None]:
+    """A spelling's term and its score as a first spelling (None: a stop word, or not worth a
+    lookup), memoised like ``_fold`` (``_SCORED``): articles share most of their spellings."""
+    if len(_SCORED) >= _FOLDED_MAX:
+        _SCORED.clear()
+    term = _fold(raw)
+    got = _SCORED[raw] = (term, None if term in STOPWORDS else _base_score(term, raw))
+    return got
+
+
+#: spelling → its term and score (``_scored``)
+_SCORED: dict[str, tuple[str, float | None]] = {}
+
+
 def _base_score(term: str, raw: str) -> float | None:
     """A term's score from its first spelling in the text, or None if it is not worth a lookup."""
     if term.isdigit():
@@ -94,13 +108,10 @@ def fts_terms(text: str, max_terms: int = MAX_TERMS) -> list[str]:
     scored: dict[str, float] = {}
     cited = _cited_spans(text)
     if not cited:  # most articles: no positions needed, and each spelling once, in order of use
-        folded = _FOLDED.get
+        known = _SCORED.get
         for raw in dict.fromkeys(_WORD.findall(text)):
-            term = folded(raw) or _fold(raw)
-            if term in scored or term in STOPWORDS:
-                continue
-            score = _base_score(term, raw)
-            if score is not None:
+            term, score = known(raw) or _scored(raw)
+            if score is not None and term not in scored:
                 scored[term] = score
     else:
         boosted: dict[str, bool] = {}
