@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from bot.tglinks import normalize_username
 from storage import channels as channels_repo
 from storage import posts as posts_repo
-from storage import search_index, wordforms, words_ahead
+from storage import search_index, words_ahead
 from storage import translations as tr_repo
 from storage.db import Database
 from storage.models import Post, PostVersion, Translation, UpsertResult
@@ -553,8 +553,12 @@ async def import_records(
                     # it makes the next batch's words while this one is written
                     await asyncio.get_running_loop().run_in_executor(None, ahead.ready, 10.0)
                 if (texts[0] or texts[1]) and ahead is not None and ahead.ready():
-                    if made is _NOTHING_MADE:  # the first batch: the worker makes half of it
-                        made = await _made_with(ahead, await _texts_to_make(db, current))
+                    if made is _NOTHING_MADE and ahead.send(*await _texts_to_make(db, current),
+                                                            share=0.5):
+                        # the first batch: the worker makes half of its words, this process
+                        # the other half
+                        made = await asyncio.get_running_loop().run_in_executor(None,
+                                                                                ahead.receive)
                     sent = ahead.send(*texts)
             await store(current, made)  # while the worker makes the next batch's words
     finally:
@@ -581,18 +585,6 @@ def _batches(records: Iterable[ImportRecord | ImportIssue], size: int, issues: l
             batch = []
     if batch:
         yield batch
-
-
-async def _made_with(ahead: words_ahead.WordsAhead, texts: tuple[list[str], list[str]]) -> Made:
-    """The words of ``texts``: the worker makes the second half of each list while this process
-    makes the first."""
-    posts, trs = texts
-    if not ahead.send(posts[len(posts) // 2:], trs[len(trs) // 2:]):
-        return _NOTHING_MADE
-    made_posts = {t: search_index.post_words(t) for t in posts[: len(posts) // 2]}
-    made_trs = {t: wordforms.normal_words(t) for t in trs[: len(trs) // 2]}
-    theirs = await asyncio.get_running_loop().run_in_executor(None, ahead.receive)
-    return {**made_posts, **theirs[0]}, {**made_trs, **theirs[1]}
 
 
 async def _texts_to_make(db: Database, recs: list[ImportRecord]) -> tuple[list[str], list[str]]:

@@ -47,6 +47,8 @@ _ONE_APOSTROPHE = str.maketrans("’ʼ`", "'''")
 _ODD_APOSTROPHES = "’ʼ`"
 #: a token as FTS5's unicode61 tokenizer cuts it (apostrophes split words)
 _FTS_TOKEN = re.compile(r"[^\W_]+")
+#: the same in lower-case ASCII text, where it is exactly this class (re matches it twice as fast)
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+")
 _FOLD = str.maketrans("ёЁ", "еЕ")
 _UK_ONLY = frozenset("іїєґ")
 _RU_ONLY = frozenset("ыэъ")
@@ -191,17 +193,23 @@ def normal_words(text: str, *more: str) -> str:
         if not part:
             continue
         low = part.lower()
-        lang = text_lang(low)
-        if "ё" in low:
-            low = low.replace("ё", "е")
-        for a in _ODD_APOSTROPHES:
-            if a in low:
-                low = low.replace(a, "'")
+        plain = low.isascii()  # most English translations: no language letters, no ё
+        if plain:
+            lang = None
+            if "`" in low:
+                low = low.replace("`", "'")
+        else:
+            lang = text_lang(low)
+            if "ё" in low:
+                low = low.replace("ё", "е")
+            for a in _ODD_APOSTROPHES:
+                if a in low:
+                    low = low.replace(a, "'")
         if "'" in low:
             ws = set(_WORD.findall(low))
             written.update(t for w in ws for t in w.split("'"))
         else:
-            ws = set(_FTS_TOKEN.findall(low))
+            ws = set((_ASCII_TOKEN if plain else _FTS_TOKEN).findall(low))
             written.update(ws)
         memo = _EXTRA.get(lang)
         if memo is None or len(memo) >= _MEMO_MAX:

@@ -21,11 +21,16 @@ from collections.abc import Sequence
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 
+from storage import search_index, wordforms
+
 #: an import starts the worker when it reaches this many records: below, the worker's start-up
 #: (~1 s of CPU on the other core) would cost more than it saves
 START_AFTER = 4000
 
 _READY = "ready"
+#: how far ``share`` moves after each batch, and its ceiling
+SHARE_STEP = 0.02
+MAX_SHARE = 0.5
 
 
 def cores() -> int:
@@ -39,7 +44,7 @@ def cores() -> int:
 def _serve(conn: Connection) -> None:
     """The worker: warm up, say so, then answer (post texts, translation texts) with their words
     until the importing process closes its end (or dies: the pipe reports EOF)."""
-    from storage import crossscript, search_index, wordforms
+    from storage import crossscript
 
     wordforms._analyzers()
     crossscript._matchers()
@@ -68,6 +73,10 @@ class WordsAhead:
         child.close()
         self._ready = False
         self._asked: tuple[list[str], list[str]] | None = None
+        self._own: tuple[list[str], list[str]] = ([], [])
+        #: the part of each batch this process makes itself (writing the batch before costs it
+        #: about as much as the words cost the worker; the split follows who waited)
+        self.share = 0.1
 
     def ready(self, wait: float = 0.0) -> bool:
         """Whether the worker has started, waiting up to ``wait`` seconds for it (blocks: a
@@ -80,10 +89,14 @@ class WordsAhead:
                 pass
         return self._ready
 
-    def send(self, posts: Sequence[str], trs: Sequence[str]) -> bool:
-        """Ask for the words of these post and translation texts (one batch at a time); False
-        when the worker is gone (the caller makes them)."""
-        self._asked = (list(posts), list(trs))
+    def send(self, posts: Sequence[str], trs: Sequence[str], share: float | None = None) -> bool:
+        """Ask for the words of these post and translation texts (one batch at a time): the
+        worker makes all but the first ``share`` of each list (default: the adapted ``share``),
+        which ``receive`` makes here. False when the worker is gone (the caller makes them)."""
+        part = self.share if share is None else share
+        keep_posts, keep_trs = round(len(posts) * part), round(len(trs) * part)
+        self._own = (list(posts[:keep_posts]), list(trs[:keep_trs]))
+        self._asked = (list(posts[keep_posts:]), list(trs[keep_trs:]))
         try:
             self._conn.send(self._asked)
         except OSError:
@@ -92,17 +105,27 @@ class WordsAhead:
         return self._asked is not None
 
     def receive(self) -> tuple[dict[str, str], dict[str, str]]:
-        """The words asked for by the last ``send``, text → words, as (posts, translations); empty
-        when the worker died (the caller computes them). Blocks: run it in a thread."""
+        """The words asked for by the last ``send``, text → words, as (posts, translations): this
+        process's share made here meanwhile, then the worker's (none when it died: the caller makes
+        them). ``share`` moves towards the split where neither side waits. Blocks: run it in a
+        thread."""
         asked, self._asked = self._asked, None
         if asked is None:
             return {}, {}
+        own_posts = {t: search_index.post_words(t) for t in self._own[0]}
+        own_trs = {t: wordforms.normal_words(t) for t in self._own[1]}
         try:
+            if self._conn.poll():  # the worker was done first: give it more next time
+                self.share = max(0.0, self.share - SHARE_STEP)
+            else:
+                self.share = min(MAX_SHARE, self.share + SHARE_STEP)
             posts, trs = self._conn.recv()
         except (EOFError, OSError):
             self._ready = False
-            return {}, {}
-        return dict(zip(asked[0], posts, strict=True)), dict(zip(asked[1], trs, strict=True))
+            return own_posts, own_trs
+        own_posts.update(zip(asked[0], posts, strict=True))
+        own_trs.update(zip(asked[1], trs, strict=True))
+        return own_posts, own_trs
 
     @property
     def pid(self) -> int | None:

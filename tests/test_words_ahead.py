@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from bot.archive import ImportRecord, import_records
 from storage import search_index, wordforms
 from storage.db import Database
@@ -24,13 +26,16 @@ def _texts() -> tuple[list[str], list[str]]:
             [r.translation for r in recs if r.translation])
 
 
-def test_worker_makes_the_words_this_process_makes() -> None:
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_worker_makes_the_words_this_process_makes(share: float) -> None:
+    """All of a batch's words come back, whichever part of them this process made itself."""
     posts, trs = _texts()
     ahead = WordsAhead()
     try:
         assert ahead.ready(wait=30)
-        assert ahead.send(posts, trs)
+        assert ahead.send(posts, trs, share=share)
         made_posts, made_trs = ahead.receive()
+        assert 0.0 <= ahead.share <= 0.5
     finally:
         ahead.close()
     assert made_posts == {t: search_index.post_words(t) for t in posts}
@@ -46,7 +51,7 @@ def test_a_dead_worker_answers_nothing() -> None:
         assert ahead.ready(wait=30)
         assert ahead.pid is not None
         os.kill(ahead.pid, signal.SIGKILL)
-        sent = ahead.send(posts[:5], trs[:5])
+        sent = ahead.send(posts[:5], trs[:5], share=0.0)
         assert ahead.receive() == ({}, {})  # the importer makes them itself
         assert not sent or not ahead.ready()
     finally:
