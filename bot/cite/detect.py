@@ -61,7 +61,15 @@ from urllib.parse import urlsplit
 
 from bot.cite import bilingual
 from bot.cite import text as tx
-from bot.cite.spans import Span, mentions_telegram, offline_sentences, quoted_spans, relays
+from bot.cite.spans import (
+    Span,
+    mentions_telegram,
+    offline_sentences,
+    quoted_spans,
+    relayed_names,
+    relays,
+    speakers,
+)
 from bot.tglinks import TelegramRef, find_links, refs_from_json
 from storage import crossscript
 from storage.models import Evidence
@@ -153,6 +161,9 @@ class _Side:
     spans: list[tuple[Span, list[str], set[tuple[str, ...]], int]] = field(default_factory=list)
     #: sentences that attribute their words to a source outside Telegram (an interview, a briefing)
     offline: set[int] = field(default_factory=set)
+    #: sentences whose words the article puts in someone's mouth ("Galushchenko said"): the name
+    #: stems and cross-script keys of who spoke them, per sentence
+    speakers: dict[int, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
     #: whether the article says anywhere that something comes from Telegram or a channel
     telegram: bool = False
     #: the index's stems as a set, for C-speed intersections with a post's stems
@@ -235,9 +246,21 @@ def _prepare(text: str) -> _Side:
         units=tx.number_units(text),
         spans=_span_features(text, raw),
         offline=offline_sentences(raw),
+        speakers=_speakers(raw),
         telegram=_cites_telegram(raw),
         _text=text,
     )
+
+
+def _speakers(raw: list[str]) -> dict[int, tuple[frozenset[str], frozenset[str]]]:
+    """Who speaks in each sentence (``spans.speakers``) as name stems and cross-script keys."""
+    out = {}
+    for i, runs in speakers(raw).items():
+        joined = " ".join(runs)
+        keys = frozenset(crossscript.KEY_PREFIX + k for w in joined.split()
+                         if (k := crossscript.name_key(w)))
+        out[i] = (tx.name_stems(joined), keys)
+    return out
 
 
 def _span_features(text: str, raw: list[str]) -> list[tuple[Span, list[str], set[tuple[str, ...]],
@@ -385,12 +408,13 @@ def _which(against: str) -> str:
 _Passages = dict[int, float]  # article sentence -> the weight of what matched there
 
 
-def _quote(art: _Side, post_text: str, weights: _Weights, against: str
-           ) -> tuple[Evidence | None, _Passages, float]:
+def _quote(art: _Side, post_text: str, weights: _Weights, against: str,
+           offline: set[int] | None = None) -> tuple[Evidence | None, _Passages, float]:
     """How much of one post text (translation or original) the article's sentences carry: the
     weight of whole-sentence matches by coverage, and of every matching passage on its own (to be
     added up with the quoted spans, each article sentence once)."""
     none: tuple[Evidence | None, _Passages, float] = (None, {}, 0.0)
+    offline = art.offline if offline is None else offline
     post_stems = _post_stems(post_text)
     post_mass = weights.mass(post_stems)
     if post_mass <= 0:
@@ -429,7 +453,7 @@ def _quote(art: _Side, post_text: str, weights: _Weights, against: str
         common_mass = weights.mass(best_common)
         if common_mass < _MIN_MASS:
             continue
-        factor = _OFFLINE_FACTOR if best_i in art.offline else 1.0
+        factor = _OFFLINE_FACTOR if best_i in offline else 1.0
         if best_m >= _MATCH_AT and factor == 1.0:
             matched |= best_common
         if best_m >= _PARTIAL_AT:
@@ -492,13 +516,14 @@ def _post_windows(text: str) -> tuple[tuple[str, frozenset[str], frozenset[tuple
     return tuple(out)
 
 
-def _spans(art: _Side, post_text: str, weights: _Weights, against: str
-           ) -> tuple[Evidence | None, _Passages]:
+def _spans(art: _Side, post_text: str, weights: _Weights, against: str,
+           offline: set[int] | None = None) -> tuple[Evidence | None, _Passages]:
     """The article's quoted spans found in one post text: each span is matched by how much of the
     *span* a passage of the post contains (so a short or trimmed quote counts in full). Returns the
     evidence and the weight per article sentence the matched spans stand in."""
     if not art.spans:
         return None, {}
+    offline = art.offline if offline is None else offline
     post_stems = _post_stems(post_text)
     found = []
     used: _Passages = {}
@@ -524,7 +549,7 @@ def _spans(art: _Side, post_text: str, weights: _Weights, against: str
             continue
         if sum(not x.isdigit() for x in best_shared) < 2:
             continue  # "3 out of 10", "at least 7": figures and a word are not a passage
-        factor = _OFFLINE_FACTOR if at in art.offline else 1.0
+        factor = _OFFLINE_FACTOR if at in offline else 1.0
         w = factor * 0.75 * m * min(1.0, got / 45)
         found.append((w, sp.text, raw, round(m, 3), got))
         key = at if at >= 0 else -1 - len(found)  # a span placed in no sentence stands alone
@@ -596,12 +621,14 @@ def _unit_weight(weights: _Weights, unit: frozenset[str]) -> int:
     return max(map(weights.__getitem__, unit))
 
 
-def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
+def _gloss(art: _Side, post_text: str, weights: _Weights, offline: set[int] | None = None
+           ) -> Evidence | None:
     """A Cyrillic post with no translation against an English article, word by word through the
     English senses of its words: each post sentence matched by the share of its (weighted) words
     whose sense the article's sentences around one place hold, each quoted span by the share of its
     stems the senses of a post passage hold; every match adds up, each article sentence once, as
     ``_best_quotes`` adds up a translation's."""
+    offline = art.offline if offline is None else offline
     # an upper bound first (most candidates end here): what any passage can find at all
     stems = _post_stems(post_text)
     if weights.mass((stems | _sense_stems(stems)) & art.stems) + weights.mass(
@@ -640,7 +667,7 @@ def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
         m = got / total
         if got < _MIN_MASS or m < _PARTIAL_AT:
             continue
-        factor = _OFFLINE_FACTOR if at in art.offline else 1.0
+        factor = _OFFLINE_FACTOR if at in offline else 1.0
         w = _GLOSS_FACTOR * factor * 0.6 * m * math.sqrt(min(1.0, got / 100))
         if w > passages.get(at, 0.0):
             passages[at] = w
@@ -663,7 +690,7 @@ def _gloss(art: _Side, post_text: str, weights: _Weights) -> Evidence | None:
             shared = uniq & windows[j_best] if j_best >= 0 else set()
             if c < _SPAN_AT or got < _SPAN_MIN_MASS or sum(not x.isdigit() for x in shared) < 2:
                 continue
-            factor = _OFFLINE_FACTOR if at in art.offline else 1.0
+            factor = _OFFLINE_FACTOR if at in offline else 1.0
             w = _GLOSS_FACTOR * factor * 0.75 * c * min(1.0, got / 45)
             spans.append((w, sp.text, sents[j_best][0], round(c, 3)))
             key = at if at >= 0 else -1 - len(spans)
@@ -936,10 +963,11 @@ def _number_weight(num: str) -> float:
 
 
 def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
-            cross: bool = False, post_keys: frozenset[str] | None = None) -> Evidence | None:
+            cross: bool = False, post_keys: frozenset[str] | None = None,
+            drop: frozenset[str] = frozenset()) -> Evidence | None:
     """Numbers (with their unit word: "12 occupiers"), dates and names the post and the article
     share, each weighed by its rarity among the candidates; a number that is a shared date's day,
-    or part of a number+unit pair, is counted once."""
+    or part of a number+unit pair, is counted once. ``drop``: names (stems, keys) not to count."""
     numbers, dates, names, units = _post_facts(post_text)
     df = df or {}
     dts = sorted(art.dates & dates)
@@ -952,6 +980,8 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     # names as two romanisations write them ("Valuiki" / "Valuyki", "Kupiansk" / "Kupyansk": the
     # journalist's spelling and the machine translation's) meet by their transliteration key
     nms = sorted(art.names & names | _same_names(art.names - names, names - art.names))
+    if drop:
+        nms = [x for x in nms if x not in drop]
     # a Cyrillic post with no translation against a Latin article: names meet by their
     # transliteration key ("Кліщіївці" and "Klishchiivka" are both "klasavk") — names as the post
     # writes names (not a sentence's first word, not capitals: "БАХМУТ ніч", a "МАДЯР"
@@ -959,7 +989,7 @@ def _shared(art: _Side, post_text: str, df: Mapping[str, int] | None = None,
     if cross and post_keys is None:
         post_keys = _post_keys(post_text)
     if cross:
-        hits = (art.keys & post_keys) - _topic_keys() if post_keys else frozenset()
+        hits = (art.keys & post_keys) - _topic_keys() - drop if post_keys else frozenset()
     else:
         # a translation names a unit its own way ("the 110th separate mechanized brigade" for the
         # article's "110th Brigade"): numbered units meet by their key here too
@@ -1237,30 +1267,51 @@ def detect(
             variants.append(("translation", c.translation))
         if c.text and (tx.script_of(c.text) == art_script or not c.translation):
             variants.append(("original", c.text))
-        quotes = _best_quotes(art, variants, weights)
         cross = bool(not c.translation and c.text and art_script
                      and tx.script_of(c.text) != art_script)
+        sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n))
+        # not the channel's own names ("Ramzan Kadyrov" in an article about his channel)
+        own = " ".join([c.channel, *aliases.get(c.channel.lower(), ())]).lower()
+        spoken, speaker = _spoken_by_others(art, sh, own, c)
+        if speaker:
+            # the speaker's name is the article's attribution to that speaker: not a shared fact
+            sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n),
+                         frozenset(speaker))
+        offline = art.offline | spoken if spoken else art.offline
+        quotes = _best_quotes(art, variants, weights, offline)
         if cross and art_script == "latin":
-            glossed = _gloss(art, c.text, weights)
+            glossed = _gloss(art, c.text, weights, offline)
             if glossed and (not quotes or glossed["weight"] > quotes[0]["weight"]):
                 quotes = [glossed]
         ev += quotes
-        sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n))
         if sh:
             if in_store:
                 sh["rare_keys"] = [k for k in sh["keys"] if in_store.get(
                     crossscript.KEY_PREFIX + k, RARE_IN_STORE + 1) <= RARE_IN_STORE]
-                # not the channel's own names ("Ramzan Kadyrov" in an article about his channel)
-                own = " ".join([c.channel, *aliases.get(c.channel.lower(), ())]).lower()
                 sh["rare_names"] = [x for x in sh["names"] if x not in own
                                     and in_store.get(x, RARE_IN_STORE + 1) <= RARE_IN_STORE]
             ev.append(sh)
+        if speaker:
+            who = sorted(x.removeprefix(crossscript.KEY_PREFIX) for x in speaker)
+            ev.append({"kind": "guard", "weight": 0.0, "guard": "speaker",
+                       "text": f"the article puts {len(spoken)} passage{'s' * (len(spoken) > 1)} "
+                       f"in the mouth of {', '.join(who[:3])}, whose words the post hands on: "
+                       "they count less, and that name is no shared fact"})
         if ev:
             compared.append((c, post_time, ref, ev, cross, sh))
     singled = _singled_out([(c.channel.lower(), sh) for c, _, _, _, _, sh in compared])
     # "in a Telegram post on February 11": of the channel's posts compared, those of that day
     dated = Counter(c.channel.lower() for c, t, *_ in compared
                     if (mn := mentions.get(c.channel.lower())) and mn.get("on") and _posted_on(mn, t))
+    # a loose reading (through the words' senses) tells which post a mention means only for the
+    # channel's post the article's text reads best: the channel's other posts on the same topic
+    # (last month's outage notice beside today's) read loosely too
+    best_text: dict[str, float] = {}
+    for c, _, _, ev, *_ in compared:
+        ch = c.channel.lower()
+        if ch in mentions:
+            w = max((e["weight"] for e in ev if e["kind"] == "quote"), default=0.0)
+            best_text[ch] = max(best_text.get(ch, 0.0), w)
     for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
         if mention is not None and not _posted_on(mention, post_time):
@@ -1280,7 +1331,10 @@ def detect(
                 # names and units the article tells: the mention points at this post
                 m["weight"] = MENTION_SINGLED
                 m["text"] += " (its only post here telling these names and units)"
-            elif not untranslatable and not any(_tells_which(e) for e in ev):
+            elif not untranslatable and not any(
+                    _tells_which(e) and (not e.get("glossed")
+                                         or e["weight"] >= best_text[c.channel.lower()])
+                    for e in ev):
                 # without matching text a mention cannot tell this post from the channel's others
                 m["weight"] = round(m["weight"] / 2, 3)
             ev.append(m)
@@ -1293,6 +1347,55 @@ def detect(
         if key not in found and not any(c.key == key for c in candidates):
             found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+def _spoken_by_others(art: _Side, sh: Evidence | None, own: str, c: CandidatePost
+                      ) -> tuple[set[int], set[str]]:
+    """The article's sentences whose words it puts in the mouth of someone the post hands words
+    on from too ("Energy Minister German Galushchenko said" beside a post relaying "— наголосив
+    Герман Галущенко"; a post signed by its author is the channel's own voice), who is not the
+    channel itself (``own``: its username and aliases, lower-cased), and the shared
+    names of those speakers (name stems, cross-script keys with their prefix). Such passages are
+    that person's words, which reach a channel and the press alike: a passage the article
+    attributes to another named source."""
+    if not art.speakers or sh is None or not (sh.get("names") or sh.get("keys")):
+        return set(), set()
+    relayed = _relayed(c.text or "") | _relayed(c.translation or "")
+    if not relayed:
+        return set(), set()
+    names = set(sh.get("names", ())) & relayed
+    keys = {crossscript.KEY_PREFIX + k for k in sh.get("keys", ())} & relayed
+    own_keys: frozenset[str] | None = None
+    sentences: set[int] = set()
+    who: set[str] = set()
+    for i, (stems, skeys) in art.speakers.items():
+        hit = {x for x in stems & names if x not in own}
+        khit = skeys & keys
+        if khit:
+            if own_keys is None:
+                own_keys = _own_keys(own)
+            khit -= own_keys
+        if hit or khit:
+            sentences.add(i)
+            who |= hit | khit
+    return sentences, who
+
+
+@lru_cache(maxsize=4096)
+def _relayed(text: str) -> frozenset[str]:
+    """Name stems and cross-script keys of the names a post hands words on from."""
+    said = relayed_names(text) if text else ""
+    if not said:
+        return frozenset()
+    return tx.name_stems(said) | _own_keys(said.lower())
+
+
+@lru_cache(maxsize=1024)
+def _own_keys(own: str) -> frozenset[str]:
+    """Cross-script keys of a channel's own names (its username and aliases, either script) or of
+    any lower-cased run of names."""
+    latin = {crossscript.KEY_PREFIX + k for w in own.split() if (k := crossscript.name_key(w))}
+    return frozenset(latin | set(crossscript.post_keys(own.title())))
 
 
 def _tells_which(e: Evidence) -> bool:
@@ -1348,15 +1451,15 @@ def _singled_out(shared: Sequence[tuple[str, Evidence | None]]) -> list[bool]:
     return out
 
 
-def _best_quotes(art: _Side, variants: Sequence[tuple[str, str]], weights: _Weights
-                 ) -> list[Evidence]:
+def _best_quotes(art: _Side, variants: Sequence[tuple[str, str]], weights: _Weights,
+                 offline: set[int] | None = None) -> list[Evidence]:
     """One quote evidence from the post text (translation or original) the article matches best.
     Its quoted spans and its sentence matches add up, each article sentence counted once (by the
     stronger of its two readings), or the coverage of whole sentences if that says more."""
     best: Evidence | None = None
     for against, body in variants:
-        sent_ev, passages, strong = _quote(art, body, weights, against)
-        span_ev, spans = _spans(art, body, weights, against)
+        sent_ev, passages, strong = _quote(art, body, weights, against, offline)
+        span_ev, spans = _spans(art, body, weights, against, offline)
         if sent_ev is None and span_ev is None:
             continue
         per = {i: max(passages.get(i, 0.0), spans.get(i, 0.0)) for i in passages.keys() | spans}

@@ -88,6 +88,47 @@ def offline_sentences(sentences: list[str]) -> set[int]:
     return out
 
 
+#: words of speech an article puts after (or before) the one who spoke them
+_SPEECH = (r"(?:said|says|told|warned|added|stated|noted|wrote|cautioned|claimed|announced|"
+           r"insisted|argued|explained|stressed|urged|declared|confirmed|acknowledged|estimated)")
+#: a run of capitalised words: a person or an organisation ("Energy Minister German Galushchenko")
+_NAME_RUN = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
+#: a word of speech in a sentence: where its speaker is looked for
+_SPEECH_AT = re.compile(rf"\b(?:{_SPEECH}|according to)\b")
+#: before a word of speech: "Galushchenko", "Scholz, the German chancellor,", "Lysak also"
+_NAME_BEFORE = re.compile(
+    rf"({_NAME_RUN})(?:,[^,\n]{{2,80}},)?\s+(?:\w+ly\s+|also\s+|has\s+|had\s+)?$")
+#: after one: "said Galushchenko", "according to the General Staff", "told Energy Minister X"
+_NAME_AFTER = re.compile(rf"\s+(?:the\s+)?(?:[a-z]+\s+){{0,2}}({_NAME_RUN})")
+#: how far before a word of speech its speaker is looked for
+_BEFORE_SPAN = 130
+#: a sentence that goes on with the same speaker: "he said", "the minister said"
+_SAME_SPEAKER = Caseless(rf"\b(?:he|she|they|the [a-z]+) (?:\w+ly )?{_SPEECH}\b")
+
+
+def speakers(sentences: list[str]) -> dict[int, tuple[str, ...]]:
+    """Per sentence, the names the article puts its words in the mouth of ("Galushchenko said",
+    "according to the General Staff"), also for the sentences right after that go on quoting the
+    same speaker ("…, the minister said"); none for a sentence that mentions Telegram. Which of
+    them is the channel itself is for the caller to tell."""
+    out: dict[int, tuple[str, ...]] = {}
+    for i, s in enumerate(sentences):
+        verbs = list(_SPEECH_AT.finditer(s))
+        if not verbs or _TELEGRAM.search(s):
+            continue
+        got: list[str] = []
+        for v in verbs:
+            before = None if v.group(0) == "according to" else _NAME_BEFORE.search(
+                s, max(0, v.start() - _BEFORE_SPAN), v.start())
+            if m := before or _NAME_AFTER.match(s, v.end()):
+                got.append(m.group(1))
+        if not got and i - 1 in out and _SAME_SPEAKER.search(s):
+            out[i] = out[i - 1]
+        elif got:
+            out[i] = tuple(dict.fromkeys(got))
+    return out
+
+
 def mentions_telegram(text: str) -> bool:
     """Whether the article says anywhere that something comes from Telegram or a channel."""
     return _TELEGRAM.search(text) is not None
@@ -106,6 +147,26 @@ _NAMED = re.compile(r"^\W*[A-ZА-ЯІЇЄҐ][\w'’-]*\s+[A-ZА-ЯІЇЄҐ]")
 _RELAY_SAID = re.compile(
     r"\b(?:про це|об этом) (?:повідоми|заяви|розпові|написа|сообщи|рассказа)\w*",
     re.IGNORECASE)
+
+
+#: words of speech in a post: Ukrainian, Russian and a machine translation's English
+_POST_SPEECH = (r"(?:заяви\w*|сказа\w*|наголоси\w*|наголошу\w*|зазначи\w*|повідоми\w*|"
+                r"розпові\w*|підкресли\w*|додав\w*|поясни\w*|отмети\w*|подчеркну\w*|"
+                r"сообщи\w*|рассказа\w*|добави\w*|за словами|по словам|"
+                r"said|says|stated|emphasi[sz]ed|noted|stressed|added|explained|according to)")
+_CAP_RUN = r"[A-ZА-ЯІЇЄҐ][\w'’ʼ-]+(?:\s+[A-ZА-ЯІЇЄҐ][\w'’ʼ-]+){0,2}"
+#: "— наголосив Герман Галущенко", "Герман Галущенко:" before a quote or a statement, "за словами
+#: Буданова", "Galushchenko said": a name the post hands words on from
+_POST_SAID_BY = re.compile(
+    rf"{_POST_SPEECH}\s+(?:[a-zа-яіїєґ'’ʼ-]+\s+){{0,3}}({_CAP_RUN})"
+    rf"|({_CAP_RUN})(?:\s+[a-zа-яіїєґ]+){{0,2}}\s*(?::|[-–—]\s*[«\"“]|\s{_POST_SPEECH})")
+
+
+def relayed_names(post_text: str) -> str:
+    """The names a post hands words on from, joined ("Герман Галущенко Міністр …"): next to a word
+    of speech, or before a colon that opens a statement. A signature ("Сергій Лисак, голова ОВА")
+    is the channel's own voice, not a relay."""
+    return " ".join(g for m in _POST_SAID_BY.finditer(post_text) for g in m.groups() if g)
 
 
 def relays(post_text: str) -> bool:

@@ -563,6 +563,20 @@ def names(text: str) -> set[str]:
     return out
 
 
+def name_stems(text: str) -> frozenset[str]:
+    """Stems of every capitalised word of a short name run ("Energy Minister German Galushchenko"),
+    its first word too (``names`` skips a sentence's first word)."""
+    out = set()
+    for m in _CAPITALISED.finditer(text):
+        word = m.group(1)
+        s = _NAME_OF.get(word)
+        if s is None:
+            s = _NAME_OF[word] = _name_stem(word)
+        if s:
+            out.add(s)
+    return frozenset(out)
+
+
 #: capitalised word → its stem as a name, or "" (a stop word, a topic word): names recur
 _NAME_OF: dict[str, str] = {}
 

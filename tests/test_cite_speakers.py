@@ -1,0 +1,78 @@
+"""Passages an article puts in a person's mouth, and a channel's look-alike posts (issue #10, guard
+6): a channel's relay of a minister does not alert because the article quotes the minister himself,
+and a loose reading tells which post a mention means only for the channel's best-read post."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.cite.detect import ArticleInput, CandidatePost, detect
+from bot.cite.spans import relayed_names, speakers
+from tests.test_cite_detect import POST_TIME, THRESHOLD
+
+#: the grid operator's own notice of tonight's outages (no translation stored)
+NOTICE = (
+    "❗️Завтра, 15 травня, у всіх регіонах будуть застосовуватися графіки погодинних відключень\n\n"
+    "Причина — значний дефіцит потужності в енергосистемі після восьми масованих атак на "
+    "електростанції з 22 березня, а також похолодання та ремонти енергоблоків.\n\n"
+    "Відключення застосовуватимуться з 20:00 до 24:00 для побутових та промислових споживачів.\n\n"
+    "Просимо споживачів весь день ощадливо використовувати електроенергію, а в години пікового "
+    "навантаження не вмикати потужні прилади.\n\n"
+    "Імпорт електроенергії з Європи здійснюється в максимальному обсязі.")
+#: a month older post of the same channel handing on the energy minister's words
+RELAY = (
+    "🔌 Міністр енергетики України Герман Галущенко: «Відновлення пошкоджених теплових і "
+    "гідроелектростанцій триватиме від кількох місяців до кількох років»\n\n"
+    "Як зазначив Міністр, енергосистема зараз працює без графіків відключень завдяки імпорту з ЄС "
+    "та роботі атомних електростанцій, але влітку, в пікові години споживання, ситуація може "
+    "ускладнитися.\n\n"
+    "«Ми вже отримали від партнерів обладнання для ремонту підстанцій, але генерацію відновити "
+    "швидко неможливо. Найважливіше зараз — захист енергетичних об'єктів від повітряних атак», — "
+    "наголосив Герман Галущенко.\n\n"
+    "Укренерго продовжує аварійно-відновлювальні роботи на пошкоджених підстанціях.")
+ARTICLE = (
+    "Ukraine will cut power to households and industry in every region on Wednesday evening "
+    "because of a serious shortage of generating capacity after Russian strikes on power plants, "
+    "grid operator Ukrenergo said.\n\n"
+    "Blackouts will run from 8 p.m. to midnight, the company said. Ukrenergo blamed the deficit on "
+    "eight massive attacks on power stations since March 22, a cold spell and repairs at "
+    "generating units. It urged people to use electricity sparingly and to avoid switching on "
+    "powerful appliances during peak hours, and said electricity was being imported from Europe "
+    "at the maximum volume.\n\n"
+    "Energy Minister German Galushchenko said last week that repairing damaged thermal and "
+    "hydroelectric plants could take years, and that protecting energy facilities from air "
+    "attacks mattered most. Partners had sent equipment to repair substations, the minister said.")
+
+
+def _detect(posts: list[CandidatePost]) -> dict[int, float]:
+    article = ArticleInput(ARTICLE, published=POST_TIME + timedelta(hours=1),
+                           url="https://news.example/power")
+    return {f.post_key[1]: f.score for f in detect(article, posts, window_days=40)}
+
+
+def test_the_article_names_who_speaks_in_each_sentence() -> None:
+    sents = ["Energy Minister German Galushchenko said last week that repairs could take years.",
+             "Partners had sent equipment, the minister said.",
+             "Repairs go on, according to the General Staff.",
+             "Ukrenergo said on Telegram that outages would follow.",
+             "The weather was cold."]
+    got = speakers(sents)
+    assert got[0] == ("Energy Minister German Galushchenko",) and got[1] == got[0]
+    assert got[2] == ("General Staff",)
+    assert 3 not in got and 4 not in got  # a Telegram sentence is the channel's, not a speaker's
+
+
+def test_a_post_hands_on_words_next_to_a_word_of_speech_a_signature_is_its_own_voice() -> None:
+    assert "Герман Галущенко" in relayed_names(RELAY)
+    assert relayed_names("Ракетна атака на Дніпро. Постраждали 2 людини.\n\n"
+                         "Сергій Лисак, голова Дніпропетровської ОВА") == ""
+
+
+def test_a_relay_of_the_minister_does_not_alert_for_the_channels_own_notice() -> None:
+    notice = CandidatePost("Ukrenergo", 4288, POST_TIME, NOTICE, None, post_id=1)
+    relay = CandidatePost("Ukrenergo", 4533, POST_TIME - timedelta(days=28), RELAY, None,
+                          post_id=2)
+    scores = _detect([notice, relay])
+    assert scores[4288] >= THRESHOLD > scores[4533]
+    # alone, the relay still shares the minister's words: they count less, and it stays low
+    assert _detect([relay])[4533] < THRESHOLD
