@@ -1314,6 +1314,20 @@ def detect(
             best_text[ch] = max(best_text.get(ch, 0.0), w)
     for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
+        halved = False  # the mention was halved here for figures that are not the article's
+        if not ref and _figures_disagree(art, _facts_text(c, art_script)):
+            # another day's report of the same tallies: its passages are the channel's template
+            for e in ev:
+                if e["kind"] == "quote":
+                    e["weight"] = round(e["weight"] * _OFFLINE_FACTOR, 3)
+            ev.append({"kind": "guard", "weight": 0.0, "guard": "figures",
+                       "text": f"its figures are not the article's ({_DISAGREE_AT}+ of "
+                       "three or more digits on each side, none alike): another report"})
+            alone = False
+            if mention is not None:
+                mention = {**mention, "weight": round(mention["weight"] / 2, 3)}
+                ev.append(mention)
+                mention, halved = None, True  # halved once; no reading un-halves it
         if mention is not None and not _posted_on(mention, post_time):
             mention = None  # the article dates the post it means: another day's is not it
         if mention is not None:
@@ -1340,13 +1354,45 @@ def detect(
             ev.append(m)
         ev.append(_time((when - post_time).total_seconds() / 3600))
         score = _combine(ev)
-        if not ref and mention is None:
+        if not ref and mention is None and not halved:
             score = _guarded(art, c, ev, score)
         found[c.key] = Found(c.key, score, ev, c.post_id)
     for key, ref in explicit.items():
         if key not in found and not any(c.key == key for c in candidates):
             found[key] = Found(key, 1.0, [_link_evidence(ref)], None)
     return sorted(found.values(), key=lambda f: (-f.score, f.post_key))
+
+
+#: this many figures of three or more digits on each side, none alike, tell another report
+_DISAGREE_AT = 3
+
+
+def _long_figures(numbers: Iterable[str]) -> list[int]:
+    """Figures of three or more digits that are not years, as integers."""
+    return [int(float(x)) for x in numbers
+            if len(x.split(".")[0]) >= 3 and not _YEAR.fullmatch(x)]
+
+
+def _alike(a: int, p: int) -> bool:
+    """An article's figure and a post's agree: the same, or the article's rounded ("more than
+    424,000" for 424,990: within half its last non-zero place)."""
+    if a == p:
+        return True
+    z = len(str(a)) - len(str(a).rstrip("0"))
+    return z >= 2 and abs(a - p) < 5 * 10 ** (z - 1)
+
+
+def _figures_disagree(art: _Side, post_text: str) -> bool:
+    """Whether article and post each give several long figures (tallies, totals) and none of
+    them agree: a different day's report of the same tallies (a losses report of March 5 beside
+    the article's March 6 figures), however alike their words."""
+    mine = _long_figures(art.numbers)
+    if len(mine) < _DISAGREE_AT:
+        return False
+    theirs = _long_figures(_post_facts(post_text)[0])
+    if len(theirs) < _DISAGREE_AT:
+        return False
+    return not any(_alike(a, p) for a in mine for p in theirs)
 
 
 def _spoken_by_others(art: _Side, sh: Evidence | None, own: str, c: CandidatePost
