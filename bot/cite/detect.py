@@ -1315,14 +1315,19 @@ def detect(
     for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
         halved = False  # the mention was halved here for figures that are not the article's
-        if not ref and _figures_disagree(art, _facts_text(c, art_script)):
-            # another day's report of the same tallies: its passages are the channel's template
+        facts_text = _facts_text(c, art_script)
+        if not ref and (_figures_disagree(art, facts_text) or (
+                not cross and sh is None and mention is None
+                and not any(e.get("spans") for e in ev) and _names_untold(art, facts_text))):
+            # another day's report of the same tallies, or (a post neither named nor quoted)
+            # another place's report told in the same words: its passages are the channel's (or
+            # the genre's) template
             for e in ev:
                 if e["kind"] == "quote":
                     e["weight"] = round(e["weight"] * _OFFLINE_FACTOR, 3)
-            ev.append({"kind": "guard", "weight": 0.0, "guard": "figures",
-                       "text": f"its figures are not the article's ({_DISAGREE_AT}+ of "
-                       "three or more digits on each side, none alike): another report"})
+            ev.append({"kind": "guard", "weight": 0.0, "guard": "facts",
+                       "text": "the article tells none of its figures or names (several on each "
+                       "side, none alike): another report"})
             alone = False
             if mention is not None:
                 mention = {**mention, "weight": round(mention["weight"] / 2, 3)}
@@ -1355,7 +1360,9 @@ def detect(
         ev.append(_time((when - post_time).total_seconds() / 3600))
         score = _combine(ev)
         if not ref and mention is None and not halved:
-            score = _guarded(art, c, ev, score)
+            score = _guarded(art, c, ev, score, sorted(
+                k for k, mn in mentions.items()
+                if k != c.channel.lower() and mn.get("cue") == "Telegram")[:1])
         found[c.key] = Found(c.key, score, ev, c.post_id)
     for key, ref in explicit.items():
         if key not in found and not any(c.key == key for c in candidates):
@@ -1393,6 +1400,21 @@ def _figures_disagree(art: _Side, post_text: str) -> bool:
     if len(theirs) < _DISAGREE_AT:
         return False
     return not any(_alike(a, p) for a in mine for p in theirs)
+
+
+#: a post naming this many people or places of which the article tells at most one (and shares
+#: no other fact with it) is another place's report
+_NAMES_UNTOLD = 4
+
+
+def _names_untold(art: _Side, post_text: str) -> bool:
+    """Whether a post (in the article's script) names several people or places and the article
+    tells at most one of them (the caller checks it shares at most one fact in all): the same kind
+    of report from another place (another region's border shelling told in the region
+    administrations' words: "Two private houses and a power line were damaged")."""
+    names = _post_facts(post_text)[2]
+    return len(names) >= _NAMES_UNTOLD and len(names & art.names) + len(_same_names(
+        art.names - names, names)) <= 1
 
 
 def _spoken_by_others(art: _Side, sh: Evidence | None, own: str, c: CandidatePost
@@ -1533,13 +1555,17 @@ _GUARD_CAP = 0.5
 _NO_TELEGRAM_FACTOR = 0.6
 
 
-def _guarded(art: _Side, c: CandidatePost, ev: list[Evidence], score: float) -> float:
+def _guarded(art: _Side, c: CandidatePost, ev: list[Evidence], score: float,
+             others: Sequence[str] = ()) -> float:
     """Guards against look-alikes for a post the article neither links nor names (its channel):
 
     - an article that never says it took anything from Telegram (or a channel) counts its quotes
       less: the same words were said, or reported, elsewhere;
     - a one-line post, or one that relays someone else's statement, needs a distinctive quoted
-      passage and an article that says it quotes Telegram; else it cannot alert.
+      passage and an article that says it quotes Telegram; else it cannot alert;
+    - so does any post when the article names another channel as its source (``others``): the
+      article has said whose posts it tells, and a passage alike in an unnamed channel's post is
+      the same event told the same way ("Two private houses and a power line were damaged").
 
     Each guard that applies is added to the evidence (kind "guard", weight 0) so an alert — or a
     missing one — explains itself."""
@@ -1555,12 +1581,14 @@ def _guarded(art: _Side, c: CandidatePost, ev: list[Evidence], score: float) -> 
     body = c.translation or c.text
     thin = len(_post_stems(body)) < _THIN_POST
     relay = relays(c.text) or bool(c.translation and relays(c.translation))
-    if thin or relay:
+    if thin or relay or others:
         distinctive = any(e.get("distinctive") for e in quotes) and art.telegram
         if not distinctive and score > _GUARD_CAP:
-            why = "a one-line post" if thin else "a post relaying someone else's statement"
+            why, guard = (("a one-line post", "thin") if thin
+                          else ("a post relaying someone else's statement", "relay") if relay
+                          else (f"the article names another channel ({others[0]})", "other"))
             ev.append({"kind": "guard", "text": f"{why}: needs the channel named or a distinctive "
-                       "quoted passage", "weight": 0.0, "guard": "thin" if thin else "relay"})
+                       "quoted passage", "weight": 0.0, "guard": guard})
             score = _GUARD_CAP
     return score
 
