@@ -1,17 +1,20 @@
 """The index words of an import's next batch, made in a second process while this batch is written.
 
 A post's index words (``search_index.post_words``, ``wordforms.normal_words`` of its translation)
-are pure Python and hold the GIL; writing a batch is mostly SQLite, which does not. On two cores a
-large import therefore runs as a pipeline: this process writes batch k while the worker makes the
-words of batch k+1 (``bot.archive.import_records``). The worker only computes: it never opens the
-database, so a crash loses what it always lost (the open transaction), and any text it was not
-asked about, or whose words did not come back, is done in this process as before.
+are pure Python (in this process they would take turns with the writing for the GIL); writing a
+batch is mostly SQLite. On two cores a large import therefore runs as a pipeline of two processes:
+this process writes batch k while the worker makes the words of batch k+1
+(``bot.archive.import_records``). The worker only computes: it never opens the database, so a
+crash loses what it always lost (the open transaction), and any text it was not asked about, or
+whose words did not come back, is done in this process as before.
 
-Why the earlier try made the wall time worse, and what this one does instead: it waited for the
-worker's start (a fresh interpreter importing pymorphy3 and loading two dictionaries, ~1 s of CPU)
-before writing anything, and then kept the worker busy with rows that needed no words (a re-import
-of an export). Here the import goes on in this process until the worker says it is ready, and only
-texts that are not stored already are sent. One batch is in flight at a time (a pipe, no pool).
+What it costs and when it pays (measured, ``bench/RESULTS-storage.md``): the worker is ready
+~0.3 s after it starts (imports, two dictionaries); the first batch's words are split half and half
+between the two processes, later ones by ``share``, which follows whichever side waited; only
+texts not stored already are sent (re-importing an export sends nothing). The words and the writing
+each take about half of an import's CPU, so the pipeline pays only when a second core is free: on a
+host whose two cores are busy with other programs (load 3 or more) the two processes got one core
+between them, and the import took as long as in one process.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from multiprocessing.connection import Connection
 
 from storage import search_index, wordforms
 
-#: an import starts the worker when it reaches this many records: below, the worker's start-up
-#: (~1 s of CPU on the other core) would cost more than it saves
+#: an import of more than one batch starts the worker once it has read this many records: below,
+#: the worker's start-up (~0.3 s, most of it loading the dictionaries) would cost more than it saves
 START_AFTER = 4000
 
 _READY = "ready"
