@@ -161,9 +161,6 @@ class _Side:
     spans: list[tuple[Span, list[str], set[tuple[str, ...]], int]] = field(default_factory=list)
     #: sentences that attribute their words to a source outside Telegram (an interview, a briefing)
     offline: set[int] = field(default_factory=set)
-    #: sentences whose words the article puts in someone's mouth ("Galushchenko said"): the name
-    #: stems and cross-script keys of who spoke them, per sentence
-    speakers: dict[int, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
     #: whether the article says anywhere that something comes from Telegram or a channel
     telegram: bool = False
     #: the index's stems as a set, for C-speed intersections with a post's stems
@@ -180,6 +177,26 @@ class _Side:
 
     _text: str = ""
     _keys: frozenset[str] | None = None
+    _speakers: dict[int, tuple[frozenset[str], frozenset[str]]] | None = None
+
+    @property
+    def speakers(self) -> dict[int, tuple[frozenset[str], frozenset[str]]]:
+        """Sentences whose words the article puts in someone's mouth ("Galushchenko said"): the
+        name stems and cross-script keys of who spoke them, per sentence; made only when a post
+        that hands on someone's words shares names with the article."""
+        if self._speakers is None:
+            self._speakers = _speakers(self.raw_sents)
+            self._speaker_names = frozenset().union(*chain.from_iterable(
+                self._speakers.values()))
+        return self._speakers
+
+    _speaker_names: frozenset[str] = frozenset()
+
+    @property
+    def speaker_names(self) -> frozenset[str]:
+        """Every speaker's name stems and keys (``speakers``), as one set."""
+        _ = self.speakers
+        return self._speaker_names
     _unit_keys: frozenset[str] | None = None
 
     @property
@@ -246,7 +263,6 @@ def _prepare(text: str) -> _Side:
         units=tx.number_units(text),
         spans=_span_features(text, raw),
         offline=offline_sentences(raw),
-        speakers=_speakers(raw),
         telegram=_cites_telegram(raw),
         _text=text,
     )
@@ -1426,13 +1442,17 @@ def _spoken_by_others(art: _Side, sh: Evidence | None, own: str, c: CandidatePos
     names of those speakers (name stems, cross-script keys with their prefix). Such passages are
     that person's words, which reach a channel and the press alike: a passage the article
     attributes to another named source."""
-    if not art.speakers or sh is None or not (sh.get("names") or sh.get("keys")):
+    if sh is None or not (sh.get("names") or sh.get("keys")):
         return set(), set()
+    names = art.speaker_names.intersection(sh.get("names", ()))
+    keys = art.speaker_names.intersection(crossscript.KEY_PREFIX + k for k in sh.get("keys", ()))
+    if not (names or keys):
+        return set(), set()  # no speaker of the article is named in the post (most posts)
     relayed = _relayed(c.text or "") | _relayed(c.translation or "")
-    if not relayed:
+    names &= relayed
+    keys &= relayed
+    if not (names or keys):
         return set(), set()
-    names = set(sh.get("names", ())) & relayed
-    keys = {crossscript.KEY_PREFIX + k for k in sh.get("keys", ())} & relayed
     own_keys: frozenset[str] | None = None
     sentences: set[int] = set()
     who: set[str] = set()

@@ -88,11 +88,13 @@ def offline_sentences(sentences: list[str]) -> set[int]:
     return out
 
 
-#: words of speech an article puts after (or before) the one who spoke them
+#: words of speech an article puts after (or before) the one who spoke them (``_SPEECH_WORDS``
+#: lists them for substring tests, kept in step)
 _SPEECH = (r"(?:said|says|told|warned|added|stated|noted|wrote|cautioned|claimed|announced|"
            r"insisted|argued|explained|stressed|urged|declared|confirmed|acknowledged|estimated)")
 #: a run of capitalised words: a person or an organisation ("Energy Minister German Galushchenko")
 _NAME_RUN = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
+_SPEECH_WORDS = (*_SPEECH[3:-1].split("|"), "according to")
 #: a word of speech in a sentence: where its speaker is looked for
 _SPEECH_AT = re.compile(rf"\b(?:{_SPEECH}|according to)\b")
 #: before a word of speech: "Galushchenko", "Scholz, the German chancellor,", "Lysak also"
@@ -112,7 +114,14 @@ def speakers(sentences: list[str]) -> dict[int, tuple[str, ...]]:
     same speaker ("…, the minister said"); none for a sentence that mentions Telegram. Which of
     them is the channel itself is for the caller to tell."""
     out: dict[int, tuple[str, ...]] = {}
+    # substring tests run in C at memchr speed; the word pattern only where one of them is
+    whole = "\n".join(sentences)
+    present = [w for w in _SPEECH_WORDS if w in whole]
+    if not present:
+        return out
     for i, s in enumerate(sentences):
+        if not any(w in s for w in present):
+            continue
         verbs = list(_SPEECH_AT.finditer(s))
         if not verbs or _TELEGRAM.search(s):
             continue
