@@ -64,6 +64,14 @@ def test_the_article_names_who_speaks_in_each_sentence() -> None:
 
 def test_a_post_hands_on_words_next_to_a_word_of_speech_a_signature_is_its_own_voice() -> None:
     assert "Герман Галущенко" in relayed_names(RELAY)
+    # a word of speech after a capitalised word ("Як зазначила") does not hide the name after it
+    assert "Ірина Верещук" in relayed_names(
+        "Як зазначила віцепрем'єр-міністр Ірина Верещук, у цих населених пунктах понад 260 дітей.")
+    # the head line and the signed line that make a post a relay name whom it relays
+    assert "Olaf Scholz" in relayed_names("Olaf Scholz - in a televised address on the "
+                                          "anniversary:\nUkraine will stand.")
+    assert "Shoigu" in relayed_names("About 16,000 applications have been received - Shoigu\n"
+                                     "Putin agreed.")
     assert relayed_names("Ракетна атака на Дніпро. Постраждали 2 людини.\n\n"
                          "Сергій Лисак, голова Дніпропетровської ОВА") == ""
 

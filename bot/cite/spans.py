@@ -168,14 +168,22 @@ _CAP_RUN = r"[A-ZА-ЯІЇЄҐ][\w'’ʼ-]+(?:\s+[A-ZА-ЯІЇЄҐ][\w'’ʼ-]+)
 #: Буданова", "Galushchenko said": a name the post hands words on from
 _POST_SAID_BY = re.compile(
     rf"{_POST_SPEECH}\s+(?:[a-zа-яіїєґ'’ʼ-]+\s+){{0,3}}({_CAP_RUN})"
-    rf"|({_CAP_RUN})(?:\s+[a-zа-яіїєґ]+){{0,2}}\s*(?::|[-–—]\s*[«\"“]|\s{_POST_SPEECH})")
+    rf"|({_CAP_RUN})(?=(?:\s+[a-zа-яіїєґ]+){{0,2}}\s*(?::|[-–—]\s*[«\"“]|\s{_POST_SPEECH}))")
+
+
+#: the forms ``relays`` reads: a head line that opens with a name and ends in a colon ("Olaf
+#: Scholz - in a televised address …:"), a line signed "- Shoigu"
+_HEAD_NAME = re.compile(rf"^\W*({_CAP_RUN})[^\n]{{0,140}}:[ \t]*$", re.MULTILINE)
+_TAIL_NAME = re.compile(rf"\s[-–—]\s?({_CAP_RUN})[ \t]*$", re.MULTILINE)
 
 
 def relayed_names(post_text: str) -> str:
     """The names a post hands words on from, joined ("Герман Галущенко Міністр …"): next to a word
-    of speech, or before a colon that opens a statement. A signature ("Сергій Лисак, голова ОВА")
-    is the channel's own voice, not a relay."""
-    return " ".join(g for m in _POST_SAID_BY.finditer(post_text) for g in m.groups() if g)
+    of speech, before a colon that opens a statement, or signing a statement "- Shoigu" as
+    ``relays`` reads it. A signature line of its own ("Сергій Лисак, голова ОВА") is the
+    channel's own voice, not a relay."""
+    return " ".join(g for pat in (_POST_SAID_BY, _HEAD_NAME, _TAIL_NAME)
+                    for m in pat.finditer(post_text) for g in m.groups() if g)
 
 
 def relays(post_text: str) -> bool:
