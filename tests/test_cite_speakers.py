@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.cite.aliases import from_profile
 from bot.cite.detect import ArticleInput, CandidatePost, detect
 from bot.cite.spans import relayed_names, speakers
 from tests.test_cite_detect import POST_TIME, THRESHOLD
@@ -143,3 +144,25 @@ def test_another_regions_report_in_the_same_words_stays_low() -> None:
     [found] = detect(article, [post], window_days=30)
     assert found.score < THRESHOLD
     assert any(e.get("guard") == "facts" for e in found.evidence)
+
+
+def test_a_persons_channel_is_named_as_the_press_spells_the_surname() -> None:
+    # the title romanises "Кличко" as "Klychko"; the press writes "Klitschko": the same key
+    aliases = {"vitaliy_klitschko": list(from_profile("Віталій Кличко", None))}
+    assert "Klitschko" not in aliases["vitaliy_klitschko"]
+    post = CandidatePost("vitaliy_klitschko", 3318, POST_TIME, "…",
+                         "Massive missile attack on the capital. 20 injured are known, 13 people "
+                         "were hospitalized.", post_id=1)
+    article = ArticleInput("In the capital, 20 people were injured, Mayor Vitali Klitschko said. "
+                           "Thirteen of them were in hospital.",
+                           published=POST_TIME + timedelta(hours=3))
+    [found] = detect(article, [post], aliases_by_channel=aliases, window_days=30)
+    mention = next(e for e in found.evidence if e["kind"] == "mention")
+    assert mention["name"] == "Klitschko"
+    # a short name is not looked for by its key: "Kots" is too coarse to tell from "Kats"
+    short = {"kotsnews": ["Kots"]}
+    other = ArticleInput("The shelling went on, Mayor Ivan Kats said.",
+                         published=POST_TIME + timedelta(hours=3))
+    post2 = CandidatePost("kotsnews", 1, POST_TIME, "…", "The shelling went on.", post_id=2)
+    assert not any(e["kind"] == "mention" for f in detect(other, [post2], aliases_by_channel=short,
+                                                          window_days=30) for e in f.evidence)

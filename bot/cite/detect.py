@@ -830,6 +830,28 @@ def _mentions(
 
 #: two or three capitalised words in a row ("Roma Broma", "Deep State"), as a channel's username
 #: may be written out in prose
+#: a one-word name (a person's surname) this long at least is looked for by its transliteration
+#: key: shorter keys are too coarse to tell names apart
+_KEYED_ALIAS = 5
+
+
+def _press_spellings(text: str, aliases: Mapping[str, Sequence[str]], channels: Iterable[str]
+                     ) -> dict[str, list[str]]:
+    """The article's own spelling of a channel's one-word Latin name ("Klitschko" where the title
+    romanises "Кличко" as "Klychko"): a capitalised word of the article with the same
+    transliteration key (``storage.crossscript``). Only the candidates' channels are looked at."""
+    names = crossscript.article_names(text)  # memoised: retrieval asked for the same text
+    out: dict[str, list[str]] = {}
+    for ch in channels:
+        for alias in aliases.get(ch, ()):
+            if len(alias) < _KEYED_ALIAS or not alias.isascii() or not alias.isalpha():
+                continue
+            spelled = names.get(crossscript.KEY_PREFIX + crossscript.name_key(alias))
+            if spelled and spelled.lower() != alias.lower() and len(spelled) >= _KEYED_ALIAS:
+                out.setdefault(ch, []).append(spelled)
+    return out
+
+
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}\b")
 
 
@@ -1245,6 +1267,10 @@ def detect(
     channels = {c.channel.lower() for c in candidates} | set(aliases)
     for ch, spelled in _spelled_out(f"{article.title}\n{article.text}", channels).items():
         aliases[ch] = [*aliases.get(ch, ()), spelled]
+    if tx.script_of(article.text) == "latin":
+        for ch, spelled in _press_spellings(f"{article.title}\n{article.text}", aliases,
+                                            {c.channel.lower() for c in candidates}).items():
+            aliases[ch] = [*aliases[ch], *spelled]
     mentions = _mentions(article, refs, sorted(channels), aliases)
     art = _prepare(f"{article.title}\n{article.text}")
     art_script = tx.script_of(article.text)
