@@ -42,7 +42,15 @@ just strengthens it, because they say nothing about *which* of a channel's posts
 Guards against look-alikes, for a post whose channel the article neither links nor names: quotes
 count less in an article that never says it took anything from Telegram; a one-line post, or one
 that relays someone else's statement, cannot alert without a distinctive quoted passage (score ≤ 0.5).
-Each guard that applies is in the evidence (kind "guard", weight 0), so the verdict explains itself.
+For any post not linked: a passage the article puts in the mouth of someone whose words the post
+hands on ("Energy Minister Galushchenko said" beside a relay "— наголосив Герман Галущенко"; not the
+channel's own names, not a post's signature) counts half and that name is no shared fact; a post
+whose long figures (3+ of three or more digits) none agree with the article's is another day's
+report (passages half, the mention halved); a post neither named nor quoted that names 4+ people or
+places of which the article tells at most one, sharing no other fact, is another place's report
+(passages half). A loose reading (word senses) un-halves a mention only for the channel's post the
+article reads best. Each guard that applies is in the evidence (kind "guard", weight 0), so the
+verdict explains itself.
 """
 
 from __future__ import annotations
