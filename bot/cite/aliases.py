@@ -117,13 +117,19 @@ _COUNTRIES = ((re.compile(r"Україн|Украин|ЗСУ|ВСУ"), ("Ukraine
               (re.compile(r"Росі|Росси|РФ\b"), ("Russia's", "Russian"), "Russia"))
 
 
+#: a proper name in quotation marks inside a title ("ОСУВ «Хортиця»")
+_QUOTED_NAME = re.compile(r"[«„“\"]([^»“”\"]{3,40})[»“”\"]")
+
+
 def _institution_names(title: str) -> list[str]:
     """A title that starts with an institution of the glossary ("Національна гвардія України",
     "ДСНС України") gives its English press forms, with the title's country in front ("Ukraine's
     National Guard", "Ukrainian State Emergency Service") or after it, as wires and official
     English write it ("National Guard of Ukraine"); bare only as an abbreviation ("SSO"): "the
-    defence ministry" alone does not say whose."""
-    from storage.crossscript import leading_term
+    defence ministry" alone does not say whose. A body the title names in quotation marks is
+    written with its name in front, as English does ("ОСУВ «Хортиця»" → "Khortytsia
+    operational-strategic group"): the name says whose."""
+    from storage.crossscript import leading_term, romanise
 
     forms = leading_term(title)
     before, after = next(((names, of) for pattern, names, of in _COUNTRIES if pattern.search(title)),
@@ -132,6 +138,10 @@ def _institution_names(title: str) -> list[str]:
     out += [f"{c} {f}" for f in forms for c in before if not f.isupper()]
     if after:
         out += [f"{f} of {after}" for f in forms if not f.isupper()]
+    named = _QUOTED_NAME.search(title) if forms else None
+    if named and _name_like(named.group(1)):
+        spelled = [n for n in romanise(named.group(1).strip()) if n.isascii()]
+        out += [f"{n} {f}" for n in spelled for f in forms if not f.isupper()]
     return out
 
 
