@@ -71,6 +71,10 @@ def test_names_from_title_and_about(title: str | None, about: str | None,
     ("Міністерство оборони України", ["Ukraine's Defence Ministry", "Ukraine's Defense Ministry"],
      ["Defence Ministry", "Ministry of Defence"]),
     ("Державна прикордонна служба України", ["Ukraine's border service"], ["border service"]),
+    # a body named in quotation marks: its name in front, as English writes it; never bare
+    ("ОСУВ «Хортиця»", ["Khortytsia operational-strategic group"],
+     ["operational-strategic group", "OSUV"]),
+    ("ОТУ «Харків»", ["Kharkiv operational-tactical group"], ["operational-tactical group"]),
     # a channel named after the AFU is not the AFU; a title with no institution gives none
     ("Оперативний ЗСУ", [], ["Ukraine's AFU", "Ukrainian Armed Forces of Ukraine"]),
     ("Рыбарь", [], ["Russia's Rybar"]),
