@@ -13,9 +13,9 @@ from bot.cite import aliases as names_of
 from bot.cite.detect import ArticleInput
 from bot.cite.pipeline import aliases, find_citations
 from bot.config import DEFAULT_ALIASES, load_settings
-from storage import candidates, channels, posts
+from storage import candidates, channels, posts, translations
 from storage.db import Database
-from storage.models import Post
+from storage.models import Post, Translation
 from tests.test_telegram_cli import citewatch, tg_env
 from tests.tgserver import FakeTelegram
 
@@ -75,6 +75,12 @@ def test_names_from_title_and_about(title: str | None, about: str | None,
     ("ОСУВ «Хортиця»", ["Khortytsia operational-strategic group"],
      ["operational-strategic group", "OSUV"]),
     ("ОТУ «Харків»", ["Kharkiv operational-tactical group"], ["operational-tactical group"]),
+    # a region's administration: the region's governor and administration; a city's is not
+    ("Одеська обласна військова адміністрація",
+     ["Odesa regional governor", "Odesa regional military administration", "Odesa governor"],
+     ["governor", "regional governor"]),
+    ("Донецька ОДА", ["Donetsk regional administration", "governor of the Donetsk region"], []),
+    ("Київська міська військова адміністрація", [], ["Kyiv regional governor", "Kyiv governor"]),
     # a channel named after the AFU is not the AFU; a title with no institution gives none
     ("Оперативний ЗСУ", [], ["Ukraine's AFU", "Ukrainian Armed Forces of Ukraine"]),
     ("Рыбарь", [], ["Russia's Rybar"]),
@@ -198,3 +204,31 @@ async def test_alias_commands_against_a_resolved_channel(env: dict[str, str], sr
     assert code == 2 and err.count("\n") == 1 and "has no alias 'Nobody'" in err
     code, out, err = await citewatch(e, "channels", "alias", "add", "not_stored", "X", cwd=tmp_path)
     assert code == 2 and "@not_stored is not stored" in err
+
+
+async def test_a_regional_administration_is_named_by_its_governor(db: Database,
+                                                                  tmp_path: Path) -> None:
+    """Wires write "Odesa regional governor Oleh Kiper said", not the channel's Ukrainian title: a
+    regional administration's post is attributed through its region's governor."""
+    when = datetime(2024, 10, 9, 19, 40, tzinfo=UTC)
+    text = ("Ворог завдав балістичного удару по портовій інфраструктурі Одещини. Близько 18:30 рф "
+            "атакувала балістичною ракетою цивільне судно під прапором Панами. Загинули 8 людей, "
+            "ще 10 людей отримали поранення.")
+    await posts.upsert_many(db, [Post("odeskaODA", 29417, when, text, lang="uk")])
+    (post_id,), = await db.fetchall("SELECT id FROM posts")
+    await translations.upsert(db, Translation(
+        post_id, "en", "test",
+        "The enemy inflicted a ballistic strike on the port infrastructure of Odesa region. About "
+        "18:30 the russian federation attacked a civilian ship under the flag of Panama with a "
+        "ballistic missile. 8 people died, another 10 people were injured.", source_lang="uk"), text)
+    await channels.set_resolved(db, "odeskaODA", tg_id=79, access_hash=1,
+                                title="Одеська обласна військова адміністрація", about=None)
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    article = ArticleInput(
+        text="A Russian ballistic missile struck a Panama-flagged ship in an Odesa-area port, "
+             "killing eight people, Odesa regional governor Oleh Kiper said on Telegram.",
+        published=when.replace(hour=22), url="https://example.com/odesa-port")
+    found = await find_citations(db, article, settings)
+    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    assert mention and mention[0]["name"] == "Odesa regional governor", found

@@ -108,8 +108,33 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
             spelled = name.title() if name.isupper() else name  # "СОЛОВЬЁВ": not "SOLOVYoV"
             out += [r for r in romanise(spelled) if r.isascii() and _name_like(r)]
     if title:
-        out += _institution_names(title)
+        out += _institution_names(title) + _regional_names(title)
     return tuple(dict.fromkeys(out))
+
+
+#: a Ukrainian region's administration: "Одеська обласна військова адміністрація", "Чернігівська
+#: ОВА", "Донецька ОДА" (the region's adjective, then the body)
+_REGIONAL = re.compile(r"([А-ЯІЇЄҐ][а-яіїєґ'’]+ька)\s+(?:ОВА|ОДА|обласна\s+(?:військова|державна)\s+"
+                       r"адміністрація)\b")
+#: how the press names a region's administration and its head ("Odesa regional governor Oleh
+#: Kiper said", "the Chernihiv regional military administration said")
+_REGIONAL_FORMS = ("{} regional military administration", "{} regional administration",
+                   "{} regional governor", "{} region governor", "{} governor",
+                   "governor of {} region", "governor of the {} region")
+
+
+def _regional_names(title: str) -> list[str]:
+    """A regional administration's channel is the region's governor's: the press attributes its
+    posts to "the Odesa regional governor" or "the Chernihiv regional administration". The
+    region's English name is the glossary's place the adjective starts with ("Одеська" → Odesa);
+    a region the glossary does not hold gives nothing (no guessed spelling)."""
+    m = _REGIONAL.match(title.strip())
+    if m is None:
+        return []
+    from storage.crossscript import leading_term
+
+    places = leading_term(m.group(1))
+    return [form.format(p) for p in places if p.isalpha() for form in _REGIONAL_FORMS]
 
 
 #: a title's country, as the press puts it before an institution ("Ukraine's National Guard")
