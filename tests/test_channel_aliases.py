@@ -232,3 +232,46 @@ async def test_a_regional_administration_is_named_by_its_governor(db: Database,
     found = await find_citations(db, article, settings)
     mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
     assert mention and mention[0]["name"] == "Odesa regional governor", found
+
+
+async def test_a_governor_named_after_the_region_attributes_the_signed_post(
+        db: Database, tmp_path: Path) -> None:
+    """"In the northern Chernihiv region, …, Governor Viacheslav Chaus said": the region, then
+    "Governor <name>" next to "said" in the same sentence, names the region's administration. The
+    governor signs every post of the channel, so his name singles none out: the day before's
+    look-alike tally shares it but is not cited."""
+    today = datetime(2024, 4, 16, 18, 25, tzinfo=UTC)
+    tallies = {
+        14972: (today, "За день ворог 27 разів обстріляв прикордоння Чернігівщини. Зафіксовано 64 "
+                "вибухи. У Семенівській громаді загинув 58-річний чоловік.\n\nВ'ячеслав Чаус",
+                "During the day, the enemy shelled the border of Chernihiv region 27 times. 64 "
+                "explosions were recorded. In the Semenivka community, a 58-year-old man died."
+                "\n\nVyacheslav Chaus"),
+        14950: (today.replace(day=15), "За день ворог 19 разів обстріляв прикордоння Чернігівщини. "
+                "Зафіксовано 41 вибух. Пошкоджено будинок.\n\nВ'ячеслав Чаус",
+                "During the day, the enemy shelled the border of Chernihiv region 19 times. 41 "
+                "explosions were recorded. A house was damaged.\n\nVyacheslav Chaus"),
+    }
+    await posts.upsert_many(db, [Post("chernigivskaODA", mid, when, text, lang="uk")
+                                 for mid, (when, text, _) in tallies.items()])
+    await channels.set_resolved(db, "chernigivskaODA", tg_id=80, access_hash=1,
+                                title="Чернігівська ОВА", about=None)
+    ids = {r[1]: r[0] for r in await db.fetchall("SELECT id, message_id FROM posts")}
+    for mid, (_, text, english) in tallies.items():
+        await translations.upsert(db, Translation(ids[mid], "en", "test", english,
+                                                  source_lang="uk"), text)
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    article = ArticleInput(
+        text="In the northern Chernihiv region, a man of 58 was killed by a mortar round in the "
+             "Semenivka district, Governor Viacheslav Chaus said. Russian forces had attacked the "
+             "region's border communities 27 times during the day, causing 64 blasts.",
+        published=today.replace(hour=20), url="https://example.com/chernihiv")
+    found = {r.found.post_key[1]: r.found for r in await find_citations(db, article, settings)}
+    mention = [e for e in found[14972].evidence if e["kind"] == "mention"]
+    assert mention and mention[0]["name"] == "Chernihiv governor", found
+    assert found[14972].score >= settings.citation_threshold
+    assert 14950 not in found or found[14950].score < settings.citation_threshold
+    for f in found.values():
+        shared = [e for e in f.evidence if e["kind"] == "shared"]
+        assert not any("chaus" in n for e in shared for n in (*e["names"], *e["keys"])), f

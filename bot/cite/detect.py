@@ -822,7 +822,7 @@ def _mentions(
                 best = _referred_back(text, name)
         if best is None:
             for name in aliases_by_channel.get(ch, ()):
-                best = _place_then_body(text, lowered, name)
+                best = _place_then_body(text, lowered, name) or _place_then_titled(text, name)
                 if best is not None:
                     break
         for r in refs:
@@ -951,6 +951,32 @@ def _place_then_body(text: str, lowered: str, name: str) -> Evidence | None:
             cue = "Telegram" if strong else weak.group(0) if weak else ""
             return {"kind": "mention", "weight": MENTION_ALIAS_STRONG if strong else MENTION_SAID,
                     "name": name, "cue": cue,
+                    "text": f"mentions {place}, then {m.group(0).strip()} + {cue}"}
+    return None
+
+
+#: "Governor Viacheslav Chaus": a one-word title written before a person's name
+_TITLED = re.compile(r"\b(?:[Gg]overnor)((?: [A-Z][\w'’-]+){1,3})")
+
+
+def _place_then_titled(text: str, name: str) -> Evidence | None:
+    """An alias "<Place> governor" told as the wires tell it: "In the northern Chernihiv region,
+    a man was killed …, Governor Viacheslav Chaus said" — the place, then "Governor <name>" next
+    to "said / reported" in the same sentence (the governor of that place is the one speaking)."""
+    place, _, body = name.partition(" ")
+    if body != "governor" or "overnor" not in text:
+        return None
+    for m in _TITLED.finditer(text):
+        start = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        if not _word_pattern(place).search(text, start, m.start()):
+            continue
+        end = text.find(". ", m.end())
+        ctx = text[m.end():end if end >= 0 else len(text)][:_CUE_SPAN]
+        strong, weak = _STRONG_CUE.search(ctx), _WEAK_CUE.search(ctx)
+        if (strong or weak) and not _FOOTER.search(ctx):
+            cue = "Telegram" if strong else weak.group(0) if weak else ""
+            return {"kind": "mention", "weight": MENTION_ALIAS_STRONG if strong else MENTION_SAID,
+                    "name": name, "cue": cue, "person": m.group(1).strip(),
                     "text": f"mentions {place}, then {m.group(0).strip()} + {cue}"}
     return None
 
@@ -1323,10 +1349,14 @@ def detect(
         # not the channel's own names ("Ramzan Kadyrov" in an article about his channel)
         own = " ".join([c.channel, *aliases.get(c.channel.lower(), ())]).lower()
         spoken, speaker = _spoken_by_others(art, sh, own, c)
-        if speaker:
+        person = (mentions.get(c.channel.lower()) or {}).get("person")
+        # "Governor Oleksandr Prokudin said": the person the article names the channel by signs
+        # all its posts; the name is the attribution, not a fact singling one post out
+        signer = _own_keys(person.lower()) | tx.name_stems(person) if person and sh else set()
+        if speaker or signer:
             # the speaker's name is the article's attribution to that speaker: not a shared fact
             sh = _shared(art, _facts_text(c, art_script), fact_df, cross, keys_of.get(n),
-                         frozenset(speaker))
+                         frozenset(speaker | signer))
         offline = art.offline | spoken if spoken else art.offline
         quotes = _best_quotes(art, variants, weights, offline)
         if cross and art_script == "latin":
