@@ -65,7 +65,7 @@ def _params(channel_id: int, p: Post, now: str, words: str) -> tuple[Any, ...]:
         _json(p.fwd_from),
         p.media_kind,
         _json(p.media),
-        json.dumps(p.links or [], ensure_ascii=False),
+        json.dumps(p.links, ensure_ascii=False) if p.links else "[]",  # most posts: none
         to_iso(p.edit_date),
         _json(p.raw),
         p.source,

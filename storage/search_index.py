@@ -168,15 +168,18 @@ def words_of(texts: Sequence[str], stored: Sequence[tuple[str, str] | None],
     re-importing an export or re-fetching a post recomputes nothing and re-indexes nothing — else
     ``made[text]`` when given (made beforehand by the same function: ``storage.words_ahead``),
     else ``words(text)``, once per distinct text."""
-    done: dict[str, str] = dict(made) if made else {}
+    given: Mapping[str, str] = made or {}
+    done: dict[str, str] = {}  # made here (``made`` is not copied: a batch's worth of texts)
     out: list[str] = []
     for text, old in zip(texts, stored, strict=True):
         if old is not None and old[0] == text:
             out.append(old[1])
             continue
-        got = done.get(text)
+        got = given.get(text)
         if got is None:
-            got = done[text] = words(text)
+            got = done.get(text)
+            if got is None:
+                got = done[text] = words(text)
         out.append(got)
     return out
 
