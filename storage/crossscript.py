@@ -197,6 +197,15 @@ UNIT_PREFIX = "xu"
 _UNIT_GAP = 3
 _NUMBER = re.compile(r"(?<![\d.,])(\d{1,3})(?!\d)(?:-?(?:st|nd|rd|th|[а-яіїєґ]{1,3}))?(?![.,]\d)",
                      re.IGNORECASE)
+#: a unit's number written as a capitalised ordinal word ("Third Separate Assault Brigade",
+#: "Третя окрема штурмова бригада", "Третьей бригады"): first to tenth, as units are named
+_ORDINALS = (("First", "Перш", "Перв"), ("Second", "Друг", "Втор"), ("Third", "Трет"),
+             ("Fourth", "Четверт"), ("Fifth", "П'ят", "П’ят", "Пят"), ("Sixth", "Шост", "Шест"),
+             ("Seventh", "Сьом", "Седьм"), ("Eighth", "Восьм"),
+             ("Ninth", "Дев'ят", "Дев’ят", "Девят"), ("Tenth", "Десят"))
+_ORDINAL_VALUE = {w: n for n, words in enumerate(_ORDINALS, 1) for w in words}
+_ORDINAL = re.compile(r"\b(?:" + "|".join(sorted(_ORDINAL_VALUE, key=len, reverse=True))
+                      + r")(?:(?<=[a-z])\b|[а-яіїєґё]*\b)")
 _LETTER = re.compile(r"[^\W\d_]")
 _NAME_NEXT = re.compile(r"\s+[А-ЯЁІЇЄҐ][а-яёіїєґ]")
 _SENTENCE_END = re.compile(r"[.!?;]\s|\n")
@@ -413,6 +422,12 @@ def term_keys(text: str, script: str) -> dict[str, str]:
     return _keys_of(text, _glossary_hits(text, _matchers()[script]))
 
 
+def _ordinal_value(word: str) -> int:
+    """1–10 for an ordinal word ``_ORDINAL`` found ("Третьої" → 3)."""
+    return next(v for w, v in sorted(_ORDINAL_VALUE.items(), key=lambda x: -len(x[0]))
+                if word.startswith(w))
+
+
 def _keys_of(text: str, hits: Sequence[tuple[_Entry, int, int]]) -> dict[str, str]:
     """``term_keys`` of ``text`` from its glossary hits (entry, start, end)."""
     out: dict[str, str] = {}
@@ -425,11 +440,12 @@ def _keys_of(text: str, hits: Sequence[tuple[_Entry, int, int]]) -> dict[str, st
         # the numbers just before the unit word, with at most _UNIT_GAP words between
         before = text[max(last_end, start - 80):start]
         tail = _SENTENCE_END.split(before)[-1]
-        numbers = list(_NUMBER.finditer(tail))
+        numbers = sorted([*_NUMBER.finditer(tail), *_ORDINAL.finditer(tail)], key=lambda n: n.start())
         if numbers and len(_WORDS_BETWEEN.findall(tail[numbers[-1].end():])) <= _UNIT_GAP:
             unit = _NOT_LETTER.sub("", entry.target.lower())
             for n in numbers:
                 if len(_WORDS_BETWEEN.findall(tail[n.end():])) <= _UNIT_GAP + 2:
-                    out.setdefault(f"{UNIT_PREFIX}{int(n.group(1))}{unit}", f"{n.group(0)} {words}")
+                    value = int(n.group(1)) if n.re is _NUMBER else _ordinal_value(n.group(0))
+                    out.setdefault(f"{UNIT_PREFIX}{value}{unit}", f"{n.group(0)} {words}")
         last_end = end
     return out

@@ -275,3 +275,30 @@ async def test_a_governor_named_after_the_region_attributes_the_signed_post(
     for f in found.values():
         shared = [e for e in f.evidence if e["kind"] == "shared"]
         assert not any("chaus" in n for e in shared for n in (*e["names"], *e["keys"])), f
+
+
+async def test_a_units_channel_is_named_as_the_press_names_the_unit(db: Database,
+                                                                     tmp_path: Path) -> None:
+    """A brigade's channel titled "Третя окрема штурмова бригада" is named by "Ukraine's Third
+    Separate Assault Brigade said" (the same numbered unit next to "said" in one sentence)."""
+    when = datetime(2025, 4, 3, 16, 20, tzinfo=UTC)
+    text = ("Штурмовики Третьої відбили масований механізований штурм на Лиманському напрямку. "
+            "Знищено 4 танки, 3 БМП. Ворог втратив понад 40 особового складу.")
+    await posts.upsert_many(db, [Post("ab3army", 11084, when, text, lang="uk")])
+    (post_id,), = await db.fetchall("SELECT id FROM posts")
+    await translations.upsert(db, Translation(
+        post_id, "en", "test",
+        "The stormtroopers of the Third repelled a massive mechanized assault in the Lyman "
+        "direction. 4 tanks, 3 BMPs were destroyed. The enemy lost more than 40 personnel.",
+        source_lang="uk"), text)
+    await channels.set_resolved(db, "ab3army", tg_id=81, access_hash=1,
+                                title="Третя окрема штурмова бригада", about=None)
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    article = ArticleInput(
+        text="Ukraine's Third Separate Assault Brigade said it had beaten back a large Russian "
+             "armoured attack near Lyman, knocking out four tanks.",
+        published=when.replace(hour=22), url="https://example.com/lyman")
+    found = await find_citations(db, article, settings)
+    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    assert mention and mention[0]["name"] == "Третя окрема штурмова бригада", found

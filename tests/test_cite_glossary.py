@@ -66,12 +66,23 @@ def test_matching_rows_leave_the_translation_glossary_version_alone() -> None:
     ("рота 10-го танкового полку", "Russia's 10th Tank Regiment", "xu10regiment"),
     ("18-ту та 25-ту загальновійськові армії", "the 18th and 25th combined arms armies",
      "xu25army"),
+    # a unit's number as its capitalised ordinal word, as units are named in titles and the press
+    ("Третя окрема штурмова бригада", "Ukraine's Third Separate Assault Brigade said",
+     "xu3brigade"),
+    ("бійці Першої президентської бригади", "the 1st Presidential Brigade", "xu1brigade"),
     ("За даними ГУР МО", "Ukraine's Main Directorate of Intelligence said", "xghur"),
     ("Генеральний штаб ЗСУ повідомив", "the General Staff said", "xggeneralstaff"),
     ("ворог випустив 21 крилату ракету", "Russia fired 21 cruise missiles", "xgcruisemissile"),
 ])
 def test_a_post_term_meets_its_english_form(post: str, article: str, key: str) -> None:
     assert key in term_keys(post, "cyrillic") and key in term_keys(article, "latin")
+
+
+def test_an_ordinal_in_prose_is_no_unit_number() -> None:
+    """"a second brigade arrived" is another brigade, not the Second: only a capitalised ordinal
+    (a unit's name) is its number."""
+    assert not any(k.startswith("xu") for k in term_keys("a second brigade arrived", "latin"))
+    assert not any(k.startswith("xu") for k in term_keys("друга бригада прибула", "cyrillic"))
 
 
 def test_a_term_is_told_by_the_words_that_wrote_it() -> None:

@@ -822,7 +822,8 @@ def _mentions(
                 best = _referred_back(text, name)
         if best is None:
             for name in aliases_by_channel.get(ch, ()):
-                best = _place_then_body(text, lowered, name) or _place_then_titled(text, name)
+                best = (_place_then_body(text, lowered, name) or _place_then_titled(text, name)
+                        or _unit_named(text, name))
                 if best is not None:
                     break
         for r in refs:
@@ -978,6 +979,39 @@ def _place_then_titled(text: str, name: str) -> Evidence | None:
             return {"kind": "mention", "weight": MENTION_ALIAS_STRONG if strong else MENTION_SAID,
                     "name": name, "cue": cue, "person": m.group(1).strip(),
                     "text": f"mentions {place}, then {m.group(0).strip()} + {cue}"}
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _unit_of(name: str) -> str | None:
+    """The numbered unit a channel's Cyrillic name is ("Третя окрема штурмова бригада",
+    "93 ОМБр Холодний Яр" → its unit key), or None."""
+    if name.isascii() or not any(ch.isdigit() or ch.isupper() for ch in name[:1]):
+        return None
+    units = [k for k in crossscript.term_keys(name, "cyrillic") if k.startswith(crossscript.UNIT_PREFIX)]
+    return units[0] if len(units) == 1 else None
+
+
+#: an English sentence's end (for a unit named next to "said" in one sentence)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _unit_named(text: str, name: str) -> Evidence | None:
+    """A unit's channel (titled "Третя окрема штурмова бригада") named as the press names the
+    unit ("Ukraine's Third Separate Assault Brigade said", "the 3rd Assault Brigade wrote"): the
+    same numbered unit (its key) next to "said / Telegram" in one sentence."""
+    key = _unit_of(name)
+    if key is None or not re.search(r"(?i)brigade|battalion|regiment|division|corps|army", text):
+        return None
+    for sent in _SENTENCE_SPLIT.split(text):
+        if key not in crossscript.term_keys(sent, "latin") or _FOOTER.search(sent):
+            continue
+        strong, weak = _STRONG_CUE.search(sent), _WEAK_CUE.search(sent)
+        if strong or weak:
+            cue = "Telegram" if strong else weak.group(0) if weak else ""
+            said = crossscript.term_keys(sent, "latin")[key]
+            return {"kind": "mention", "weight": MENTION_ALIAS_STRONG if strong else MENTION_SAID,
+                    "name": name, "cue": cue, "text": f"mentions {said} (the unit) + {cue}"}
     return None
 
 
