@@ -85,3 +85,18 @@ def test_the_shipped_groups_parse_and_a_bad_line_is_named() -> None:
     assert parse_groups("# a comment\n\nsoldier, troops\n") == (("soldier", "troops"),)
     with pytest.raises(ValueError, match="line 2"):
         parse_groups("soldier,troops\nlonely\n")
+
+
+def test_the_grid_and_the_coast_in_the_press_words_meet_the_machine_translation() -> None:
+    """The MT's "energy objects", "hourly shutdowns", "restoration works", "boats … the coast" are
+    the press's "power facilities", "outages", "repair crews", "vessels … the coastline": one stem
+    each, so an own translation of an Ukrenergo or a naval post meets the stored MT."""
+    mt = tx.stem_set("the equipment of energy objects was damaged; schedules of hourly shutdowns; "
+                     "restoration works started; the boats protected the coast at the pier")
+    press = tx.stem_set("power facilities were damaged; scheduled outages; repair crews began "
+                        "work; vessels patrolled the coastline at the jetty")
+    for mt_word, press_word in (("energy", "power"), ("objects", "facilities"),
+                                ("shutdowns", "outages"), ("restoration", "repair"),
+                                ("boats", "vessels"), ("coast", "coastline"), ("pier", "jetty")):
+        assert tx.stem_set(mt_word) == tx.stem_set(press_word), (mt_word, press_word)
+    assert len(mt & press) >= 7
