@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,19 +143,27 @@ def stored_texts(conn: sqlite3.Connection, keys: Sequence[tuple[str, int]]
     """On a reading connection: the stored text of each (channel username, message id) that is
     stored, keyed by (lower-case username, message id) — one query per channel and 500 ids."""
     out: dict[tuple[str, int], str] = {}
+    for channel, chunk in _key_chunks(keys):
+        for mid, text in conn.execute(
+                "SELECT p.message_id, p.text FROM posts p"
+                " WHERE p.channel_id = (SELECT id FROM channels WHERE username = ?)"
+                f" AND p.message_id IN ({','.join('?' * len(chunk))})", (channel, *chunk)):
+            out[(channel, mid)] = text
+    return out
+
+
+def _key_chunks(keys: Sequence[tuple[str, int]], size: int = 500
+                ) -> Iterator[tuple[str, list[int]]]:
+    """(lower-case username, up to ``size`` sorted message ids) per query, so a batch costs one
+    statement per channel and chunk instead of one per key (and stays under SQLite's variable
+    limit)."""
     by_channel: dict[str, set[int]] = {}
     for channel, mid in keys:
         by_channel.setdefault(channel.lower(), set()).add(mid)
     for channel, mids in by_channel.items():
         ordered = sorted(mids)
-        for i in range(0, len(ordered), 500):
-            chunk = ordered[i : i + 500]
-            for mid, text in conn.execute(
-                    "SELECT p.message_id, p.text FROM posts p"
-                    " WHERE p.channel_id = (SELECT id FROM channels WHERE username = ?)"
-                    f" AND p.message_id IN ({','.join('?' * len(chunk))})", (channel, *chunk)):
-                out[(channel, mid)] = text
-    return out
+        for i in range(0, len(ordered), size):
+            yield channel, ordered[i : i + size]
 
 
 async def upsert_many(db: Database, posts: Sequence[Post]) -> UpsertResult:
@@ -344,20 +352,14 @@ async def ids_for(
     thread cost more than the inserts themselves in the import benchmark.
     """
     out: dict[tuple[str, int], int] = {}
-    by_channel: dict[str, set[int]] = {}
-    for channel, mid in keys:
-        by_channel.setdefault(channel.lower(), set()).add(mid)
-    for channel, mids in by_channel.items():
-        ordered = sorted(mids)
-        for i in range(0, len(ordered), 500):
-            chunk = ordered[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            async with conn.execute(
-                "SELECT p.message_id, p.id FROM posts p"
-                " WHERE p.channel_id = (SELECT id FROM channels WHERE username = ?)"
-                f" AND p.message_id IN ({marks})",
-                (channel, *chunk),
-            ) as cur:
-                for mid, pid in await cur.fetchall():
-                    out[(channel, mid)] = pid
+    for channel, chunk in _key_chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        async with conn.execute(
+            "SELECT p.message_id, p.id FROM posts p"
+            " WHERE p.channel_id = (SELECT id FROM channels WHERE username = ?)"
+            f" AND p.message_id IN ({marks})",
+            (channel, *chunk),
+        ) as cur:
+            for mid, pid in await cur.fetchall():
+                out[(channel, mid)] = pid
     return out
