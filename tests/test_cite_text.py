@@ -158,6 +158,21 @@ def test_words_with_and_without_apostrophes() -> None:
     assert tx.content_stems("O’Brien’s troops") == ["obrien", tx.stem("troops")]  # ’ folds; "s" dropped
 
 
+
+_ARTICLES = 447  # the GDELT file's articles, first in ``_articles_and_milbloggers()``
+
+
+def _articles_and_milbloggers() -> list[str]:
+    """The real GDELT articles, then every CoonAndFriends post as written and as Google put it."""
+    texts = [json.loads(line)["text"] for line in shared_data(
+        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
+        encoding="utf-8")]
+    assert len(texts) == _ARTICLES
+    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
+                     ".csv").open(encoding="utf-8") as f:
+        return texts + [v for row in csv.DictReader(f) for v in (row["text_original"],
+                                                                 row["text_en_google"])]
+
 def test_texts_split_into_the_tokens_of_the_word_pattern() -> None:
     """``words`` splits most texts in C: the same tokens as the word pattern it stands for, on
     real articles, translations and Russian/Ukrainian posts (as written and normalised), on every
@@ -169,13 +184,7 @@ def test_texts_split_into_the_tokens_of_the_word_pattern() -> None:
     def pattern(t: str) -> list[str]:
         return re.findall(r"[^\W_]+(?:'[^\W_]+)?", t)
 
-    texts = [json.loads(line)["text"] for line in shared_data(
-        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
-        encoding="utf-8")]
-    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
-                     ".csv").open(encoding="utf-8") as f:
-        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
-                                                           row["text_en_google"])]
+    texts = _articles_and_milbloggers()
     with shared_data("telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_"
                      "2023-05.csv").open(encoding="utf-8") as f:
         texts += [row["message_text"] for row in csv.DictReader(f)]
@@ -277,13 +286,7 @@ def test_month_day_finds_the_month_words_the_plain_pattern_finds() -> None:
     """``dates`` reads "February 24" through ``_MONTH_DAY``: in lower-cased real articles and posts
     and in edge cases, the same matches as the plain pattern, of every word that gives a month."""
     plain = re.compile(r"\b([A-Za-z]{3,})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b")
-    texts = [json.loads(line)["text"] for line in shared_data(
-        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
-        encoding="utf-8")]
-    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
-                     ".csv").open(encoding="utf-8") as f:
-        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
-                                                           row["text_en_google"])]
+    texts = _articles_and_milbloggers()
     texts += ["March 5th", "xMarch 5", "Marchers 12 and mayday 3", "sept. 9", "Dec\n31st",
               "jan 123", "_jun 4", "май 5", "augustus 7, octopus 8", "nov 12th."]
     found = 0
@@ -309,13 +312,7 @@ def test_number_words_are_read_as_without_the_substring_test() -> None:
             s = tx._NUMBER_WORD.pattern.sub(tx._number_word, s)
         return s if re.search(r"\d", s) else None
 
-    texts = [json.loads(line)["text"] for line in shared_data(
-        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
-        encoding="utf-8")]
-    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
-                     ".csv").open(encoding="utf-8") as f:
-        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
-                                                           row["text_en_google"])]
+    texts = _articles_and_milbloggers()
     rnd = random.Random(2)
     parts = ["twenty", "Twenty", "one", "-", " ", "—", "'", "_", "ten", "TEN", "often", "FORTY",
              "ſixty", "5", "é", "TWELVE", "nineteen", "\u00a0", "İ"]
@@ -352,13 +349,8 @@ def test_prefix_scanned_patterns_match_as_their_plain_forms(name: str) -> None:
     normalised and as numbers are read, and on edge cases at the start and after word characters."""
     plain = re.compile(_PLAIN_PATTERNS[name])
     fast = getattr(tx, name)
-    texts = ["\n" + json.loads(line)["text"] for line in shared_data(
-        "news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl").open(
-        encoding="utf-8")]
-    with shared_data("telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022"
-                     ".csv").open(encoding="utf-8") as f:
-        texts += [v for row in csv.DictReader(f) for v in (row["text_original"],
-                                                           row["text_en_google"])]
+    articles = _articles_and_milbloggers()
+    texts = ["\n" + t for t in articles[:_ARTICLES]] + articles[_ARTICLES:]
     texts += ["24.02", "a24.02 x", "_5 March", "March 5th", "1,200 troops", "x1 200", "5th of May",
               "Київ Бахмут", "ZSU AFU ABCDEFG", "aKyiv", "ЦЦц", "1.5 gigawatts", "Jan. 3, .5 1",
               "3,000 more enemy soldiers", "7", "77 (seventy-seven) units", 'He said." Then',
