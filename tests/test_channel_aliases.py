@@ -206,32 +206,41 @@ async def test_alias_commands_against_a_resolved_channel(env: dict[str, str], sr
     assert code == 2 and "@not_stored is not stored" in err
 
 
+async def _mention_of(db: Database, tmp_path: Path, post: Post, english: str, title: str,
+                      article: str) -> list[dict]:
+    """The mention evidence of a citation found through the real pipeline: ``post`` stored with
+    its English translation and its channel resolved with ``title``; the article two to three
+    hours later."""
+    await posts.upsert_many(db, [post])
+    (post_id,), = await db.fetchall("SELECT id FROM posts")
+    await translations.upsert(db, Translation(post_id, "en", "test", english, source_lang="uk"),
+                              post.text)
+    await channels.set_resolved(db, post.channel, tg_id=79, access_hash=1, title=title,
+                                about=None)
+    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                             dotenv_path=None)
+    found = await find_citations(db, ArticleInput(
+        text=article, published=post.date.replace(hour=22), url="https://example.com/a"), settings)
+    return [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+
+
 async def test_a_regional_administration_is_named_by_its_governor(db: Database,
                                                                   tmp_path: Path) -> None:
     """Wires write "Odesa regional governor Oleh Kiper said", not the channel's Ukrainian title: a
     regional administration's post is attributed through its region's governor."""
-    when = datetime(2024, 10, 9, 19, 40, tzinfo=UTC)
     text = ("Ворог завдав балістичного удару по портовій інфраструктурі Одещини. Близько 18:30 рф "
             "атакувала балістичною ракетою цивільне судно під прапором Панами. Загинули 8 людей, "
             "ще 10 людей отримали поранення.")
-    await posts.upsert_many(db, [Post("odeskaODA", 29417, when, text, lang="uk")])
-    (post_id,), = await db.fetchall("SELECT id FROM posts")
-    await translations.upsert(db, Translation(
-        post_id, "en", "test",
+    mention = await _mention_of(
+        db, tmp_path, Post("odeskaODA", 29417, datetime(2024, 10, 9, 19, 40, tzinfo=UTC), text,
+                           lang="uk"),
         "The enemy inflicted a ballistic strike on the port infrastructure of Odesa region. About "
         "18:30 the russian federation attacked a civilian ship under the flag of Panama with a "
-        "ballistic missile. 8 people died, another 10 people were injured.", source_lang="uk"), text)
-    await channels.set_resolved(db, "odeskaODA", tg_id=79, access_hash=1,
-                                title="Одеська обласна військова адміністрація", about=None)
-    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
-                             dotenv_path=None)
-    article = ArticleInput(
-        text="A Russian ballistic missile struck a Panama-flagged ship in an Odesa-area port, "
-             "killing eight people, Odesa regional governor Oleh Kiper said on Telegram.",
-        published=when.replace(hour=22), url="https://example.com/odesa-port")
-    found = await find_citations(db, article, settings)
-    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
-    assert mention and mention[0]["name"] == "Odesa regional governor", found
+        "ballistic missile. 8 people died, another 10 people were injured.",
+        "Одеська обласна військова адміністрація",
+        "A Russian ballistic missile struck a Panama-flagged ship in an Odesa-area port, "
+        "killing eight people, Odesa regional governor Oleh Kiper said on Telegram.")
+    assert mention and mention[0]["name"] == "Odesa regional governor", mention
 
 
 async def test_a_governor_named_after_the_region_attributes_the_signed_post(
@@ -281,24 +290,14 @@ async def test_a_units_channel_is_named_as_the_press_names_the_unit(db: Database
                                                                      tmp_path: Path) -> None:
     """A brigade's channel titled "Третя окрема штурмова бригада" is named by "Ukraine's Third
     Separate Assault Brigade said" (the same numbered unit next to "said" in one sentence)."""
-    when = datetime(2025, 4, 3, 16, 20, tzinfo=UTC)
     text = ("Штурмовики Третьої відбили масований механізований штурм на Лиманському напрямку. "
             "Знищено 4 танки, 3 БМП. Ворог втратив понад 40 особового складу.")
-    await posts.upsert_many(db, [Post("ab3army", 11084, when, text, lang="uk")])
-    (post_id,), = await db.fetchall("SELECT id FROM posts")
-    await translations.upsert(db, Translation(
-        post_id, "en", "test",
+    mention = await _mention_of(
+        db, tmp_path, Post("ab3army", 11084, datetime(2025, 4, 3, 16, 20, tzinfo=UTC), text,
+                           lang="uk"),
         "The stormtroopers of the Third repelled a massive mechanized assault in the Lyman "
         "direction. 4 tanks, 3 BMPs were destroyed. The enemy lost more than 40 personnel.",
-        source_lang="uk"), text)
-    await channels.set_resolved(db, "ab3army", tg_id=81, access_hash=1,
-                                title="Третя окрема штурмова бригада", about=None)
-    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
-                             dotenv_path=None)
-    article = ArticleInput(
-        text="Ukraine's Third Separate Assault Brigade said it had beaten back a large Russian "
-             "armoured attack near Lyman, knocking out four tanks.",
-        published=when.replace(hour=22), url="https://example.com/lyman")
-    found = await find_citations(db, article, settings)
-    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
-    assert mention and mention[0]["name"] == "Третя окрема штурмова бригада", found
+        "Третя окрема штурмова бригада",
+        "Ukraine's Third Separate Assault Brigade said it had beaten back a large Russian "
+        "armoured attack near Lyman, knocking out four tanks.")
+    assert mention and mention[0]["name"] == "Третя окрема штурмова бригада", mention
