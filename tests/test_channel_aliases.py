@@ -4,18 +4,19 @@ channel is resolved by Telethon or the web preview), and ``citewatch channels al
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cite import aliases as names_of
-from bot.cite.detect import ArticleInput
+from bot.cite.detect import ArticleInput, Found
 from bot.cite.pipeline import aliases, find_citations
-from bot.config import DEFAULT_ALIASES, load_settings
+from bot.config import DEFAULT_ALIASES, Settings, load_settings
 from storage import candidates, channels, posts, translations
 from storage.db import Database
-from storage.models import Post, Translation
+from storage.models import Evidence, Post, Translation
 from tests.test_telegram_cli import citewatch, tg_env
 from tests.tgserver import FakeTelegram
 
@@ -95,6 +96,17 @@ def test_a_title_that_names_an_institution_gives_its_english_forms(
     assert not any(n in got for n in absent), got
 
 
+def _settings(tmp_path: Path) -> Settings:
+    """Settings for a test database with no watched channels."""
+    return load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
+                         dotenv_path=None)
+
+
+def _mentions(found: Iterable[Found]) -> list[Evidence]:
+    """The mention evidence of citations, in their order."""
+    return [e for f in found for e in f.evidence if e["kind"] == "mention"]
+
+
 async def test_the_institution_named_after_its_country_attributes_a_real_post(
         db: Database, tmp_path: Path) -> None:
     """Wires and official English write "the National Guard of Ukraine said": a real National
@@ -112,15 +124,14 @@ async def test_the_institution_named_after_its_country_attributes_a_real_post(
     await posts.upsert_many(db, [Post("ngu_war_for_peace", 8398, when, row["message_text"])])
     await channels.set_resolved(db, "ngu_war_for_peace", tg_id=78, access_hash=1,
                                 title="Національна гвардія України", about=None)
-    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
-                             dotenv_path=None)
+    settings = _settings(tmp_path)
     article = ArticleInput(
         text="Gunners of a rapid reaction brigade destroyed a Russian 2S9 Nona self-propelled gun "
              "with its ammunition near Bakhmut, the National Guard of Ukraine said on Telegram, "
              "publishing a video of the strike.",
         published=when.replace(hour=18), url="https://example.com/nona")
     found = await find_citations(db, article, settings)
-    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    mention = _mentions(r.found for r in found)
     assert mention and mention[0]["name"] == "National Guard of Ukraine", found
 
 
@@ -156,8 +167,7 @@ async def test_a_name_from_the_stored_title_attributes_a_post(db: Database, tmp_
                                       "house in the Shebekino district was damaged by debris.")])
     await channels.set_resolved(db, "gladkov_vv", tg_id=77, access_hash=1, title="Вячеслав Гладков",
                                 about="Губернатор Белгородской области")
-    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
-                             dotenv_path=None)
+    settings = _settings(tmp_path)
     names = aliases(settings, [], await candidates.channel_aliases(db))["gladkov_vv"]
     assert "Viacheslav Hladkov" in names or "Vyacheslav Gladkov" in names, names
     stored = await channels.get(db, "gladkov_vv")
@@ -167,7 +177,7 @@ async def test_a_name_from_the_stored_title_attributes_a_post(db: Database, tmp_
              "shot down over Belgorod overnight and a house in Shebekino district was damaged.",
         published=datetime(2024, 3, 2, 15, tzinfo=UTC), url="https://example.com/a")
     found = await find_citations(db, article, settings)
-    mention = [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    mention = _mentions(r.found for r in found)
     assert mention and mention[0]["name"] == "Vyacheslav Gladkov", found
 
 
@@ -207,7 +217,7 @@ async def test_alias_commands_against_a_resolved_channel(env: dict[str, str], sr
 
 
 async def _mention_of(db: Database, tmp_path: Path, post: Post, english: str, title: str,
-                      article: str) -> list[dict]:
+                      article: str) -> list[Evidence]:
     """The mention evidence of a citation found through the real pipeline: ``post`` stored with
     its English translation and its channel resolved with ``title``; the article two to three
     hours later."""
@@ -217,11 +227,10 @@ async def _mention_of(db: Database, tmp_path: Path, post: Post, english: str, ti
                               post.text)
     await channels.set_resolved(db, post.channel, tg_id=79, access_hash=1, title=title,
                                 about=None)
-    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
-                             dotenv_path=None)
+    settings = _settings(tmp_path)
     found = await find_citations(db, ArticleInput(
         text=article, published=post.date.replace(hour=22), url="https://example.com/a"), settings)
-    return [e for r in found for e in r.found.evidence if e["kind"] == "mention"]
+    return _mentions(r.found for r in found)
 
 
 async def test_a_regional_administration_is_named_by_its_governor(db: Database,
@@ -269,15 +278,14 @@ async def test_a_governor_named_after_the_region_attributes_the_signed_post(
     for mid, (_, text, english) in tallies.items():
         await translations.upsert(db, Translation(ids[mid], "en", "test", english,
                                                   source_lang="uk"), text)
-    settings = load_settings({"CITEWATCH_DB": str(tmp_path / "citewatch.db"), "CHANNELS": ""},
-                             dotenv_path=None)
+    settings = _settings(tmp_path)
     article = ArticleInput(
         text="In the northern Chernihiv region, a man of 58 was killed by a mortar round in the "
              "Semenivka district, Governor Viacheslav Chaus said. Russian forces had attacked the "
              "region's border communities 27 times during the day, causing 64 blasts.",
         published=today.replace(hour=20), url="https://example.com/chernihiv")
     found = {r.found.post_key[1]: r.found for r in await find_citations(db, article, settings)}
-    mention = [e for e in found[14972].evidence if e["kind"] == "mention"]
+    mention = _mentions([found[14972]])
     assert mention and mention[0]["name"] == "Chernihiv governor", found
     assert found[14972].score >= settings.citation_threshold
     assert 14950 not in found or found[14950].score < settings.citation_threshold
