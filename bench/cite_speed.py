@@ -132,6 +132,7 @@ def _pool_cpu(pool: ProcessPoolExecutor | None) -> float | None:
 
 async def measure(path: Path, n_articles: int, seed: int = 11, concurrency: int = 1,
                   workers: int = 0, span_days: int = SPAN_DAYS - 30,
+                  verdicts: dict[int, list[tuple[str, int, float]]] | None = None,
                   ) -> tuple[list[float], float, float, float, float | None]:
     """Per-article latency (ms), total wall time (s), CPU time of this process (s) and of the pool's
     workers (s, from their start: includes their warm-up), and the workers' CPU time during the
@@ -142,7 +143,9 @@ async def measure(path: Path, n_articles: int, seed: int = 11, concurrency: int 
     worker with its own read-only connection, opened by its initializer). Articles are dated at random
     in the last ``span_days`` of the posts' range: the whole range by default (every article sees
     other candidate posts: the detector's per-post caches stay cold), 30 for a month of news as the
-    service sees it (articles about the same weeks share candidates)."""
+    service sees it (articles about the same weeks share candidates). ``verdicts``, when given, gets
+    each measured article's citations (channel, message id, score to 4 places) by its index: two
+    versions of the code can be checked to decide alike on the same database."""
     rnd = random.Random(seed)
     texts = [json.loads(line)["text"] for line in GDELT.open(encoding="utf-8")][:n_articles]
     first = SPAN_DAYS - span_days
@@ -161,13 +164,16 @@ async def measure(path: Path, n_articles: int, seed: int = 11, concurrency: int 
         if pool:
             await asyncio.gather(*(find_citations(db, a, settings, executor=pool)
                                    for a in arts[:2 * workers]))
-        queue = iter(arts)
+        queue = iter(enumerate(arts))
 
         async def worker() -> None:
-            for art in queue:
+            for i, art in queue:
                 t0 = time.perf_counter()
-                await find_citations(db, art, settings, executor=pool)
+                got = await find_citations(db, art, settings, executor=pool)
                 times.append((time.perf_counter() - t0) * 1000)
+                if verdicts is not None:
+                    verdicts[i] = sorted((r.found.post_key[0], r.found.post_key[1], round(r.found.score, 4))
+                                         for r in got)
 
         p0 = _pool_cpu(pool)
         c0, w0 = time.process_time(), time.perf_counter()
@@ -194,6 +200,8 @@ def main() -> None:
     ap.add_argument("--span-days", type=int, default=SPAN_DAYS - 30,
                     help="articles dated within the last N days of the posts (30: a month of news)")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--dump", type=Path, help="write each article's citations here (JSON), to compare"
+                    " two versions of the code")
     a = ap.parse_args()
     if not GDELT.exists():
         sys.exit(f"shared data not found: {DATA}")
@@ -205,8 +213,12 @@ def main() -> None:
         print(f"built {a.posts:,} posts in {time.perf_counter() - t0:.0f} s → {a.db}", file=sys.stderr)
     else:
         print(f"reusing {a.db} (--rebuild to build it again)", file=sys.stderr)
+    verdicts: dict[int, list[tuple[str, int, float]]] = {}
     times, wall, cpu, child_cpu, during = asyncio.run(measure(
-        a.db, a.articles, concurrency=a.concurrency, workers=a.workers, span_days=a.span_days))
+        a.db, a.articles, concurrency=a.concurrency, workers=a.workers, span_days=a.span_days,
+        verdicts=verdicts))
+    if a.dump:
+        a.dump.write_text(json.dumps([verdicts[i] for i in sorted(verdicts)]) + "\n")
     times.sort()
     p50 = statistics.median(times)
     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
