@@ -78,10 +78,12 @@ def count_capped(conn: sqlite3.Connection, expressions: Sequence[str], limit: in
 def _counted(conn: sqlite3.Connection, expressions: Sequence[str], limit: int,
              id_range: tuple[int, int] | None, last: bool, ids: bool,
              ) -> list[tuple[int, int | None, str | None]]:
-    """``count_capped``, and with ``ids`` the rowids counted (comma-separated; None if none)."""
+    """``count_capped``, and with ``ids`` the rowids counted (comma-separated; None if none).
+    With both, the last rowid is the list's last: the counted rows come in rowid order, and the
+    ``max(rowid)`` aggregate over them cost ~0.3 ms per article at 1M posts."""
     if not expressions:
         return []
-    one = _COUNT_ONE.format(last=", max(rowid)" if last else ", NULL",
+    one = _COUNT_ONE.format(last=", max(rowid)" if last and not ids else ", NULL",
                             ids=", group_concat(rowid)" if ids else ", NULL",
                             col="rowid" if last or ids else "1",
                             bounds=_IN_RANGE if id_range else "")
@@ -90,6 +92,9 @@ def _counted(conn: sqlite3.Connection, expressions: Sequence[str], limit: int,
         params += [i, e, *(id_range or ()), limit]
     got = {int(r[0]): (int(r[1]), r[2], r[3])
            for r in conn.execute(" UNION ALL ".join([one] * len(expressions)), params)}
+    if last and ids:
+        return [(n, int(s[s.rfind(",") + 1:]) if s else None, s)
+                for n, _, s in (got[i] for i in range(len(expressions)))]
     return [got[i] for i in range(len(expressions))]
 
 
@@ -105,6 +110,10 @@ class DaySpans:
     #: containing one is past the cap for the term, which is not counted again (forgotten with the
     #: spans, hourly or when the newest id goes down)
     past_cap: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: per day of ``order``: the largest id of its span and those before it, and the smallest id
+    #: of its span and those after it (``sure_inside``)
+    hi_upto: list[int] = field(default_factory=list)
+    lo_from: list[int] = field(default_factory=list)
 
 
 #: one per open database (or worker connection), keyed by that object
@@ -137,6 +146,9 @@ def day_spans(conn: sqlite3.Connection, key: object) -> DaySpans:
         old = spans.days.get(day)
         spans.days[day] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
     spans.order = sorted(spans.days)
+    spans.hi_upto = list(itertools.accumulate((spans.days[d][1] for d in spans.order), max))
+    spans.lo_from = list(itertools.accumulate((spans.days[d][0] for d in reversed(spans.order)),
+                                              min))[::-1]
     spans.upto = max(spans.upto, top)
     return spans
 
@@ -155,6 +167,21 @@ def id_range(conn: sqlite3.Connection, key: object, since: datetime | None,
         return None
     picked = [spans.days[d] for d in spans.order[a:b]]
     return min(p[0] for p in picked), max(p[1] for p in picked)
+
+
+def sure_inside(key: object, since: datetime | None, until: datetime | None) -> tuple[int, int]:
+    """Post ids ``(lo, hi)`` (both excluded) whose posts are surely dated inside the window: ids
+    in no span of the window's first or last day or of a day outside it, so dated on a day
+    strictly between (every post's id lies in its own day's span). Only the others need their
+    date read (``rank_by_idf``). Call after ``id_range`` for the same window (it brings the
+    spans up to date)."""
+    spans = _SPANS[key]
+    lo_day = (to_iso(since) or "")[:10]
+    hi_day = (to_iso(until) or "9999")[:10]
+    a = bisect.bisect_right(spans.order, lo_day)  # days up to the first one
+    b = bisect.bisect_left(spans.order, hi_day)  # the last day and after
+    return (spans.hi_upto[a - 1] if a > 0 else -1,
+            spans.lo_from[b] if b < len(spans.order) else spans.upto + 1)
 
 
 def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: tuple[int, int],
@@ -219,7 +246,8 @@ def pick_terms(freqs: dict[str, int], terms: Sequence[str], budget: int = MATCH_
 
 def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str, int],
                 id_range: tuple[int, int], since: datetime | None, until: datetime | None,
-                limit: int, rowids: dict[str, str] | None = None) -> list[int]:
+                limit: int, rowids: dict[str, str] | None = None,
+                inside: tuple[int, int] | None = None) -> list[int]:
     """The ids of the ``limit`` posts dated in the window matching the most IDF of the chosen
     terms (ties: newest first).
 
@@ -231,7 +259,7 @@ def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str
     ``_IDS_ONE``) and the sums are made only for the few posts that match several terms
     (``_by_score``). The dates are checked best first, ``1.5 * limit`` posts and then ``4 * limit``
     at a time (the id range is a superset of the window: a backfilled channel), until ``limit``
-    are inside it."""
+    are inside it; ``inside`` (``sure_inside``) are ids whose dates need no reading."""
     got = dict(rowids or {})
     unread = [t for t in chosen if t not in got]
     if unread:
@@ -245,16 +273,18 @@ def rank_by_idf(conn: sqlite3.Connection, chosen: Sequence[str], freqs: dict[str
                 for t in chosen]
     ranked = _ranked(*_by_score(postings))
     window = [to_iso(since) or "", to_iso(until) or "9999"]
+    sure_lo, sure_hi = inside or (0, 0)
     out: list[int] = []
     size = limit + limit // 2  # most of the best are inside: the window cuts only its end days
     while len(out) < limit:
         head = list(itertools.islice(ranked, size))
         if not head:
             break
-        inside = {r[0] for r in conn.execute(
-            f"SELECT id FROM posts WHERE id IN ({','.join('?' * len(head))})"
-            " AND date >= ? AND date <= ?", head + window)}
-        out += [i for i in head if i in inside]
+        check = [i for i in head if not sure_lo < i < sure_hi]
+        dated = {r[0] for r in conn.execute(
+            f"SELECT id FROM posts WHERE id IN ({','.join('?' * len(check))})"
+            " AND date >= ? AND date <= ?", check + window)} if check else set()
+        out += [i for i in head if sure_lo < i < sure_hi or i in dated]
         size = 4 * limit
     return out[:limit]
 
@@ -326,4 +356,7 @@ def ranked_ids(conn: sqlite3.Connection, key: object, terms: Sequence[str],
     if counts is not None:
         counts.update(freqs)
     chosen = pick_terms(freqs, terms, cap=TERM_CAP)
-    return rank_by_idf(conn, chosen, freqs, window, since, until, limit, rowids) if chosen else []
+    if not chosen:
+        return []
+    return rank_by_idf(conn, chosen, freqs, window, since, until, limit, rowids,
+                       sure_inside(key, since, until))

@@ -383,6 +383,12 @@ async def test_a_term_past_the_cap_in_an_interval_is_not_counted_again(db: Datab
                                      past_cap=past)
     assert got == {"kherson": 11, "report": 11, "absent": 0}
     assert past == {"kherson": [(ids[0], ids[10])], "report": [(ids[0], ids[10])]}
+    # the same when the counts also hand over their rowids (the 11th is then their last)
+    also: dict[str, list[tuple[int, int]]] = {}
+    rowids: dict[str, str] = {}
+    assert retrieval.term_frequencies(conn, ["kherson", "report", "absent"], whole, cap=10,
+                                      past_cap=also, rowids=rowids) == got
+    assert also == past and rowids == {"absent": ""}
     assert retrieval.term_frequencies(conn, ["kherson"], whole, cap=100) == {"kherson": 30}
     # a range holding that interval is past the cap without counting: proven with an interval
     # planted for a term that is in no post at all
@@ -394,4 +400,34 @@ async def test_a_term_past_the_cap_in_an_interval_is_not_counted_again(db: Datab
                                       past_cap=past) == {"absent": 0}
     # without the memo, nothing is remembered and the counts stop at the cap + 1
     assert retrieval.term_frequencies(conn, ["kherson"], (ids[20], ids[29]), cap=5) == {"kherson": 6}
+    conn.close()
+
+
+async def test_only_posts_that_may_be_outside_the_window_have_their_dates_read(
+        db: Database) -> None:
+    """Ids in no span of the window's end days or of a day outside it are posts of the days in
+    between (``retrieval.sure_inside``): their dates need no reading. A post backfilled onto the
+    first day widens that day's span over the others', and the window is still cut exactly."""
+    day = POST_TIME.replace(hour=12, minute=0, second=0, microsecond=0)
+    # message d1 at 06:00 and d2 at 18:00 of day d
+    await posts.upsert_many(db, [Post("rybar", d * 10 + k, day + timedelta(days=d, hours=12 * k - 18),
+                                      f"Kherson report {d} {k}.")
+                                 for d in range(5) for k in (1, 2)])
+    pid = {r[1]: r[0] for r in await db.fetchall("SELECT id, message_id FROM posts")}
+    since, until = day + timedelta(days=1), day + timedelta(days=3)  # noon to noon
+    conn = sqlite3.connect(db.path)
+
+    async def found() -> list[int]:
+        got = await candidates.candidates(db, ["kherson"], [], since, until)
+        return sorted(p.message_id for p in got)
+
+    assert await found() == [12, 21, 22, 31]
+    retrieval.id_range(conn, db, since, until)
+    assert retrieval.sure_inside(db, since, until) == (pid[12], pid[31])  # only day 2's posts
+    await posts.upsert_many(db, [Post("rybar", 99, day + timedelta(days=1, hours=-11),
+                                      "Kherson report, backfilled.")])
+    assert await found() == [12, 21, 22, 31]
+    retrieval.id_range(conn, db, since, until)
+    pid[99] = (await db.fetchall("SELECT max(id) FROM posts"))[0][0]
+    assert retrieval.sure_inside(db, since, until) == (pid[99], pid[31])  # none: all are read
     conn.close()
