@@ -5,6 +5,7 @@ for these tests, in the style of a special-forces channel and wire copy)."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,11 +13,13 @@ import pytest
 from bot.cite import text as tx
 from bot.cite.bilingual import parse_senses, senses
 from bot.cite.detect import ArticleInput, CandidatePost, detect
+from tests.conftest import shared_data
 
 THRESHOLD = 0.6  # CITATION_THRESHOLD's default
 #: the names the channel's title gives (``bot.cite.aliases``)
 ALIASES = {"ukr_sof": ["Special Operations Forces", "SSO"]}
 POST_TIME = datetime(2023, 3, 14, 9, 30, tzinfo=UTC)
+COON = "telegram_posts__egen97-CoonAndFriends__100-ru-milblogger-posts_ru+en_2022.csv"
 POST = ("На запорізькому напрямку оператори ССО вщент знищили два російські танки та склад "
         "боєприпасів. Під час атаки окупанти намагалися втекти, але їм не вдалося.")
 OTHER_POST = ("Оператори ССО знищили російську САУ на бахмутському напрямку. Слава Україні!")
@@ -98,3 +101,57 @@ def test_a_word_on_two_lines_gets_both_senses_and_a_bad_line_is_named() -> None:
         parse_senses("tank,танк\nтанк,tank\n")
     with pytest.raises(ValueError, match="line 1"):
         parse_senses("tank танк\n")
+
+
+#: a real Russian milblogger post (../shared/data, CoonAndFriends) stored with no translation, and
+#: an article telling it in the journalist's own words: "гвардейские части", "присвоил почетное
+#: наименование", "спецназовцы и летчики армейской авиации" are "guards units", "awarded the
+#: honorary title", "special forces troops and army aviation pilots"
+GUARDS_ARTICLE = (
+    "Russian President Vladimir Putin has awarded the honorary \"Guards\" title to two more "
+    "military units, the pro-Kremlin Telegram channel Svodki reported on Monday.\n\n"
+    "According to the channel, the distinction went to the 17th army aviation brigade, part of the "
+    "\"O\" group of forces, and to the 2nd separate special-purpose brigade of the Western Military "
+    "District. The new guards units are made up of special forces troops and army aviation "
+    "pilots, it said.\n\n"
+    "The Kremlin has handed out the title, a tradition dating back to the Soviet army, to several "
+    "units that fought in Ukraine."
+)
+
+
+def _untranslated(channel: str, message_id: int) -> CandidatePost:
+    """A real post of the shared CoonAndFriends file, stored without its translation."""
+    with shared_data(COON).open(encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f)
+                   if (r["channel"], r["message_id"]) == (channel, str(message_id)))
+    return CandidatePost(channel, message_id, POST_TIME, row["text_original"], None,
+                         post_id=message_id)
+
+
+def test_a_real_russian_post_with_no_translation_is_read_in_the_reporters_words() -> None:
+    post, other = _untranslated("swodki", 131753), _untranslated("swodki", 37618)
+    art = ArticleInput(text=GUARDS_ARTICLE, published=POST_TIME + timedelta(hours=6))
+    found = {f.post_key[1]: f for f in detect(art, [post, other],
+                                              aliases_by_channel={"swodki": ["Svodki"]})}
+    assert found[131753].score >= THRESHOLD
+    quote = next(e for e in found[131753].evidence if e["kind"] == "quote")
+    # its own words carry the match, not only its numbers and the channel's name
+    assert quote["glossed"] and quote["weight"] >= 0.4
+    assert "спецназовцы" in str(quote["post_passage"])
+    # the channel's post of the same day about foreign companies leaving Russia is not it
+    assert 37618 not in found or found[37618].score < THRESHOLD
+
+
+def test_the_channels_everyday_words_have_senses() -> None:
+    got = senses()
+    # reporting verbs, pronouns and the like render as English stop words or nothing: silent
+    for word in ("заявил", "сказав", "наш", "очень", "снова"):
+        [lemma] = tx.content_stems(word)
+        assert got[lemma] == frozenset(), word
+    for word, english in (("гвардейские", "guards"), ("спецназовцы", "commandos"),
+                          ("нефтебазу", "depot"), ("тепловоз", "locomotive"),
+                          ("ранее", "previously"), ("разрешение", "permission")):
+        [lemma] = tx.content_stems(word)
+        assert tx.stem_set(english) <= got[lemma], word
+    # a form of another word is not read as this one ("брат" is no "брати": to take)
+    assert tx.stem_set("capture").isdisjoint(got.get(tx.content_stems("брат")[0], frozenset()))
