@@ -1,6 +1,7 @@
 """Precision and recall of the citation detector on labelled article/post cases built from real texts.
 
     python bench/cite_eval.py [--threshold 0.6] [--verbose] [--db /tmp/citewatch-cite-bench-100k.db]
+                              [--dump FILE]
 
 ``bench/citation_eval.jsonl`` holds only *references and rules* (no third-party text): which real post
 (CoonAndFriends rowid with its Google translation, or a kkruglik post URL with its RU/UA original),
@@ -24,6 +25,10 @@ at run time. Texts are read from ../shared/data each run. Rules:
 With ``--db`` (a database built by ``bench/cite_speed.py``) the cases go through the whole pipeline
 instead: each labelled post is stored among those synthetic posts (in a copy of the file) and the
 article is checked with ``find_citations``, so candidate retrieval from FTS5 is measured too.
+
+``--dump`` (without ``--db``) writes every post the detector scored for every case (case id, channel,
+message id, score to 6 places, evidence) as JSON lines: two versions of the code must write the same
+file to decide alike.
 
 Every case also gets 10 distractor candidates (the following CoonAndFriends rows, dated within the
 window), as the pipeline would give the detector. A case counts as predicted positive when the
@@ -239,6 +244,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.6, help="CITATION_THRESHOLD (default 0.6)")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--db", type=Path, help="run through the pipeline against this bench database")
+    ap.add_argument("--dump", type=Path, help="write every scored post (JSON lines) here, to check"
+                    " that two versions of the code decide alike (not with --db)")
     a = ap.parse_args()
     if not GDELT.exists():
         sys.exit(f"shared data not found: {DATA}")
@@ -250,6 +257,7 @@ def main() -> None:
     cases = [json.loads(line) for line in CASES.open(encoding="utf-8") if line.strip()]
     tally: dict[str, Counter[str]] = defaultdict(Counter)
     distractor_alarms = 0
+    rows: list[str] = []
     for case in cases:
         article, post = build(case, coon, kk, gdelt)
         start = keys.index(case["post_rowid"]) if case.get("post_rowid") in coon else 0
@@ -259,6 +267,9 @@ def main() -> None:
         found = detect(article, [post, *distractors], aliases_by_channel=DEFAULT_ALIASES,
                        window_days=30)
         score = next((f.score for f in found if f.post_key == post.key), 0.0)
+        rows += (json.dumps({"case": case["id"], "channel": f.post_key[0], "message_id": f.post_key[1],
+                             "score": round(f.score, 6), "evidence": f.evidence},
+                            ensure_ascii=False, sort_keys=True, default=str) for f in found)
         distractor_alarms += sum(1 for f in found if f.post_key != post.key and f.score >= a.threshold)
         predicted = score >= a.threshold
         label = bool(case["label"])
@@ -268,6 +279,8 @@ def main() -> None:
         if a.verbose or outcome in ("fp", "fn"):
             why = "; ".join(e["text"] for f in found if f.post_key == post.key for e in f.evidence)
             print(f"{outcome.upper()} {case['id']:<18} {score:.3f}  {why}")
+    if a.dump:
+        a.dump.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
     print(f"\n{len(cases)} cases, threshold {a.threshold}")
     print(f"{'kind':<14}{'cases':>6}{'tp':>5}{'fp':>5}{'tn':>5}{'fn':>5}")
     for kind, c in sorted(tally.items(), key=lambda kv: (kv[0] == "all", kv[0])):

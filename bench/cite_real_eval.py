@@ -1,6 +1,6 @@
 """Citation detection on realistic, hand-written cases: precision, recall and retrieval per kind.
 
-    python bench/cite_real_eval.py [--split dev|holdout|both] [--verbose] [--threshold T]
+    python bench/cite_real_eval.py [--split dev|holdout|both] [--verbose] [--threshold T] [--dump FILE]
 
 Cases live in ``bench/citations_real/{dev,holdout}.jsonl`` (format: docs/citations-real.md; the
 held-out file is written by someone else and never tuned on). Each
@@ -8,7 +8,9 @@ split gets one real SQLite database holding the split's posts plus every real po
 ../shared/data as background (kkruglik originals, CoonAndFriends originals with their Google
 translations), translations stored as given and channels with their titles. Every article then goes
 through the real pipeline (``bot.cite.pipeline.find_citations``: FTS retrieval + detector) at the
-default CITATION_THRESHOLD. Counting: an alert (score ≥ threshold) on an expected post is a TP, on
+default CITATION_THRESHOLD. ``--dump`` writes every scored candidate of every case (case id,
+channel, message id, score to 6 places, its evidence) as JSON lines: two versions of the code must
+write the same file to decide alike. Counting: an alert (score ≥ threshold) on an expected post is a TP, on
 any other post an FP; an expected post without an alert is an FN. "retrieved" says whether the
 expected post was among the detector's candidates at all (retrieval, not scoring, lost it).
 """
@@ -323,8 +325,10 @@ def _settings(tmp: str, db_path: Path) -> Settings:
 
 
 async def evaluate(cases: Sequence[dict[str, Any]], data: SharedData, workdir: Path,
-                   threshold: float | None = None) -> tuple[list[Outcome], float]:
-    """Build the split's database in ``workdir`` and run every case through the pipeline."""
+                   threshold: float | None = None, dump: list[dict[str, Any]] | None = None,
+                   ) -> tuple[list[Outcome], float]:
+    """Build the split's database in ``workdir`` and run every case through the pipeline;
+    ``dump``, when given, gets every scored candidate (``dump_rows``)."""
     db_path = workdir / "eval.db"
     settings = _settings(str(workdir), db_path)
     limit = settings.citation_threshold if threshold is None else threshold
@@ -337,10 +341,19 @@ async def evaluate(cases: Sequence[dict[str, Any]], data: SharedData, workdir: P
             found = [((r.post.channel.lower(), r.post.message_id), r.found.score, r.found.evidence)
                      for r in results]
             cands = await candidate_keys(db, article, settings)
+            if dump is not None:
+                dump += dump_rows(case["id"], found)
             outcomes.append(score_case(case, expected(case), found, cands, limit))
     finally:
         await db.close()
     return outcomes, limit
+
+
+def dump_rows(case_id: str, found: Sequence[tuple[PostKey, float, list[dict[str, Any]]]]
+              ) -> list[dict[str, Any]]:
+    """One row per scored candidate, in the detector's order: what an identity check compares."""
+    return [{"case": case_id, "channel": key[0], "message_id": key[1], "score": round(score, 6),
+             "evidence": ev} for key, score, ev in found]
 
 
 def _evidence(ev: Sequence[dict[str, Any]]) -> str:
@@ -361,8 +374,9 @@ def report(name: str, outcomes: Sequence[Outcome], threshold: float, verbose: bo
 
 
 async def run(splits: Sequence[str], verbose: bool, threshold: float | None,
-              cases_dir: Path = CASES_DIR) -> int:
+              cases_dir: Path = CASES_DIR, dump: Path | None = None) -> int:
     data = SharedData.load()
+    rows: list[dict[str, Any]] = []
     for name in splits:
         path = cases_dir / f"{name}.jsonl"
         if not path.exists():
@@ -370,9 +384,13 @@ async def run(splits: Sequence[str], verbose: bool, threshold: float | None,
             continue
         cases = load_cases(path)
         with tempfile.TemporaryDirectory(prefix=f"cite-real-{name}-") as tmp:
-            outcomes, limit = await evaluate(cases, data, Path(tmp), threshold)
+            outcomes, limit = await evaluate(cases, data, Path(tmp), threshold,
+                                             rows if dump else None)
         print(report(name, outcomes, limit, verbose))
         print()
+    if dump:
+        dump.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+                                for r in rows), encoding="utf-8")
     return 0
 
 
@@ -381,12 +399,14 @@ def main() -> None:
     ap.add_argument("--split", choices=("dev", "holdout", "both"), default="dev")
     ap.add_argument("--verbose", action="store_true", help="list misses and false alerts")
     ap.add_argument("--threshold", type=float, help="default: CITATION_THRESHOLD's default")
+    ap.add_argument("--dump", type=Path, help="write every scored candidate (JSON lines) here, to"
+                    " check that two versions of the code decide alike")
     a = ap.parse_args()
     if not (DATA / KKRUGLIK).exists():
         sys.exit(f"shared data not found: {DATA}")
     splits = ("dev", "holdout") if a.split == "both" else (a.split,)
     try:
-        sys.exit(asyncio.run(run(splits, a.verbose, a.threshold)))
+        sys.exit(asyncio.run(run(splits, a.verbose, a.threshold, dump=a.dump)))
     except CaseError as exc:
         sys.exit(f"bad case file: {exc}")
 
