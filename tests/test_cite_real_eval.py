@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -88,19 +89,32 @@ async def test_dev_cases_through_the_pipeline(tmp_path: Path) -> None:
     as_negative = copy.deepcopy(linked)
     as_negative.update(id="neg-linked", kind="neg-generic", expect=[])
     plain = _case(cases, "ru-mt-03")
-    outcomes, threshold = await ev.evaluate([linked, as_negative, plain], data, tmp_path)
+    rows: list[dict[str, Any]] = []
+    outcomes, threshold = await ev.evaluate([linked, as_negative, plain], data, tmp_path,
+                                            dump=rows)
     assert threshold == ev._settings(str(tmp_path), tmp_path / "x.db").citation_threshold
     first, second, third = outcomes
     assert first.tp == [("diukraine", 1908)] and first.retrieved == 1
     assert [k for k, _, _ in second.fp] == [("diukraine", 1908)] and not second.tp
     assert len(third.tp) + len(third.fn) == 1 and third.expected == 1
     assert (tmp_path / "eval.db").is_file()
+    # --dump: every scored candidate with its score and evidence, case by case
+    linked_rows = [r for r in rows if r["case"] == "uk-mt-01"]
+    assert linked_rows[0]["channel"] == "diukraine" and linked_rows[0]["message_id"] == 1908
+    assert linked_rows[0]["score"] == 1.0
+    assert any(e["kind"] == "link" for e in linked_rows[0]["evidence"])
+    assert {r["case"] for r in rows} <= {"uk-mt-01", "neg-linked", "ru-mt-03"}
 
 
 async def test_a_missing_split_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _data()
     (tmp_path / "dev.jsonl").write_text(DEV.read_text(encoding="utf-8").splitlines()[0] + "\n",
                                         encoding="utf-8")
-    assert await ev.run(["holdout", "dev"], False, None, cases_dir=tmp_path) == 0
+    dump = tmp_path / "dump.jsonl"
+    assert await ev.run(["holdout", "dev"], False, None, cases_dir=tmp_path, dump=dump) == 0
     out = capsys.readouterr().out
     assert "holdout.jsonl not found, skipped" in out and "== dev: 1 cases" in out
+    first = json.loads(DEV.read_text(encoding="utf-8").splitlines()[0])
+    rows = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines()]
+    assert all(r["case"] == first["id"] and set(r) == {"case", "channel", "message_id", "score",
+                                                        "evidence"} for r in rows)

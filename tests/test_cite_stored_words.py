@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.cite import detect as detect_mod
 from bot.cite import text as tx
 from bot.cite.detect import ArticleInput, detect
 from bot.cite.pipeline import _candidate, find_citations
@@ -139,3 +140,43 @@ async def test_a_post_stored_before_its_words_existed_scores_the_same(
     # so the other candidates may differ; the cited post's verdict does not
     assert fresh[0] == old[0]
     assert fresh[0][0] == (cited.channel.lower(), cited.message_id) and fresh[0][1] >= 0.6
+
+
+async def test_latin_stems_are_the_stored_stems_without_cyrillic(db: Database) -> None:
+    """``latin_stem_set`` (what a Latin article can share with a post) is exactly the part of the
+    stored stem set with no Cyrillic letter, for texts with apostrophes ("п'ять") too."""
+    texts = await _store_real_posts(db)
+    apostrophes = 0
+    for t in texts:
+        for body, words in ((t.text, t.words), (t.translation, t.translation_words)):
+            if not body:
+                continue
+            want = {s for s in tx.stored_stem_set(body, words or "") if not _CYRILLIC.search(s)}
+            assert tx.latin_stem_set(body) == want, body[:80]
+            apostrophes += "'" in tx.normalize(body)
+    assert apostrophes >= 1
+
+
+async def test_a_latin_article_weighs_and_shortlists_alike_from_latin_stems(db: Database) -> None:
+    """Real English articles against real candidates: the shortlist and every stem's weight are
+    the same from the candidates' Latin stems as from their whole stem sets; a stem with a
+    Cyrillic letter is weighed by the topic words counted over the whole sets."""
+    texts = await _store_real_posts(db)
+    cands = [_candidate(t) for t in texts][120:180]  # 30 untranslated, 30 translated posts
+    assert any(c.translation for c in cands) and not all(c.translation for c in cands)
+    news = [json.loads(line)["text"] for line in shared_data(GDELT).open(encoding="utf-8")]
+    full_sets = detect_mod._stem_sets(cands)
+    latin_sets = detect_mod._latin_stem_sets(cands)
+    every = set().union(*full_sets)
+    # a Cyrillic word most of them have ("на"): a topic word only the whole sets tell
+    assert any(_CYRILLIC.search(s) for s in detect_mod._common_stems(full_sets))
+    for body in news[:15]:
+        art = detect_mod._prepare(body)
+        assert not any(_CYRILLIC.search(s) for s in art.stems)
+        full = detect_mod._Weights(detect_mod._common_stems(full_sets))
+        latin = detect_mod._Weights(detect_mod._common_stems(latin_sets),
+                                    lambda: detect_mod._common_stems(full_sets))
+        assert detect_mod._shortlist(art, latin_sets, latin, 15) == detect_mod._shortlist(
+            art, full_sets, full, 15)
+        for s in sorted(every):
+            assert latin[s] == full[s], s

@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -316,14 +316,19 @@ class _Weights(dict[str, int]):
     threshold checks differ from one process to the next); memoised per article, and summed with
     ``map`` over ``__getitem__`` in C instead of a Python call per stem."""
 
-    def __init__(self, common: set[str]):
+    def __init__(self, common: set[str], cyrillic: Callable[[], set[str]] | None = None):
         super().__init__()
         self.common = common
+        #: when ``common`` was counted over the stems without a Cyrillic letter only: what gives
+        #: the topic words counted over all of them, asked for when such a stem is first weighed
+        self._cyrillic = cyrillic
 
     def __missing__(self, stem: str) -> int:
         if stem.startswith(crossscript.UNIT_PREFIX):
             w = 30  # a numbered unit across scripts ("110th Brigade"): a number and what it numbers
         else:
+            if self._cyrillic is not None and tx.has_cyrillic(stem):
+                self.common, self._cyrillic = self._cyrillic(), None
             w = 15 if stem.isdigit() else 3 if (stem in tx.COMMON_TOPIC or stem in self.common) \
                 else 10
         self[stem] = w
@@ -1257,6 +1262,31 @@ def _stem_sets(candidates: Sequence[CandidatePost], stored: bool = True
             for c in candidates]
 
 
+@lru_cache(maxsize=8192)
+def _stored_latin(text: str) -> frozenset[str]:
+    """``tx.latin_stem_set``, cached like ``_post_stems``."""
+    return tx.latin_stem_set(text)
+
+
+def _latin_stems(text: str, stored: str | None) -> frozenset[str]:
+    """``_text_stems(text, stored)`` without the stems holding a Cyrillic letter, made without
+    them where the stored words stand in for the text (``tx.latin_stem_set``)."""
+    if stored and not text.isascii() and _CYRILLIC.search(text):
+        return _stored_latin(text)
+    got = _post_stems(text)
+    if text.isascii() or all(map(str.isascii, got)):
+        return got
+    return frozenset(s for s in got if not tx.has_cyrillic(s))
+
+
+def _latin_stem_sets(candidates: Sequence[CandidatePost]) -> list[frozenset[str]]:
+    """``_stem_sets(candidates)`` without the stems holding a Cyrillic letter: all that an article
+    with none shares with a candidate, and (``_common_stems``) all the topic words such an article
+    weighs unless a post text it compares holds Cyrillic words (``_Weights``)."""
+    return [_latin_stems(c.translation or "", c.translation_words) | _latin_stems(c.text, c.words)
+            for c in candidates]
+
+
 def _common_stems(stem_sets: Sequence[frozenset[str]]) -> set[str]:
     """Stems most candidates share are topic words, not evidence (a local IDF, no I/O)."""
     if len(stem_sets) < 4:
@@ -1343,8 +1373,17 @@ def detect(
     # exactly; a Cyrillic one shares lemmas, and the detector's one lemma per word is the smallest
     # of either dictionary's ("Народная" → "народний"), which the stored forms (those of the
     # text's language) may not hold: such an article lemmatises its candidates as before
-    stem_sets = _stem_sets(candidates, stored=art_script != "cyrillic")
-    weights = _Weights(_common_stems(stem_sets))
+    if art_script != "cyrillic" and not tx.has_cyrillic("".join(art.stems)):
+        # an article with no Cyrillic stem shares none with a candidate: the Latin stems and
+        # numbers of each (most of a Russian or Ukrainian post is neither) give the same
+        # shortlist, and the same topic words for every stem without a Cyrillic letter; those
+        # with one are counted over whole stem sets if a post text compared holds any
+        stem_sets = _latin_stem_sets(candidates)
+        weights = _Weights(_common_stems(stem_sets),
+                           lambda: _common_stems(_stem_sets(candidates)))
+    else:
+        stem_sets = _stem_sets(candidates, stored=art_script != "cyrillic")
+        weights = _Weights(_common_stems(stem_sets))
     keys_of = {i: _keys_of(c) for i, c in enumerate(candidates)
                if art_script == "latin" and not c.translation and c.text
                and tx.script_of(c.text) == "cyrillic"}

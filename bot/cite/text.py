@@ -289,6 +289,41 @@ def stored_stem_set(text: str, stored: str) -> frozenset[str]:
 #: Cyrillic word as written, "" for a dropped word
 _WRITTEN_OF: dict[str, str] = {}
 _CYRILLIC_LETTER = re.compile(r"[а-яіїєґ]")
+#: a whole token of ``words`` (a run of letters and digits: not next to another) in folded,
+#: lower-cased text without an apostrophe, holding no Cyrillic letter
+_NOT_CYRILLIC_WORD = re.compile(r"(?<![^\W_])[^\W_а-яіїєґ]+(?![^\W_])")
+
+
+def has_cyrillic(stem: str) -> bool:
+    """Whether a stem holds a Cyrillic letter (``latin_stem_set`` leaves those out)."""
+    return not stem.isascii() and _CYRILLIC_LETTER.search(stem) is not None
+
+
+def latin_stem_set(text: str) -> frozenset[str]:
+    """The stems of ``stored_stem_set(text, stored)`` (whatever ``stored`` holds) without a
+    Cyrillic letter: those of its words that have none (a Cyrillic word's stem is the word as
+    written, and the stored forms added are Cyrillic ones).
+
+    Why: a Latin article can share no other stem with a Russian or Ukrainian post, and finding
+    its few Latin words and numbers costs a fraction of splitting and looking up all its words
+    (most of the detector's time per candidate). A text with an apostrophe (a Cyrillic word with
+    one goes through the dictionary) is filtered from the full set."""
+    low = _fold_text(text).lower()
+    if "'" in low:
+        return frozenset(s for s in stored_stem_set(text, "") if not has_cyrillic(s))
+    ws = _NOT_CYRILLIC_WORD.findall(low)
+    memo = _WRITTEN_OF
+    try:
+        return frozenset(filter(None, map(memo.__getitem__, ws)))
+    except KeyError:
+        pass
+    missing = set(ws).difference(memo)
+    if len(memo) + len(missing) > _STEM_MEMO_MAX:
+        memo.clear()
+        missing = set(ws)
+    for w in missing:
+        memo[w] = _written_stem(w)
+    return frozenset(filter(None, map(memo.__getitem__, ws)))
 #: a stored form → itself if it holds a Cyrillic letter, else ""
 _CYRILLIC_FORM: dict[str, str] = {}
 
