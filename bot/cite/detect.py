@@ -27,7 +27,10 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   retrieval's counts, not the channel's own; at least one not such a name), a numbered unit
   across scripts and one more ("72 ОМБр … Павлівки" for "the 72nd Brigade … Pavlivka, DeepState
   said"), or two rare names across scripts — or when the article dates the post and it is the
-  channel's only post of that day here sharing facts
+  channel's only post of that day here sharing facts. "X said" is of the channel's recent words:
+  a post more than two days older than the article keeps its mention in full only when the article
+  dates it or the facts single it out, one more than a week older only when dated; and a post the
+  channel told again later, which the article reads as well, leaves the mention to the later one
 - shared: numbers (not years; with their unit word, "12 occupiers", worth more; long figures more
   than short), dates and names the post and the article have in common, each weighed by how many
   candidates share it ... ≤ 0.4 (0.55 for three or more long exact figures). A Cyrillic post with
@@ -46,18 +49,18 @@ For any post not linked: a passage the article puts in the mouth of someone whos
 hands on ("Energy Minister Galushchenko said" beside a relay "— наголосив Герман Галущенко"; not the
 channel's own names, not a post's signature) counts half and that name is no shared fact; a post
 whose long figures (3+ of three or more digits) none agree with the article's is another day's
-report (passages half, the mention halved); a post neither named nor quoted that names 4+ people or
-places of which the article tells at most one, sharing no other fact, is another place's report
-(passages half). A loose reading (word senses) un-halves a mention only for the channel's post the
-article reads best. Each guard that applies is in the evidence (kind "guard", weight 0), so the
-verdict explains itself.
+report (passages half, the mention halved; "599,6 тысячи" agrees with "600,000"); a post
+neither named nor quoted that names 4+ people or places of which the article tells at most one,
+sharing no other fact, is another place's report (passages half). A loose reading (word senses)
+un-halves a mention only for the channel's post the article reads best. Each guard that applies
+is in the evidence (kind "guard", weight 0), so the verdict explains itself.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1332,6 +1335,10 @@ def _shortlist(art: _Side, stem_sets: Sequence[frozenset[str]], weights: _Weight
 
 
 MAX_COMPARED = 15
+#: a mention ("X said") is of the channel's recent words: a post older than ``_RECENT`` needs the
+#: article to date it or its facts to single it out, one older than ``_STALE`` to be dated
+_RECENT = timedelta(days=2)
+_STALE = timedelta(days=7)
 #: untranslated posts compared beyond those, by the share of them the article tells
 CROSS_COMPARED = 5
 
@@ -1457,11 +1464,14 @@ def detect(
     # channel's post the article's text reads best: the channel's other posts on the same topic
     # (last month's outage notice beside today's) read loosely too
     best_text: dict[str, float] = {}
-    for c, _, _, ev, *_ in compared:
+    #: per channel named, when each compared post was posted and how well its text reads
+    read: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for c, t, _, ev, *_ in compared:
         ch = c.channel.lower()
         if ch in mentions:
             w = max((e["weight"] for e in ev if e["kind"] == "quote"), default=0.0)
             best_text[ch] = max(best_text.get(ch, 0.0), w)
+            read[ch].append((t, w))
     for (c, post_time, ref, ev, cross, sh), alone in zip(compared, singled, strict=True):
         mention = mentions.get(c.channel.lower())
         halved = False  # the mention was halved here for figures that are not the article's
@@ -1487,6 +1497,9 @@ def detect(
             mention = None  # the article dates the post it means: another day's is not it
         if mention is not None:
             m = dict(mention)
+            age = when - post_time
+            hours = age.total_seconds() / 3600
+            reads = max((e["weight"] for e in ev if e["kind"] == "quote"), default=0.0)
             # a post in another script with no translation cannot be quoted word for word: its
             # shared names and figures stand in for the text, and the mention is not halved
             untranslatable = cross and sh is not None and sh["weight"] >= _CROSS_FACTS
@@ -1495,11 +1508,26 @@ def detect(
                 # here that matches it at all (and it shares facts): the mention points at it
                 m["weight"] = MENTION_SINGLED
                 m["text"] += " (its only post of that day here that matches)"
+            elif not m.get("on") and age > _STALE:
+                # "X said" in a news report is what X said lately: a post more than a week old
+                # is another of the channel's statements unless the article dates it (the
+                # front's place names recur for weeks: its facts do not single it out)
+                m["weight"] = round(m["weight"] / 2, 3)
+                m["text"] += f" (a post {_gap(hours)} old that the article does not date)"
+            elif any(t > post_time and w >= reads > 0 for t, w in read[c.channel.lower()]):
+                # the channel told it again later, and the article reads the later post as well:
+                # the press cites the channel's latest word on it
+                m["weight"] = round(m["weight"] / 2, 3)
+                m["text"] += " (a later post of the channel here reads as well)"
             elif alone:
                 # the channel is named as the source, and of its posts only this one tells the
                 # names and units the article tells: the mention points at this post
                 m["weight"] = MENTION_SINGLED
                 m["text"] += " (its only post here telling these names and units)"
+            elif not m.get("on") and age > _RECENT:
+                # nor, without facts singling it out, one of some days ago: news names the day
+                m["weight"] = round(m["weight"] / 2, 3)
+                m["text"] += f" (a post {_gap(hours)} old that the article does not date)"
             elif not untranslatable and not any(
                     _tells_which(e) and (not e.get("glossed")
                                          or e["weight"] >= best_text[c.channel.lower()])
@@ -1524,19 +1552,26 @@ def detect(
 _DISAGREE_AT = 3
 
 
-def _long_figures(numbers: Iterable[str]) -> list[int]:
-    """Figures of three or more digits that are not years, as integers."""
-    return [int(float(x)) for x in numbers
-            if len(x.split(".")[0]) >= 3 and not _YEAR.fullmatch(x)]
+def _long_figures(numbers: Iterable[str]) -> list[float]:
+    """Figures of three or more digits that are not years."""
+    return [float(x) for x in numbers if len(x.split(".")[0]) >= 3 and not _YEAR.fullmatch(x)]
 
 
-def _alike(a: int, p: int) -> bool:
+#: "599.6 thousand" in a post is the article's "600,000": the same figure in words of scale
+_SCALES = (1.0, 1e3, 1e6, 1e9)
+
+
+def _alike(a: float, p: float) -> bool:
     """An article's figure and a post's agree: the same, or the article's rounded ("more than
-    424,000" for 424,990: within half its last non-zero place)."""
-    if a == p:
-        return True
-    z = len(str(a)) - len(str(a).rstrip("0"))
-    return z >= 2 and abs(a - p) < 5 * 10 ** (z - 1)
+    424,000" for 424,990: within half its last non-zero place), either written with a word of
+    scale ("946 thousand" for 946,000; "1.2 млн" for 1,200,000)."""
+    for k in _SCALES:
+        for x, y in ((a, p * k), (a * k, p)):
+            n = round(x)
+            z = len(str(n)) - len(str(n).rstrip("0")) if n else 0
+            if abs(x - y) < max(1e-6 * x, 5 * 10 ** (z - 1) if z >= 2 else 0.0):
+                return True
+    return False
 
 
 def _figures_disagree(art: _Side, post_text: str) -> bool:

@@ -1,0 +1,122 @@
+"""How the detector weighs a channel's attribution against time and figures: the press cites a
+channel's latest word, names the day of an old post, and writes "946,000" for "946 тысяч"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.cite.detect import ArticleInput, CandidatePost, Found, detect
+
+THRESHOLD = 0.6  # CITATION_THRESHOLD's default
+OUTAGE_POST = (
+    "⚡️Завтра у більшості регіонів України будуть застосовуватися графіки погодинних відключень "
+    "для побутових споживачів.\n\nЧерез наслідки масованої ракетної атаки на енергосистему "
+    "відключення діятимуть з 00:00 до 24:00 в обсязі від 1 до 2 черг.\n\nБудь ласка, споживайте "
+    "електроенергію ощадливо!"
+)
+OUTAGE_TRANSLATION = (
+    "⚡️Tomorrow, in most regions of Ukraine, hourly outage schedules will be applied for household "
+    "consumers.\n\nDue to the consequences of the massive missile attack on the energy system, "
+    "outages will last from 00:00 to 24:00 in the amount of 1 to 2 queues.\n\nPlease consume "
+    "electricity sparingly!"
+)
+OUTAGE_ARTICLE = (
+    "Ukraine will apply hourly outage schedules in most regions on Saturday after a massive attack, "
+    "grid operator Ukrenergo said. It urged consumers to be sparing.\n\nRussia launched dozens of "
+    "missiles at Ukraine early on Friday, officials said, and private energy company DTEK reported "
+    "serious damage at its plants."
+)
+ALIASES = {"ukrenergo": ["Ukrenergo"], "agentstvonews": ["Agentstvo"]}
+
+
+def _outage(message_id: int, date: datetime) -> CandidatePost:
+    return CandidatePost("Ukrenergo", message_id, date, OUTAGE_POST, OUTAGE_TRANSLATION, post_id=1)
+
+
+def _found(article: ArticleInput, cands: list[CandidatePost]) -> dict[tuple[str, int], Found]:
+    return {f.post_key: f for f in detect(article, cands, aliases_by_channel=ALIASES)}
+
+
+def _mention(f: Found) -> dict[str, object]:
+    return next(e for e in f.evidence if e["kind"] == "mention")
+
+
+def test_a_post_two_weeks_old_is_not_the_one_a_news_report_says_the_channel_said() -> None:
+    published = datetime(2024, 12, 13, 18, 0, tzinfo=UTC)
+    article = ArticleInput(OUTAGE_ARTICLE, published=published)
+    fresh = _found(article, [_outage(9374, published - timedelta(hours=2))])[("ukrenergo", 9374)]
+    old = _found(article, [_outage(9322, published - timedelta(days=15))])[("ukrenergo", 9322)]
+    assert fresh.score >= THRESHOLD > old.score
+    assert _mention(old)["weight"] == _mention(fresh)["weight"] / 2
+    assert "15 days old that the article does not date" in str(_mention(old)["text"])
+
+
+def test_an_old_post_the_article_dates_keeps_its_mention() -> None:
+    published = datetime(2024, 12, 13, 18, 0, tzinfo=UTC)
+    posted = published - timedelta(days=15)
+    dated = OUTAGE_ARTICLE.replace("grid operator Ukrenergo said.",
+                                   "grid operator Ukrenergo said in a Telegram post on November 28.")
+    found = _found(ArticleInput(dated, published=published), [_outage(9322, posted)])
+    assert "does not date" not in str(_mention(found[("ukrenergo", 9322)])["text"])
+    assert found[("ukrenergo", 9322)].score >= THRESHOLD
+
+
+def test_of_two_posts_telling_the_same_the_channels_later_one_gets_the_mention() -> None:
+    published = datetime(2024, 12, 13, 18, 0, tzinfo=UTC)
+    article = ArticleInput(OUTAGE_ARTICLE, published=published)
+    earlier = _outage(9300, published - timedelta(hours=30))
+    later = _outage(9374, published - timedelta(hours=2))
+    found = _found(article, [earlier, later])
+    alone = _found(article, [earlier])[("ukrenergo", 9300)]
+    assert found[("ukrenergo", 9374)].score >= THRESHOLD
+    assert found[("ukrenergo", 9300)].score < alone.score
+    assert found[("ukrenergo", 9374)].score > found[("ukrenergo", 9300)].score
+    assert "a later post of the channel here reads as well" in str(
+        _mention(found[("ukrenergo", 9300)])["text"])
+    assert "later post" not in str(_mention(alone)["text"])
+
+
+BIRTHS_POST = (
+    "В первом полугодии 2024 года в России родилось 599,6 тысячи детей — на 16 тысяч меньше, чем "
+    "годом ранее. Это минимум с 1999 года, следует из данных Росстата.\n\nВ июне родилось 98,6 "
+    "тысячи детей. Это первый месяц за всю историю наблюдений, когда рождаемость опустилась ниже "
+    "100 тысяч.\n\nПри этом смертность за полугодие выросла на 18 тысяч — до 946 тысяч человек. "
+    "Естественная убыль населения составила почти 350 тысяч.\n\nПосле публикации этих данных "
+    "Росстат прекратил выкладывать ежемесячную статистику по рождаемости и смертности в открытый "
+    "доступ."
+)
+BIRTHS_TRANSLATION = (
+    "In the first half of 2024, 599.6 thousand children were born in Russia - 16 thousand less than "
+    "a year earlier. This is the minimum since 1999, follows from the data of Rosstat.\n\nIn June, "
+    "98.6 thousand children were born. This is the first month in the entire history of "
+    "observations, when the birth rate fell below 100 thousand.\n\nAt the same time, mortality for "
+    "the half-year increased by 18 thousand - up to 946 thousand people. The natural decline of the "
+    "population amounted to almost 350 thousand.\n\nAfter the publication of these data, Rosstat "
+    "stopped posting monthly statistics on birth rate and mortality in the public domain."
+)
+BIRTHS_ARTICLE = (
+    "Just under 600,000 children were born in Russia between January and June, around 16,000 fewer "
+    "than a year earlier and the fewest since 1999, the independent outlet Agentstvo reported, "
+    "citing Rosstat figures. In June alone, births dropped to 98,600, the first month in the "
+    "history of observations when the figure fell below 100,000.\n\nDeaths rose by 18,000 to "
+    "946,000, leaving a natural population loss of nearly 350,000 people over the half-year. After "
+    "the figures came out, Rosstat stopped publishing its monthly birth and death statistics, the "
+    "outlet said."
+)
+
+
+def test_figures_written_with_a_word_of_scale_are_the_articles_figures() -> None:
+    published = datetime(2024, 7, 29, 15, 0, tzinfo=UTC)
+    post = CandidatePost("agentstvonews", 6187, published - timedelta(hours=8), BIRTHS_POST,
+                         BIRTHS_TRANSLATION, post_id=1)
+    found = _found(ArticleInput(BIRTHS_ARTICLE, published=published), [post])
+    f = found[("agentstvonews", 6187)]
+    assert not any(e.get("guard") == "facts" for e in f.evidence)
+    assert f.score >= THRESHOLD
+    # last year's report, told with other figures, is another report
+    other = BIRTHS_ARTICLE
+    for mine, theirs in (("600,000", "620,000"), ("98,600", "104,300"), ("100,000", "105,000"),
+                         ("946,000", "897,000"), ("350,000", "277,000")):
+        other = other.replace(mine, theirs)
+    f = _found(ArticleInput(other, published=published), [post])[("agentstvonews", 6187)]
+    assert any(e.get("guard") == "facts" for e in f.evidence)
