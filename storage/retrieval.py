@@ -206,7 +206,7 @@ def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: t
     lo, hi = id_range
     sure = cap + max(1, cap // 10) if past_cap is not None else cap + 1
     out: dict[str, int] = {}
-    todo = []
+    todo, common = [], []
     for t in terms:
         known = past_cap.get(t) if past_cap else None
         if known:
@@ -214,12 +214,19 @@ def term_frequencies(conn: sqlite3.Connection, terms: Sequence[str], id_range: t
             if any(b <= hi for _, b in known[at : at + PAST_CAP_TRIED]):
                 out[t] = cap + 1
                 continue
-        todo.append(t)
+            common.append(t)  # past the cap elsewhere: most likely here too
+        else:
+            todo.append(t)
+    # a term past the cap in another window is counted without its rowids: joining a thousand
+    # of them for nothing was a fifth of the counting (if it is not past the cap here after all
+    # and the ranking picks it, ``rank_by_idf`` reads them)
     counts = _counted(conn, [quote(t) for t in todo], sure, id_range, past_cap is not None,
                       rowids is not None)
-    for t, (n, last, ids) in zip(todo, counts, strict=True):
+    handed = len(todo)
+    counts += _counted(conn, [quote(t) for t in common], sure, id_range, True, False)
+    for k, (t, (n, last, ids)) in enumerate(zip([*todo, *common], counts, strict=True)):
         out[t] = min(n, cap + 1)
-        if rowids is not None and n <= cap:
+        if rowids is not None and n <= cap and k < handed:
             rowids[t] = ids or ""
         if past_cap is not None and n >= sure and last is not None:
             known = past_cap.setdefault(t, [])

@@ -398,6 +398,17 @@ async def test_a_term_past_the_cap_in_an_interval_is_not_counted_again(db: Datab
     # a range that does not hold it is counted as usual
     assert retrieval.term_frequencies(conn, ["absent"], (ids[3], ids[29]), cap=10,
                                       past_cap=past) == {"absent": 0}
+    # a term past the cap in another range is counted here without handing over its rowids
+    # (most likely past the cap again); when it is not, the ranking reads them itself
+    past = {"kherson": [(ids[0], ids[10])]}
+    rowids = {}
+    part = (ids[20], ids[29])
+    assert retrieval.term_frequencies(conn, ["kherson", "report"], part, cap=12, past_cap=past,
+                                      rowids=rowids) == {"kherson": 10, "report": 10}
+    assert set(rowids) == {"report"} and past == {"kherson": [(ids[0], ids[10])]}
+    window = (POST_TIME - timedelta(days=1), POST_TIME)
+    assert retrieval.rank_by_idf(conn, ["kherson"], {"kherson": 10}, part, *window, 5,
+                                 rowids) == ids[29:24:-1]
     # without the memo, nothing is remembered and the counts stop at the cap + 1
     assert retrieval.term_frequencies(conn, ["kherson"], (ids[20], ids[29]), cap=5) == {"kherson": 6}
     conn.close()
