@@ -51,6 +51,9 @@ def test_a_bad_line_names_the_line() -> None:
     ("Александр Коц", None, ["Aleksandr Kots", "Kots"]),  # a person: the surname alone too
     ("Юрий Котенок", None, ["Yury Kotenok", "Kotenok"]),
     ("Двіж Миколаїв", None, ["Dvizh Mykolaiv"]),  # not a person: no "Mykolaiv" alone (below)
+    # an official's title in the official order: surname, given name, patronymic
+    ("Аксёнов Сергей Валерьевич", None, ["Sergey Aksyonov", "Aksyonov"]),
+    ("Труха⚡️Україна", None, ["Trukha"]),  # a name, then its country: the name alone too
     (None, "Official channel of the Kherson regional administration. News 24/7",
      ["Kherson regional administration"]),
 ])
@@ -138,6 +141,33 @@ async def test_the_institution_named_after_its_country_attributes_a_real_post(
 def test_a_place_in_a_title_is_no_surname() -> None:
     assert "Mykolaiv" not in names_of.from_profile("Двіж Миколаїв", None)
     assert "Kotenok" in names_of.from_profile("Юрий Котенок", None)
+
+
+def test_a_country_first_is_no_channels_name() -> None:
+    # "Ukraine Today": "Today" alone names nothing; nor does a surname-first title without a
+    # given name in the middle
+    assert "Сьогодні" not in names_of.from_profile("Україна Сьогодні", None)
+    assert "Шевченка" not in names_of.from_profile("Проспект Шевченка Вечірній", None)
+
+
+async def test_an_officials_title_in_the_official_order_attributes_a_post(
+        db: Database, tmp_path: Path) -> None:
+    """"Аксёнов Сергей Валерьевич": the press writes "Sergei Aksyonov … said on Telegram"."""
+    await posts.upsert_many(db, [Post("aksenovo82", 1296, POST_TIME,
+                                      "A fire at an ammunition depot near Mayskoye in the Dzhankoi "
+                                      "district caused detonations; about 2,000 residents are being "
+                                      "evacuated and train traffic is partly suspended.")])
+    await channels.set_resolved(db, "aksenovo82", tg_id=78, access_hash=1,
+                                title="Аксёнов Сергей Валерьевич")
+    settings = _settings(tmp_path)
+    article = ArticleInput(
+        text="Sergei Aksyonov, the Russian-installed head of Crimea, said on Telegram that a fire "
+             "at an ammunition depot near Mayskoye in the Dzhankoi district had caused detonations "
+             "and that train traffic was partly suspended.", published=datetime(2024, 3, 2, 15, tzinfo=UTC),
+        url="https://example.com/a")
+    found = await find_citations(db, article, settings)
+    mention = _mentions(r.found for r in found)
+    assert mention and mention[0]["name"] == "Aksyonov", found
 
 
 def test_generic_title_parts_are_not_names() -> None:

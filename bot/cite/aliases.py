@@ -36,6 +36,12 @@ MIN_LETTERS = 4
 #: a title that may be a person's name: two capitalised Cyrillic words (the first must be a given
 #: name: ``storage.wordforms.given_name``)
 _PERSON = re.compile(r"[А-ЯІЇЄҐ][а-яіїєґё']+ [А-ЯІЇЄҐ][а-яіїєґё']{2,}")
+#: a person's name in the official order, surname, given name, patronymic ("Аксёнов Сергей
+#: Валерьевич"), as officials title their channels; the press writes "Sergei Aksyonov", "Aksyonov"
+_OFFICIAL_ORDER = re.compile(r"([А-ЯІЇЄҐЁ][а-яіїєґё'-]{2,}) ([А-ЯІЇЄҐЁ][а-яіїєґё']+) "
+                             r"[А-ЯІЇЄҐЁ][а-яіїєґё']+(?:вич|ич|вна|ична|івна|ївна)")
+#: a country after a channel's one name ("Труха⚡️Україна"): the name alone is how it is cited
+_COUNTRY = frozenset({"україна", "украина", "ukraine", "росія", "россия", "russia"})
 
 
 class AliasFileError(ValueError):
@@ -79,15 +85,20 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
 
     The whole title and each part of it ("Зеленський / Official" → "Зеленський"), and the owner an
     about text names ("Official channel of the Kherson regional administration"); parts that are
-    only generic words ("Official", "News") are left out. Emoji and symbols are dropped."""
+    only generic words ("Official", "News") are left out. A person's name gives the surname too,
+    in either order ("Александр Коц", "Аксёнов Сергей Валерьевич" → also "Сергей Аксёнов").
+    Emoji and symbols are dropped."""
     found: list[str] = []
     if title:
         clean = " ".join("".join(ch if ch.isalnum() or ch in " '’-|/·•—–:" else " "
                                  for ch in title).split())
         parts = [clean, *_TITLE_PARTS.split(clean)]
         # "Бутусов Плюс": a one-word name beside the title's generic words ("Бутусов")
-        kept = [w for w in clean.split() if w.lower() not in _GENERIC and w.isalpha()]
-        if len(kept) == 1 and len(clean.split()) > 1:
+        words = clean.split()
+        # "Труха Україна": a name, then its country (not "Україна Сьогодні": "Today")
+        skip = _GENERIC | _COUNTRY if words and words[-1].lower() in _COUNTRY else _GENERIC
+        kept = [w for w in words if w.lower() not in skip and w.isalpha()]
+        if len(kept) == 1 and len(words) > 1:
             parts.append(kept[0])
         found += [p.strip(" -") for p in parts if p and _name_like(p)]
         # "Александр Коц": a person's channel; after the first mention the press names the
@@ -97,6 +108,13 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
 
             if given_name(clean.split()[0]):
                 found.append(clean.split()[1])
+        official = _OFFICIAL_ORDER.fullmatch(clean)
+        if official:
+            from storage.wordforms import given_name
+
+            surname, given = official.groups()
+            if given_name(given):
+                found += [f"{given} {surname}", surname]
     if about:
         found += [m.group(1).strip() for m in _OWNER.finditer(about) if _name_like(m.group(1))]
     from storage.crossscript import romanise  # loads the transliteration tables: only when used
