@@ -201,6 +201,32 @@ def test_texts_split_into_the_tokens_of_the_word_pattern() -> None:
     assert split > 5000 and with_apostrophe > 5000  # both ways and apostrophes are checked
 
 
+def test_latin_stems_are_the_written_stems_without_cyrillic() -> None:
+    """``latin_stem_set`` finds a plain text's Latin words without folding it: the same stems as
+    the Cyrillic-free part of ``stored_stem_set`` on real posts, articles and translations, and on
+    random strings mixing ASCII, Cyrillic letters of either case, apostrophes of every kind,
+    contractions, emoji, zero-width characters, combining marks, letters NFKC changes ("Ａ", "①",
+    "ᵸ"), other Cyrillic signs and Latin letters outside ASCII."""
+    import random
+
+    def want(t: str) -> frozenset[str]:
+        return frozenset(s for s in tx.stored_stem_set(t, "") if not re.search("[а-яіїєґ]", s))
+
+    texts = _articles_and_milbloggers()
+    with shared_data("telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_"
+                     "2023-05.csv").open(encoding="utf-8") as f:
+        texts += [row["message_text"] for row in csv.DictReader(f)]
+    pool = [*"abcXYZ019 _-'`’‘ʼ«»“”„–—…\u00a0\ufe0f\u200b\u200d\u00adёЁйЙіІїЇєЄґҐабвАБВўЎ҂№²①Ⓐａ",
+            *"Ａéüßİıſᵸ™½🇺🔥‼.,!?:;()[]\n\t\u0301\u0306\u0308", "n't", "don't", "o'brien", "м'ясо"]
+    rnd = random.Random(3)
+    texts += ["".join(rnd.choice(pool) for _ in range(rnd.randint(1, 30))) for _ in range(20000)]
+    plain = 0
+    for t in texts:
+        assert tx.latin_stem_set(t) == want(t), t[:200]
+        plain += tx._plain(t)
+    assert 1000 < plain < len(texts) - 1000  # both ways are checked
+
+
 def test_numbers_and_dates_need_a_digit_after_normalising() -> None:
     assert tx.dates("24 February") == {(2, 24)} and tx.dates("February") == set()
     assert tx.dates("２４ February") == {(2, 24)}  # full-width digits become ASCII ones

@@ -299,6 +299,51 @@ def has_cyrillic(stem: str) -> bool:
     return not stem.isascii() and _CYRILLIC_LETTER.search(stem) is not None
 
 
+#: characters that folding (``_fold_text``) and lower-casing leave a word of, or a break between
+#: words, except for the case of a letter and ё: ASCII but apostrophes, the Cyrillic letters of
+#: ``_CYRILLIC_LETTER`` in either case, and (added as met, ``_plain``) punctuation, symbols and
+#: spaces that NFKC and ``str.lower`` leave as they are and that no fold maps to an apostrophe
+_PLAIN_CHARS: set[str] = (
+    {chr(c) for c in range(128)} - {"'", "`"}
+    | set("абвгдежзийклмнопрстуфхцчшщъыьэюяіїєґёАБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЁ")
+    | set("«»“”„–—\u00a0\ufe0f"))  # folded to another break; an emoji's variation selector
+_UNPLAIN_CHARS: set[str] = {"'", "`"}
+
+
+def _unplain_pattern() -> re.Pattern[str]:
+    return re.compile("[^" + "".join(map(re.escape, sorted(_PLAIN_CHARS))) + "]")
+
+
+#: a character not (yet) in ``_PLAIN_CHARS``: one scan in C tells most texts plain
+_UNPLAIN = _unplain_pattern()
+#: a whole run of ASCII letters and digits (no other letter or digit next to it), found from its
+#: first character (a scan in C skips to it)
+_ASCII_WORD = re.compile(r"[A-Za-z0-9](?<![^\W_][A-Za-z0-9])[A-Za-z0-9]*(?![^\W_])")
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` is, word for word, what ``_fold_text`` and lower-casing make of it but for
+    the case of its letters and ё (all its characters in ``_PLAIN_CHARS``). A character not met
+    before is judged once: a combining mark, a letter or digit outside ASCII and ``_CYRILLIC_LETTER``
+    (another Cyrillic one too), a zero-width or apostrophe-like character is not plain."""
+    global _UNPLAIN
+    if _UNPLAIN.search(text) is None:
+        return True
+    new = set(_UNPLAIN.findall(text))
+    if not new.isdisjoint(_UNPLAIN_CHARS):
+        return False
+    for c in new:
+        if (unicodedata.category(c)[0] in "PSZ" and not "\u0400" <= c <= "\u052f"
+                and ord(c) not in _FOLD and ord(c) not in _ZERO_WIDTH and not c.isalnum()
+                and c.lower() == c and unicodedata.normalize("NFKC", c) == c):
+            _PLAIN_CHARS.add(c)
+        else:
+            _UNPLAIN_CHARS.add(c)
+            return False
+    _UNPLAIN = _unplain_pattern()
+    return True
+
+
 def latin_stem_set(text: str) -> frozenset[str]:
     """The stems of ``stored_stem_set(text, stored)`` (whatever ``stored`` holds) without a
     Cyrillic letter: those of its words that have none (a Cyrillic word's stem is the word as
@@ -306,12 +351,18 @@ def latin_stem_set(text: str) -> frozenset[str]:
 
     Why: a Latin article can share no other stem with a Russian or Ukrainian post, and finding
     its few Latin words and numbers costs a fraction of splitting and looking up all its words
-    (most of the detector's time per candidate). A text with an apostrophe (a Cyrillic word with
-    one goes through the dictionary) is filtered from the full set."""
-    low = _fold_text(text).lower()
-    if "'" in low:
-        return frozenset(s for s in stored_stem_set(text, "") if not has_cyrillic(s))
-    ws = _NOT_CYRILLIC_WORD.findall(low)
+    (most of the detector's time per candidate). In a text of ASCII, Cyrillic letters, and
+    punctuation and symbols folding leaves alone (``_plain``: most posts), those words are its
+    runs of ASCII letters and digits, lower-cased; another is folded and scanned, and one with an
+    apostrophe (a Cyrillic word with one goes through the dictionary) is filtered from the full
+    set."""
+    if _plain(text):
+        ws = [w.lower() for w in _ASCII_WORD.findall(text)]
+    else:
+        low = _fold_text(text).lower()
+        if "'" in low:
+            return frozenset(s for s in stored_stem_set(text, "") if not has_cyrillic(s))
+        ws = _NOT_CYRILLIC_WORD.findall(low)
     memo = _WRITTEN_OF
     try:
         return frozenset(filter(None, map(memo.__getitem__, ws)))
