@@ -21,6 +21,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,15 +47,16 @@ def real_posts(folder: Path = DATA) -> list[str]:
     return list(dict.fromkeys(t for t in texts if t and _CYRILLIC.search(t)))
 
 
-def coverage(texts: list[str]) -> dict[str, dict[str, Counter[str]]]:
+def coverage(texts: list[str]) -> dict[str, dict[str, Any]]:
     """Per language ("uk", "ru", "?"): counters of tokens by class ("sense", "none") for all
     Cyrillic content words and for the lower-case ones, and the lower-case words with no sense
-    (stem → posts using it)."""
+    (stem → posts using it) with the forms they are written in (stem → form → count)."""
     senses = bilingual.senses()
-    out: dict[str, dict[str, Counter[str]]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for text in texts:
         lang = text_lang(text) or "?"
-        acc = out.setdefault(lang, {"all": Counter(), "lower": Counter(), "missing": Counter()})
+        acc = out.setdefault(lang, {"all": Counter(), "lower": Counter(), "missing": Counter(),
+                                    "example": {}})
         seen: set[str] = set()
         for raw in _WORD.findall(text):
             if not _CYRILLIC.search(raw):
@@ -70,6 +72,7 @@ def coverage(texts: list[str]) -> dict[str, dict[str, Counter[str]]]:
                 if not has and s not in seen:
                     seen.add(s)
                     acc["missing"][s] += 1
+                    acc["example"].setdefault(s, Counter())[raw.lower()] += 1
     return out
 
 
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             top = cov[lang]["missing"].most_common(args.missing)
             print(f"\n{lang}: most frequent lower-case words with no sense (posts using them)")
-            print(" ".join(f"{w}:{n}" for w, n in top))
+            ex = cov[lang]["example"]
+            print(" ".join(f"{w}({ex[w].most_common(1)[0][0]}):{n}" for w, n in top))
     return 0
 
 
