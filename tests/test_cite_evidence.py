@@ -120,3 +120,32 @@ def test_figures_written_with_a_word_of_scale_are_the_articles_figures() -> None
         other = other.replace(mine, theirs)
     f = _found(ArticleInput(other, published=published), [post])[("agentstvonews", 6187)]
     assert any(e.get("guard") == "facts" for e in f.evidence)
+
+
+def _quote_of(f: Found) -> dict[str, object]:
+    return next(e for e in f.evidence if e["kind"] == "quote")
+
+
+def test_a_loose_retelling_of_a_post_weeks_old_counts_less_a_whole_sentence_does_not() -> None:
+    published = datetime(2024, 12, 13, 18, 0, tzinfo=UTC)
+    loose = ArticleInput(OUTAGE_ARTICLE.replace(" It urged consumers to be sparing.", ""),
+                         published=published)
+    fresh = _found(loose, [_outage(9374, published - timedelta(hours=2))])[("ukrenergo", 9374)]
+    old = _found(loose, [_outage(9322, published - timedelta(days=15))])[("ukrenergo", 9322)]
+    assert _quote_of(old)["weight"] == round(float(_quote_of(fresh)["weight"]) / 2, 3)  # type: ignore[arg-type]
+    assert any(e.get("guard") == "stale" for e in old.evidence)
+    assert not any(e.get("guard") == "stale" for e in fresh.evidence)
+    # the article dates the old post: it is the one meant, told loosely or not
+    dated = ArticleInput(loose.text.replace(
+        "grid operator Ukrenergo said.", "grid operator Ukrenergo said in a Telegram post on "
+        "November 28."), published=published)
+    f = _found(dated, [_outage(9322, published - timedelta(days=15))])[("ukrenergo", 9322)]
+    assert not any(e.get("guard") == "stale" for e in f.evidence)
+    # a whole sentence of the old post, word for word, is that post whatever its age
+    whole = ArticleInput(
+        "Due to the consequences of the massive missile attack on the energy system, outages will "
+        "last from 00:00 to 24:00 in the amount of 1 to 2 queues, the grid operator wrote on "
+        "Telegram.", published=published)
+    f = _found(whole, [_outage(9322, published - timedelta(days=15))])[("ukrenergo", 9322)]
+    assert not any(e.get("guard") == "stale" for e in f.evidence)
+    assert f.score >= THRESHOLD

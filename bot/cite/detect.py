@@ -51,9 +51,12 @@ channel's own names, not a post's signature) counts half and that name is no sha
 whose long figures (3+ of three or more digits) none agree with the article's is another day's
 report (passages half, the mention halved; "599,6 тысячи" agrees with "600,000"); a post
 neither named nor quoted that names 4+ people or places of which the article tells at most one,
-sharing no other fact, is another place's report (passages half). A loose reading (word senses)
-un-halves a mention only for the channel's post the article reads best. Each guard that applies
-is in the evidence (kind "guard", weight 0), so the verdict explains itself.
+sharing no other fact, is another place's report (passages half); a post more than a week older
+than the article, which does not date it, counts its loose passages (partial or read through word
+senses, not a whole sentence or a distinctive quote) half: the channel's weekly story told again.
+A loose reading (word senses) un-halves a mention only for the channel's post the article reads
+best. Each guard that applies is in the evidence (kind "guard", weight 0), so the verdict explains
+itself.
 """
 
 from __future__ import annotations
@@ -1493,6 +1496,20 @@ def detect(
                 mention = {**mention, "weight": round(mention["weight"] / 2, 3)}
                 ev.append(mention)
                 mention, halved = None, True  # halved once; no reading un-halves it
+        if not ref and not halved and when - post_time > _STALE and not (
+                mention is not None and mention.get("on")):
+            # a post more than a week older than the article, which does not date it: what the
+            # article tells in loose words is the channel's weekly story told again (another
+            # night's attack, another outage schedule); a whole sentence or a distinctive quote
+            # still counts in full
+            loose = [e for e in ev if e["kind"] == "quote" and not e.get("distinctive") and (
+                e.get("glossed") or e.get("passage_match", 0.0) < _MATCH_AT)]
+            for e in loose:
+                e["weight"] = round(e["weight"] * _OFFLINE_FACTOR, 3)
+            if loose:
+                ev.append({"kind": "guard", "weight": 0.0, "guard": "stale",
+                           "text": "a post more than a week older than the article, which does not "
+                           "date it: loose passages count less"})
         if mention is not None and not _posted_on(mention, post_time):
             mention = None  # the article dates the post it means: another day's is not it
         if mention is not None:
