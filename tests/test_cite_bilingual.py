@@ -160,3 +160,36 @@ def test_the_channels_everyday_words_have_senses() -> None:
         assert tx.stem_set(english) <= got[lemma], word
     # a form of another word is not read as this one ("брат" is no "брати": to take)
     assert tx.stem_set("capture").isdisjoint(got.get(tx.content_stems("брат")[0], frozenset()))
+
+
+#: a mayor's short sentences (texts written for this test, in the style of a city head's channel
+#: and wire copy): each names too few words to weigh as a passage, the reporter tells two of them
+#: in one sentence
+MAYOR_POST = ("У столиці зникло світло. В усіх районах відсутня вода. "
+              "Прошу киян запастися водою.")
+MAYOR_OTHER = "Вибухи в столиці. Сили ППО працюють. Залишайтеся в укриттях!"
+MAYOR_ARTICLE = (
+    "Russian missiles hit Ukraine's power grid again on Wednesday.\n\n"
+    "Power and water were cut in every district of the capital, Kyiv's mayor Vitali Klitschko "
+    "said, urging residents to stock up on water.\n\n"
+    "The European parliament on Wednesday voted to designate Russia a state sponsor of terrorism."
+)
+
+
+def test_two_short_post_sentences_told_in_one_article_sentence_are_one_passage() -> None:
+    when = datetime(2022, 11, 23, 14, 5, tzinfo=UTC)
+    posts = [CandidatePost("vitaliy_klitschko", 3127, when, MAYOR_POST, None, post_id=3127),
+             CandidatePost("vitaliy_klitschko", 3126, when - timedelta(hours=2), MAYOR_OTHER,
+                           None, post_id=3126)]
+    art = ArticleInput(text=MAYOR_ARTICLE, published=when + timedelta(hours=3))
+    found = {f.post_key[1]: f for f in detect(art, posts, aliases_by_channel={
+        "vitaliy_klitschko": ["Klitschko"]})}
+    # alone, no sentence of the post weighs enough to be read at all; together the first two
+    # are the reporter's sentence
+    quote = next(e for e in found[3127].evidence if e["kind"] == "quote")
+    assert quote["glossed"] and quote["passage_match"] >= 0.6
+    assert "світло" in str(quote["post_passage"]) and "районах" in str(quote["post_passage"])
+    # the mayor's other post of the day (explosions, air defence) is not read as it
+    other = found.get(3126)
+    assert other is None or not any(e["kind"] == "quote" for e in other.evidence)
+    assert other is None or other.score < found[3127].score

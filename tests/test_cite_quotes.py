@@ -311,3 +311,13 @@ def test_words_told_to_a_broadcaster_or_a_news_agency_are_said_outside_telegram(
              "broadcaster Suspilne.", "The governor told the Interfax-Ukraine news agency the same.",
              "The Telegram channel posted a video of the strike."]
     assert offline_sentences(sents) == {0, 1}
+
+
+def test_a_news_channels_head_naming_the_speaker_and_the_subject_is_a_relay() -> None:
+    # "Лавров — о …:" as RT, TASS and RIA head an official's words (texts written for this test)
+    assert relays("Лавров — о перспективах контактов с новой администрацией США:\n\n"
+                  "🔸Россия готова к диалогу, но будет ждать конкретных предложений")
+    assert relays("Зеленський — про переговори з партнерами:\n\nМи готові до діалогу.")
+    # a head that names no one, and a place before a colon, are the channel's own words
+    assert not relays("Вечірнє зведення — про головне:\n\nНа фронті без змін.")
+    assert not relays("Київ: триває ліквідація наслідків атаки\n\nРятувальники працюють.")

@@ -64,11 +64,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import chain, compress
+from itertools import chain, compress, pairwise
 from operator import neg
 from typing import Any
 from urllib.parse import urlsplit
@@ -640,6 +640,22 @@ def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...], int], ..
     return tuple(out)
 
 
+#: a glossed post sentence with fewer words read than this is also read with its neighbour
+_PAIRED_BELOW = 5
+
+
+def _with_pairs(sents: tuple[tuple[str, tuple[frozenset[str], ...], int], ...]
+                ) -> Iterator[tuple[str, tuple[frozenset[str], ...], int]]:
+    """Each glossed post sentence, then each two adjacent ones read as one passage: a reporter's
+    sentence often tells two short sentences of the post ("70% of consumers are without power.
+    There is no water in any district." → "70% of consumers had been left without electricity,
+    and water had stopped running in every district"), which alone are too light to count."""
+    yield from sents
+    for (r1, u1, n1), (r2, u2, n2) in pairwise(sents):
+        if min(len(u1), len(u2)) < _PAIRED_BELOW:
+            yield f"{r1} {r2}", (*u1, *(u for u in u2 if u not in u1)), n1 + n2
+
+
 @lru_cache(maxsize=8192)
 def _sense_stems(stems: frozenset[str]) -> frozenset[str]:
     """The English stems of the senses of a Cyrillic post's words (``bilingual.senses``), so the
@@ -674,7 +690,7 @@ def _gloss(art: _Side, post_text: str, weights: _Weights, offline: set[int] | No
     passages: dict[int, float] = {}
     best = (0.0, "", "")
     stems_here = art.stems
-    for raw, units, unknown in sents:
+    for raw, units, unknown in _with_pairs(sents):
         if len(units) < _GLOSS_MIN_WORDS:
             continue
         masses = [_unit_weight(weights, u) for u in units]

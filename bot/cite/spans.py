@@ -147,8 +147,10 @@ def mentions_telegram(text: str) -> bool:
 #: televised address …:" on its first line, or a line ending "- Shoigu" / "— Песков"
 _RELAY_HEAD = re.compile(r"^[^\n]{3,140}:\s*$", re.MULTILINE)
 _RELAY_TAIL = re.compile(r"\s[-–—]\s?[A-ZА-ЯІЇЄҐ][\w'’]+(?: [A-ZА-ЯІЇЄҐ][\w'’]+)?\s*$", re.MULTILINE)
-#: the head names someone: it opens with two capitalised words ("Olaf Scholz", "Начальник ГУР")
-_NAMED = re.compile(r"^\W*[A-ZА-ЯІЇЄҐ][\w'’-]*\s+[A-ZА-ЯІЇЄҐ]")
+#: the head names someone: it opens with two capitalised words ("Olaf Scholz", "Начальник ГУР"),
+#: or with one and a dash before what the words are about, as news channels head a statement
+#: ("Лавров — о контактах с администрацией США:", "Зеленський — про переговори:")
+_NAMED = re.compile(r"^\W*[A-ZА-ЯІЇЄҐ][\w'’-]*\s+(?:[A-ZА-ЯІЇЄҐ]|[-–—]\s*(?:о|об|про|on|about)\s)")
 
 
 #: "про це повідомив заступник міського голови …", "об этом сообщил …": the post says whose
