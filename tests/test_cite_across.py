@@ -261,6 +261,27 @@ def test_a_post_dated_by_its_weekday_and_told_by_glossary_terms() -> None:
     assert verdict(monday - timedelta(days=7))[0] < THRESHOLD  # another Monday: not that post
 
 
+def test_said_on_a_weekday_dates_the_post_as_said_on_telegram_does() -> None:
+    """"the General Staff said in its evening update on Tuesday" (the article on Wednesday): the
+    staff's post of that Tuesday gets the mention, dated; its post of the Friday before, which
+    tells the same places, gets none (texts written for this test)."""
+    update = ("На Покровському напрямку ворог здійснив 52 атаки біля Гродівки та Новогродівки. "
+              "Сили оборони відбили 44 атаки.")
+    article = ArticleInput(
+        text="Russian forces kept up their assaults near Novohrodivka and Hrodivka, west of "
+             "Pokrovsk. Ukraine's General Staff said in its evening update on Tuesday that its "
+             "troops had repelled most of the attacks.",
+        published=datetime(2024, 9, 4, 10, 45, tzinfo=UTC))
+
+    def mention(when: datetime) -> dict:
+        post = CandidatePost("GeneralStaffZSU", 16102, when, update, post_id=16102)
+        [found] = detect(article, [post], aliases_by_channel=DEFAULT_ALIASES)
+        return next((e for e in found.evidence if e["kind"] == "mention"), {})
+
+    assert mention(datetime(2024, 9, 3, 17, 5, tzinfo=UTC)).get("on") == ["09-03"]
+    assert mention(datetime(2024, 8, 30, 17, 5, tzinfo=UTC)) == {}
+
+
 def test_a_word_the_article_also_writes_in_lower_case_is_not_a_name() -> None:
     from storage.crossscript import article_keys
 

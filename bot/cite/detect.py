@@ -832,8 +832,11 @@ def _mentions(
                 # (a bare name does not count at all)
                 w = (MENTION_STRONG if name == ch else MENTION_ALIAS_STRONG) if strong \
                     else MENTION_SAID
-                # "in a Telegram post on February 11": the day the article says it was posted
-                after = text[lo + strong.end():lo + strong.end() + _DAY_SPAN] if strong else ""
+                # "in a Telegram post on February 11": the day the article says it was posted;
+                # "the General Staff said in its evening update on Tuesday": the day it said it
+                said = None if strong else _WEAK_CUE.search(text, m.end(), hi)
+                after = (text[lo + strong.end():lo + strong.end() + _DAY_SPAN] if strong
+                         else text[said.end():said.end() + _DAY_SPAN] if said else "")
                 days = tx.dates(after) or _weekday(after, article.published) if after else set()
                 if best is None or w > best["weight"] or (
                         w == best["weight"] and days and "on" not in best):
