@@ -100,3 +100,15 @@ def test_the_grid_and_the_coast_in_the_press_words_meet_the_machine_translation(
                                 ("boats", "vessels"), ("coast", "coastline"), ("pier", "jetty")):
         assert tx.stem_set(mt_word) == tx.stem_set(press_word), (mt_word, press_word)
     assert len(mt & press) >= 7
+
+
+def test_british_spellings_in_wire_copy_meet_the_machine_translations_american() -> None:
+    """Reuters and the Guardian write "city centre", "theatre", "programme", "metres", "grey"; a
+    machine translation writes "center", "theater", "program", "meters", "gray": one stem each."""
+    for us, uk in (("center", "centre"), ("theater", "theatre"), ("program", "programme"),
+                   ("meters", "metres"), ("liters", "litres"), ("gray", "grey"),
+                   ("maneuver", "manoeuvre"), ("caliber", "calibre"), ("fiber", "fibre")):
+        assert tx.stem_set(us) == tx.stem_set(uk) != frozenset(), (us, uk)
+    mt = "Debris fell near the theater in the city center; traffic in the center is blocked."
+    wire = "Debris fell near the city's theatre, and roads in the centre were closed."
+    assert {"theater", "center"} <= tx.stem_set(mt) & tx.stem_set(wire)
