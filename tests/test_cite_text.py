@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import re
 
 import pytest
@@ -93,6 +94,32 @@ def test_fts_terms_survive_full_spelling_memos(monkeypatch: pytest.MonkeyPatch) 
     candidates._SCORED.clear()
     assert fts_terms(article) == want
     assert len(candidates._SCORED) <= 5
+
+
+def test_quoted_tokens_are_told_as_placing_each_token_would() -> None:
+    """Which tokens start inside an attributing sentence's span is counted stretch by stretch
+    (``candidates._quoted``), not by placing each token: the same as placing them, for spans that
+    start or end inside a word, overlap, touch, come in any order, are empty or run past the
+    text, on real articles."""
+    from bot.cite import candidates
+
+    with shared_data("news_articles_en__hellaskella33__447-gdelt-war-articles_2022-2024.jsonl"
+                     ).open(encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for _, line in zip(range(40), f, strict=False)]
+    rnd = random.Random(5)
+    quoted = 0
+    for text in texts:
+        starts = [m.start() for m in candidates._WORD.finditer(text)]
+        for _ in range(6):
+            ends = sorted(rnd.randint(0, len(text) + 20) for _ in range(2 * rnd.randint(0, 5)))
+            spans = list(zip(ends[::2], ends[1::2], strict=True))  # apart, in order
+            spans += [(a, a + rnd.randint(-3, 400)) for a in  # overlapping, touching, shuffled
+                      rnd.sample(range(len(text)), rnd.randint(0, 4))]
+            rnd.shuffle(spans)
+            want = [any(lo <= at < hi for lo, hi in spans) for at in starts]
+            assert candidates._quoted(text, len(starts), spans) == want
+            quoted += sum(want)
+    assert quoted > 1000  # the spans did hold tokens
 
 
 def test_normalize_folds_squeezes_and_expands() -> None:
