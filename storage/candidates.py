@@ -20,7 +20,7 @@ from typing import Any
 
 from storage import retrieval
 from storage.db import Database
-from storage.models import CandidateText, ChannelNames, Post, from_iso
+from storage.models import CandidateText, ChannelNames, Post, from_iso, to_iso
 from storage.posts import post_from_row
 from storage.readonly import connection
 
@@ -106,6 +106,43 @@ def _texts_on(conn: sqlite3.Connection, key: object, fts_terms: Sequence[str],
                           date=from_iso(r[2]),  # type: ignore[arg-type]
                           text=r[3], translation=r[5], words=r[6], translation_words=r[7])
             for r in rows]
+
+
+#: a channel's latest posts inside a time span, newest first (walks the channel's (channel_id,
+#: message_id) index backwards: no scan of other channels' posts)
+_RECENT = """
+SELECT p.id FROM posts p
+WHERE p.channel_id = (SELECT id FROM channels WHERE username = ?) AND p.date >= ? AND p.date <= ?
+ORDER BY p.message_id DESC LIMIT ?
+"""
+
+
+def _recent_on(conn: sqlite3.Connection, channels: Sequence[str], since: datetime,
+               until: datetime, per_channel: int) -> list[CandidateText]:
+    ids = [r[0] for ch in channels
+           for r in conn.execute(_RECENT, (ch, to_iso(since), to_iso(until), per_channel))]
+    if not ids:
+        return []
+    rows = conn.execute(_TEXTS_WITH_TRANSLATION.format(marks=",".join("?" * len(ids))),
+                        ids).fetchall()
+    return [CandidateText(post_id=r[0], channel=r[4], message_id=r[1],
+                          date=from_iso(r[2]),  # type: ignore[arg-type]
+                          text=r[3], translation=r[5], words=r[6], translation_words=r[7])
+            for r in rows]
+
+
+async def recent_texts(db: Database, channels: Sequence[str], since: datetime, until: datetime,
+                       per_channel: int) -> list[CandidateText]:
+    """The latest posts (at most ``per_channel`` each, inside ``since``..``until``) of channels an
+    article names as its source: they are candidates whatever words they share with it (an
+    untranslated notice shares no rare word with an English report of it)."""
+    return await db.read(_recent_on, list(channels), since, until, per_channel)
+
+
+def recent_at(path: str, channels: Sequence[str], since: datetime, until: datetime,
+              per_channel: int) -> list[CandidateText]:
+    """``recent_texts`` on this thread's own read-only connection to ``path``."""
+    return _recent_on(connection(path).conn, list(channels), since, until, per_channel)
 
 
 def _names(raw: str | None) -> tuple[str, ...]:

@@ -864,6 +864,30 @@ def _mentions(
     return out
 
 
+@lru_cache(maxsize=8192)
+def _first_word(name: str) -> str:
+    """A name's first word, lower-cased ("ukraine" of "Ukraine's military intelligence")."""
+    m = re.search(r"\w+", name.lower())
+    return m.group(0) if m else ""
+
+
+def named_channels(article: ArticleInput, aliases_by_channel: Mapping[str, Sequence[str]]
+                   ) -> list[str]:
+    """The channels (lower-cased) the article names as a source, by username or alias next to
+    "said / wrote / on Telegram" ("grid operator Ukrenergo said on Telegram"), as the detector
+    reads a mention: retrieval adds their latest posts to the candidates, since the post meant may
+    share no rare word with the article (an untranslated notice, a signed statement). Only
+    channels with a name whose first word the article holds are looked at."""
+    text = f"{article.title}\n{article.text}"
+    words = set(re.findall(r"\w+", text.lower()))
+    chosen = {ch.lower(): names for ch, names in aliases_by_channel.items()
+              if _first_word(ch) in words or any(_first_word(n) in words for n in names)}
+    if not chosen:
+        return []
+    found = _mentions(article, [], sorted(chosen), chosen)
+    return sorted(ch for ch, m in found.items() if m.get("cue") != "link")
+
+
 #: two or three capitalised words in a row ("Roma Broma", "Deep State"), as a channel's username
 #: may be written out in prose
 #: a one-word name (a person's surname) this long at least is looked for by its transliteration

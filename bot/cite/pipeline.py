@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 
 from bot.cite import aliases as channel_aliases
 from bot.cite.candidates import lookup_terms
-from bot.cite.detect import ArticleInput, CandidatePost, Found, article_time, detect
+from bot.cite.detect import (
+    ArticleInput,
+    CandidatePost,
+    Found,
+    article_time,
+    detect,
+    named_channels,
+)
 from bot.cite.linked import FetchPost, PacedFetch, most_referenced
 from bot.config import Settings
 from bot.errors import CitewatchError
@@ -92,6 +99,20 @@ def _candidate(t: CandidateText) -> CandidatePost:
                          translation_words=t.translation_words)
 
 
+#: the channels an article names as its source ("Ukrenergo said on Telegram") have their latest
+#: posts of this span before it compared, at most ``NAMED_POSTS`` each: "X said" in a news report
+#: is what X said lately (``bot.cite.detect``), and that post may share no rare word with the
+#: report (an untranslated notice: retrieval's terms never reach it)
+NAMED_SPAN = timedelta(days=2)
+NAMED_POSTS = 10
+
+
+def _with_recent(cands: list[CandidatePost], recent: list[CandidateText]) -> list[CandidatePost]:
+    """The candidates and the named channels' latest posts not among them."""
+    have = {c.key for c in cands}
+    return cands + [p for t in recent if (p := _candidate(t)).key not in have]
+
+
 @dataclass
 class Detection:
     """One retrieval and detection pass over an article: the verdicts, and the stored posts they
@@ -116,8 +137,11 @@ def _find_at(path: str, article: ArticleInput, settings: Settings) -> Detection:
     texts, stored_aliases = candidates.candidates_at(path, terms, post_refs, since, when,
                                                      CANDIDATE_LIMIT, counts)
     cands = [_candidate(t) for t in texts]
-    found = detect(article, cands, aliases_by_channel=aliases(settings, [c.channel for c in cands],
-                                                              stored_aliases),
+    names = aliases(settings, [c.channel for c in cands], stored_aliases)
+    if named := named_channels(article, names):
+        cands = _with_recent(cands, candidates.recent_at(
+            path, named, max(since, when - NAMED_SPAN), when, NAMED_POSTS))
+    found = detect(article, cands, aliases_by_channel=names,
                    window_days=settings.citation_window_days, in_store=counts)
     named = candidates.posts_at(path, _named(found, cands))
     _after_article()
@@ -133,10 +157,12 @@ async def _find_here(db: Database, article: ArticleInput, settings: Settings,
     texts = await candidates.candidate_texts(db, terms, post_refs, since, when, CANDIDATE_LIMIT,
                                              counts)
     cands = [_candidate(t) for t in texts]
+    names = aliases(settings, [c.channel for c in cands], await candidates.channel_aliases(db))
+    if named := named_channels(article, names):
+        cands = _with_recent(cands, await candidates.recent_texts(
+            db, named, max(since, when - NAMED_SPAN), when, NAMED_POSTS))
     call = functools.partial(
-        detect, article, cands,
-        aliases_by_channel=aliases(settings, [c.channel for c in cands],
-                                   await candidates.channel_aliases(db)),
+        detect, article, cands, aliases_by_channel=names,
         window_days=settings.citation_window_days, in_store=counts)
     found = call() if executor is None else (
         await asyncio.get_running_loop().run_in_executor(executor, call))
