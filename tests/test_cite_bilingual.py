@@ -193,3 +193,25 @@ def test_two_short_post_sentences_told_in_one_article_sentence_are_one_passage()
     other = found.get(3126)
     assert other is None or not any(e["kind"] == "quote" for e in other.evidence)
     assert other is None or other.score < found[3127].score
+
+
+def test_a_reports_round_figure_meets_the_posts_exact_one() -> None:
+    # "понад 220 рятувальників": "more than 200 rescuers" (texts written for this test, in the
+    # style of the emergency service's channel); another figure is no rounding of it
+    post = ("На місці працюють понад 220 рятувальників та 52 одиниці техніки, кінологи з "
+            "пошуковими собаками.")
+    when = datetime(2025, 4, 24, 7, 25, tzinfo=UTC)
+
+    def match(figure: str) -> float:
+        art = ArticleInput(text=f"More than {figure} rescuers were working at the scene with "
+                                f"dogs trained to search rubble and 52 pieces of equipment, the "
+                                f"State Emergency Service said.",
+                           published=when + timedelta(hours=4))
+        [found] = detect(art, [CandidatePost("dsns_telegram", 41877, when, post, None,
+                                             post_id=41877)])
+        quote = next(e for e in found.evidence if e["kind"] == "quote")
+        assert quote["glossed"]
+        return quote["passage_match"]
+
+    assert match("200") > match("150")
+    assert match("200") == match("220")  # the round figure reads as the exact one

@@ -627,7 +627,7 @@ def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...], int], ..
     senses = bilingual.senses()
     out = []
     for ps in _post_sents(text):
-        units = [senses.get(s) or frozenset((s,)) for s in sorted(ps.uniq)
+        units = [senses.get(s) or _rounded(s) for s in sorted(ps.uniq)
                  if s.isascii() or senses.get(s)]
         # glossary terms ("Харківської": Kharkiv, "ССО") are the topic, as in ``_shared``: the
         # words they cover neither match nor count against the match
@@ -638,6 +638,28 @@ def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...], int], ..
         out.append((ps.raw, (*units, *names),
                     max(0, len(ps.uniq) - len(units) - len(names) - silent - len(terms))))
     return tuple(out)
+
+
+#: how far a report's round figure may be from the post's exact one ("понад 220 рятувальників":
+#: "more than 200 rescuers", "до 385 военнослужащих": "nearly 400 soldiers")
+_ROUNDED_WITHIN = 0.1
+
+
+@lru_cache(maxsize=4096)
+def _rounded(stem: str) -> frozenset[str]:
+    """A post's word as a glossed unit: itself, and for a number of three or more digits (not a
+    year) the round figures a report writes for it (one or two significant digits, down or to the
+    nearest); a count under 100 is left exact (the report's "50" is any number)."""
+    if not stem.isdigit() or len(stem) < 3 or stem.startswith("0") or _YEAR.fullmatch(stem):
+        return frozenset((stem,))
+    n = int(stem)
+    out = {stem}
+    for digits in (1, 2):
+        scale = 10 ** max(0, len(stem) - digits)
+        for r in (n // scale * scale, (n + scale // 2) // scale * scale):
+            if r and r != n and abs(n - r) <= _ROUNDED_WITHIN * n:
+                out.add(str(r))
+    return frozenset(out)
 
 
 #: a glossed post sentence with fewer words read than this is also read with its neighbour
