@@ -149,3 +149,35 @@ def test_a_loose_retelling_of_a_post_weeks_old_counts_less_a_whole_sentence_does
     f = _found(whole, [_outage(9322, published - timedelta(days=15))])[("ukrenergo", 9322)]
     assert not any(e.get("guard") == "stale" for e in f.evidence)
     assert f.score >= THRESHOLD
+
+
+STRIKE_POST = (
+    "Враг нанёс удар по порту. Оперативные службы на месте.\n\nПо предварительной информации, есть "
+    "пострадавший. Информацию уточняем.\n\nВ центре города перекрыто движение. Прошу всех сохранять "
+    "спокойствие."
+)
+STRIKE_TRANSLATION = (
+    "The enemy struck the port. Operational services are on the spot.\n\nAccording to preliminary "
+    "information, there is a victim. We are clarifying information.\n\nTraffic is blocked in the "
+    "city center. I ask everyone to stay calm."
+)
+
+
+def test_a_reporters_sentence_telling_two_short_sentences_of_the_post_matches_them() -> None:
+    """"Razvozhayev said one person had been hurt, according to preliminary information, and that
+    emergency services were on the spot": two sentences of the post of three words each, too
+    light alone, read as one passage."""
+    published = datetime(2023, 9, 22, 12, 0, tzinfo=UTC)
+    post = CandidatePost("razvozhaev", 5523, published - timedelta(hours=3), STRIKE_POST,
+                         STRIKE_TRANSLATION, post_id=1)
+    article = ArticleInput(
+        "A missile struck the port of Sevastopol on Friday, the Moscow-installed governor said. "
+        "Mikhail Razvozhayev said one person had been hurt, according to preliminary information, "
+        "and that emergency services were on the spot. Russia's Defence Ministry said air defences "
+        "had shot down several missiles.", published=published)
+    [found] = detect(article, [post], aliases_by_channel={"razvozhaev": ["Razvozhayev"]})
+    assert found.score >= THRESHOLD
+    passage = str(_quote_of(found)["post_passage"])
+    # the passage is two of the post's sentences read as one
+    assert "Operational services are on the spot." in passage
+    assert passage != "Operational services are on the spot."

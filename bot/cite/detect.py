@@ -8,8 +8,9 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
 - quote: the article's quoted spans ("…", «…», '…' of three or more words) matched by how much of
   the *span* a passage of the post holds (short and trimmed quotes count in full), and its sentences
   matching the post's by stems and skip-bigrams (robust to another translation, reordering,
-  paraphrase); every matching passage adds up with diminishing returns, each article sentence
-  once ... up to 0.95. A passage the article puts in the mouth of a source outside Telegram (a
+  paraphrase; a short post sentence also read with its neighbour, as a reporter tells two in one);
+  every matching passage adds up with diminishing returns, each article sentence once ... up to
+  0.95. A passage the article puts in the mouth of a source outside Telegram (a
   briefing, an interview, a televised address) counts half. A Cyrillic post with no translation is
   read word by word through its words' English senses (``bilingual``: "знищили" → destroy/kill)
   and matched the same way, × 0.8 (no word order to compare; a word with no sense on file counts
@@ -377,6 +378,23 @@ def _post_sents(text: str) -> tuple[_PostSent, ...]:
     return tuple(out)
 
 
+#: a post sentence with fewer content words than this is also read with its neighbour
+_SHORT_SENT = 5
+
+
+@lru_cache(maxsize=4096)
+def _post_passages(text: str) -> tuple[_PostSent, ...]:
+    """A post text's sentences, then each two adjacent ones of which one is short read as one
+    passage: a reporter's sentence often tells two short sentences of the post ("According to
+    preliminary information, there is a victim. Operational services are on the spot." → "one
+    person had been hurt, according to initial information, and emergency services were at the
+    scene"), which alone are too light to count."""
+    sents = _post_sents(text)
+    pairs = [_PostSent(f"{a.raw} {b.raw}", a.uniq | b.uniq, a.shingles | b.shingles)
+             for a, b in pairwise(sents) if min(len(a.uniq), len(b.uniq)) < _SHORT_SENT]
+    return (*sents, *pairs)
+
+
 @lru_cache(maxsize=4096)
 def _post_names(text: str) -> tuple[frozenset[str], ...]:
     """The name keys of each name of a post (``storage.crossscript.post_names``: not a sentence's
@@ -463,7 +481,7 @@ def _quote(art: _Side, post_text: str, weights: _Weights, against: str,
     #: article sentence -> (match, weight) of the best post sentence landing there (each article
     #: passage counts once, whatever number of post sentences it resembles)
     passages: dict[int, tuple[float, float]] = {}
-    for ps in _post_sents(post_text):
+    for ps in _post_passages(post_text):
         uniq = ps.uniq
         if len(uniq) < _MIN_SENT_STEMS:
             continue
