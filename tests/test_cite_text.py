@@ -443,6 +443,83 @@ def test_telegram_pattern_matches_as_its_plain_form() -> None:
     assert found >= 50
 
 
+#: ``bot.cite.spans._OFFLINE_VENUE`` as first written (each alternative after one ``\b``)
+_OFFLINE_VENUE_AS_WRITTEN = (
+    r"\b(?:told (?:\w+ ){0,2}(?:reporters|journalists|a news conference|a press conference|"
+    r"television|TV|radio|parliament|lawmakers|the (?:BBC|CNN|AP|AFP)|[A-Z]\w+ (?:TV|television|"
+    r"radio|newspaper)|broadcaster|news agency|Reuters|Interfax|Ukrinform)|"
+    r"speaking (?:to|at|on|in) |at a (?:news|press) (?:conference|briefing)|"
+    r"in an? (?:interview|televised|television|TV|video|nightly|radio) ?(?:interview|address|"
+    r"speech|broadcast|statement|appearance)?|in a speech|at a (?:televised )?meeting|"
+    r"interview (?:with|broadcast)|said on (?:state )?(?:television|TV|radio)|"
+    r"statement on (?:its|his|her|their) website|on (?:his|her|its) website|on X|on Twitter|"
+    r"on Facebook|on Instagram)")
+#: ``bot.cite.spans._QUOTED`` as first written (lookbehinds before the single quotes)
+_QUOTED_AS_WRITTEN = re.compile(
+    r'"([^"\n]{6,600})"'
+    r"|“([^”“\n]{6,600})”"
+    r"|«([^»«\n]{6,600})»"
+    r"|„([^“”„\n]{6,600})[“”]"
+    r"|(?<![\w'])'([^'\n]{6,300}?)'(?![\w'])"
+    r"|(?<![\w‘’])‘([^’‘\n]{6,300}?)’(?![\w’])")
+
+
+def _texts_and_edges(extra: list[str]) -> list[str]:
+    """Real articles, their sentences, translations and posts, and random mixes of quotation
+    marks, apostrophes, venues and contractions."""
+    import random
+
+    texts = _articles_and_milbloggers()
+    texts += [s for t in texts for s in tx.sentences(t)]
+    rnd = random.Random(7)
+    pool = [*"ab c'‘’\"“”«»„\n.,x", "word ", "it's ", "'quoted three words' ", "‘one two three’ ",
+            "told ", "Told the ", "reporters", "in an ", "interview", " on X", "on Twitter", "said on ",
+            "TV", "at a ", "press conference", "speaking to ", "statement on its website", "don't ",
+            "isn't", "N'T ", "n't", "wasn't'", "İ", "ſ"]
+    return texts + extra + ["".join(rnd.choice(pool) for _ in range(rnd.randint(1, 40)))
+                            for _ in range(20000)]
+
+
+def test_rewritten_patterns_match_as_first_written() -> None:
+    """The patterns written to open with a character (so ``re`` skips to it in C) find what they
+    were first written to find: the quoted spans (same spans and groups), the offline venues
+    (whether a text names one, through ``Caseless`` and IGNORECASE alike, and the sentences
+    ``offline_sentences`` picks), and "n't" (the same text after the fold)."""
+    from bot.cite import spans
+
+    venue = tx.Caseless(_OFFLINE_VENUE_AS_WRITTEN)
+    contractions = re.compile(r"(?<=\w)n't\b", re.IGNORECASE)
+    texts = _texts_and_edges(["in an interview", "xtold reporters", "on Xavier", "Told CNN",
+                              "said on state TV", "'it is what it is'", "l'heure 'of the day'"])
+    venues = quotes = 0
+    for t in texts:
+        got = [(m.span(), m.groups()) for m in spans._QUOTED.finditer(t)]
+        assert got == [(m.span(), m.groups()) for m in _QUOTED_AS_WRITTEN.finditer(t)], t[:200]
+        quotes += bool(got)
+        want = venue.search(t) is not None
+        assert (spans._OFFLINE_VENUE.search(t) is not None) == want, t[:200]
+        assert (spans._OFFLINE_VENUE.pattern.search(t) is not None) == want, t[:200]
+        venues += want
+        assert contractions.sub(" not", t) == tx._CONTRACTIONS.sub(" not", t)
+    assert quotes > 1000 and venues > 1000
+
+    def offline_as_written(sentences: list[str]) -> set[int]:
+        out: set[int] = set()
+        for i, s in enumerate(sentences):
+            if spans._TELEGRAM.pattern.search(s):
+                continue
+            if venue.search(s) or (i - 1 in out and spans._GOES_ON.search(s)):
+                out.add(i)
+        return out
+
+    picked = 0
+    for t in _articles_and_milbloggers():
+        sents = tx.sentences(t)
+        assert spans.offline_sentences(sents) == offline_as_written(sents)
+        picked += bool(offline_as_written(sents))
+    assert picked > 50
+
+
 def test_a_model_number_is_no_figure_and_a_date_no_article_figure() -> None:
     # "Kh-101", "S-300", "Shahed-136", "Ка-52": a designation every report of the kind shares,
     # not a count; "120-mm" and "1,200 troops" are figures

@@ -35,7 +35,8 @@ _FOLD_PAIRS = tuple((chr(c), v) for c, v in _FOLD.items())
 #: runs of spaces that squeezing changes (a lone " " is left as it is: same result, half the work)
 _SPACES = re.compile(r"[\t\r\f\v][ \t\r\f\v]*| [ \t\r\f\v]+")
 #: "n't" after a letter, the same matches as ``\b(\w+)n't\b`` without re-reading the word
-_CONTRACTIONS = re.compile(r"(?<=\w)n't\b", re.IGNORECASE)
+#: (the letter before "n" looked at after it, so ``re`` skips to each "n" in C)
+_CONTRACTIONS = re.compile(r"n(?<=\wn)'t\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 #: the same tokens for a text without an apostrophe, a third faster
 _PLAIN_WORD = re.compile(r"[^\W_]+")
@@ -70,18 +71,25 @@ class Caseless:
     is searched with the IGNORECASE pattern. Patterns must not use upper-case escapes (``\\W``,
     ``\\S``…), which lower-casing would turn into their opposites."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, needles: tuple[str, ...] = ()) -> None:
+        """``needles``: lower-case strings one of which every match holds, looked for first (a
+        substring test per needle runs at memory speed, a pattern's scan far slower)."""
         if _UPPER_ESCAPE.search(pattern):
             raise ValueError(f"an upper-case escape cannot be lower-cased: {pattern!r}")
         self.pattern = re.compile(pattern, re.IGNORECASE)
         self.lower = re.compile(pattern.lower())
+        self.needles = needles
 
     def search(self, text: str, low: str | None = None) -> re.Match[str] | None:
         """The first match in ``text`` (``low``: ``text.lower()`` when the caller has it). Its
         positions are those in ``text``; its groups are lower-cased."""
         if ODD_CASE_LETTERS.search(text):
             return self.pattern.search(text)
-        return self.lower.search(text.lower() if low is None else low)
+        if low is None:
+            low = text.lower()
+        if self.needles and not any(map(low.__contains__, self.needles)):
+            return None
+        return self.lower.search(low)
 
 
 def _wordset(spaced: str) -> frozenset[str]:
