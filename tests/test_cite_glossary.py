@@ -70,6 +70,13 @@ def test_matching_rows_leave_the_translation_glossary_version_alone() -> None:
     ("Третя окрема штурмова бригада", "Ukraine's Third Separate Assault Brigade said",
      "xu3brigade"),
     ("бійці Першої президентської бригади", "the 1st Presidential Brigade", "xu1brigade"),
+    # the abbreviations of the Armed Forces' unit types: mountain assault, air assault, tank,
+    # artillery, mechanised ("8 ОГШБ", the 8th Separate Mountain Assault Battalion's own title)
+    ("8 ОГШБ", "The 8th Separate Mountain Assault Battalion wrote on Telegram", "xu8battalion"),
+    ("бійці 10 ОГШБр «Едельвейс»", "Ukraine's 10th Mountain Assault Brigade", "xu10brigade"),
+    ("воїни 1 ОТБр", "the 1st Tank Brigade", "xu1brigade"),
+    ("артилеристи 44 ОАБр", "the 44th Artillery Brigade", "xu44brigade"),
+    ("бійці 28 ОДШБ", "the 28th air assault battalion", "xu28battalion"),
     ("За даними ГУР МО", "Ukraine's Main Directorate of Intelligence said", "xghur"),
     ("Генеральний штаб ЗСУ повідомив", "the General Staff said", "xggeneralstaff"),
     ("ворог випустив 21 крилату ракету", "Russia fired 21 cruise missiles", "xgcruisemissile"),
