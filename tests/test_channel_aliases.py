@@ -84,7 +84,17 @@ def test_names_from_title_and_about(title: str | None, about: str | None,
      ["Odesa regional governor", "Odesa regional military administration", "Odesa governor"],
      ["governor", "regional governor"]),
     ("Донецька ОДА", ["Donetsk regional administration", "governor of the Donetsk region"], []),
-    ("Київська міська військова адміністрація", [], ["Kyiv regional governor", "Kyiv governor"]),
+    ("Київська міська військова адміністрація", [],
+     ["Kyiv regional governor", "Kyiv governor", "Ukraine's Kyiv"]),
+    # a state body's title in Ukrainian that names no country is Ukraine's; in Russian it says
+    # nothing of whose (Russia's bodies, and Ukraine's in Russian, title channels so)
+    ("Центр протидії дезінформації", ["Ukraine's Center for Countering Disinformation",
+                                      "Centre for Countering Disinformation of Ukraine"],
+     ["Center for Countering Disinformation"]),
+    ("Офіс Генерального прокурора", ["Ukraine's Prosecutor General's Office"],
+     ["Prosecutor General's Office"]),
+    ("Міноборони", ["Ukraine's Defence Ministry"], ["Defence Ministry"]),
+    ("Минобороны", [], ["Ukraine's Defence Ministry", "Russia's Defence Ministry"]),
     # a channel named after the AFU is not the AFU; a title with no institution gives none
     ("Оперативний ЗСУ", [], ["Ukraine's AFU", "Ukrainian Armed Forces of Ukraine"]),
     ("Рыбарь", [], ["Russia's Rybar"]),

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 
+from storage.wordforms import text_lang
+
 _DATA = "data/channel_aliases.csv"
 #: title parts: "Зеленський / Official", "DeepState | Карта" → each part on its own
 _TITLE_PARTS = re.compile(r"\s*[|/·•—–:]\s*|\s+-\s+")
@@ -160,6 +162,16 @@ _COUNTRIES = ((re.compile(r"Україн|Украин|ЗСУ|ВСУ"), ("Ukraine
               (re.compile(r"Росі|Росси|РФ\b"), ("Russia's", "Russian"), "Russia"))
 
 
+#: a state body's title in Ukrainian that names no country ("Центр протидії дезінформації",
+#: "Офіс Генерального прокурора") is Ukraine's: Russia's bodies title their channels in Russian
+_UKRAINE = _COUNTRIES[0][1:]
+
+def _a_body(forms: Sequence[str]) -> bool:
+    """Whether a leading term's English forms name a body ("Center for Countering
+    Disinformation", "SSO"), not a place ("Kyiv", "Odesa": a regional administration's title)."""
+    return bool(forms) and all(f.isupper() or len(f.split()) >= 2 for f in forms)
+
+
 #: a proper name in quotation marks inside a title ("ОСУВ «Хортиця»")
 _QUOTED_NAME = re.compile(r"[«„“\"]([^»“”\"]{3,40})[»“”\"]")
 
@@ -176,7 +188,7 @@ def _institution_names(title: str) -> list[str]:
 
     forms = leading_term(title)
     before, after = next(((names, of) for pattern, names, of in _COUNTRIES if pattern.search(title)),
-                         ((), None))
+                         _UKRAINE if _a_body(forms) and text_lang(title) == "uk" else ((), None))
     out = [f for f in forms if f.isupper() and len(f) <= 5]
     out += [f"{c} {f}" for f in forms for c in before if not f.isupper()]
     if after:
