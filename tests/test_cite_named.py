@@ -83,3 +83,14 @@ async def test_an_article_that_does_not_name_the_channel_adds_none_of_its_posts(
     assert named_channels(bare, {"ukrenergo": ["Ukrenergo"]}) == []
     assert named_channels(ArticleInput(REPORT), {"ukrenergo": ["Ukrenergo"], "rybar": ["Rybar"]}
                           ) == ["ukrenergo"]
+
+
+def test_a_channel_named_in_the_press_spelling_of_its_title_is_named() -> None:
+    """"Vitali Klitschko said on Telegram" names the channel titled "Віталій Кличко" (romanised
+    "Klychko"), as the detector reads the mention: its latest posts are compared."""
+    from bot.cite.aliases import from_profile
+
+    names = {"vitaliy_klitschko": list(from_profile("Віталій Кличко", None))}
+    said = ArticleInput("Kyiv mayor Vitali Klitschko said on Telegram that water was off in every "
+                        "district of the capital.")
+    assert named_channels(said, names) == ["vitaliy_klitschko"]

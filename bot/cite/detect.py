@@ -922,6 +922,10 @@ def named_channels(article: ArticleInput, aliases_by_channel: Mapping[str, Seque
     words = set(re.findall(r"\w+", text.lower()))
     chosen = {ch.lower(): names for ch, names in aliases_by_channel.items()
               if _first_word(ch) in words or any(_first_word(n) in words for n in names)}
+    if tx.script_of(article.text) == "latin":
+        # "Klitschko" where the title romanises "Кличко" as "Klychko" (as ``detect`` reads it)
+        for ch, spelled in _press_spellings(text, aliases_by_channel, aliases_by_channel).items():
+            chosen[ch.lower()] = [*aliases_by_channel[ch], *spelled]
     if not chosen:
         return []
     found = _mentions(article, [], sorted(chosen), chosen)
