@@ -48,6 +48,8 @@ def test_a_bad_line_names_the_line() -> None:
     ("Зеленський / Official", None, ["Зеленський", "Zelenskyi", "Zelensky"]),
     ("🇺🇦 Повітряні Сили ЗС України", None, ["Повітряні Сили ЗС України"]),
     ("Бутусов Плюс", None, ["Бутусов Плюс", "Butusov"]),  # the name without "Plus"
+    # a war correspondent's title and the pro-war letter: the press writes the surname
+    ("Военкор Котенок Z", None, ["Kotenok"]),
     ("Александр Коц", None, ["Aleksandr Kots", "Kots"]),  # a person: the surname alone too
     ("Юрий Котенок", None, ["Yury Kotenok", "Kotenok"]),
     ("Двіж Миколаїв", None, ["Dvizh Mykolaiv"]),  # not a person: no "Mykolaiv" alone (below)

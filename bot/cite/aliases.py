@@ -31,9 +31,11 @@ _OWNER = re.compile(
     r"официальный\s+(?:телеграм-?)?канал)\s+(?:the\s+)?([^.\n|,;!?()]{4,80})",
     re.IGNORECASE)
 _LETTERS = re.compile(r"[^\W\d_]")
-#: title words that name nothing ("Official", "News", "Channel")
+#: title words that name nothing ("Official", "News", "Channel"), a war correspondent's title
+#: ("Военкор Котенок Z": the press writes "Kotenok") and the pro-war letters
 _GENERIC = frozenset({"official", "офіційний", "официальный", "news", "новини", "новости", "channel",
-                      "канал", "telegram", "live", "tg", "plus", "плюс", "online", "онлайн"})
+                      "канал", "telegram", "live", "tg", "plus", "плюс", "online", "онлайн",
+                      "военкор", "воєнкор", "z", "v", "zov"})
 MIN_LETTERS = 4
 #: a title that may be a person's name: two capitalised Cyrillic words (the first must be a given
 #: name: ``storage.wordforms.given_name``)
