@@ -14,9 +14,7 @@ Layout (migration 6, ``convert``):
   content, so the texts are not stored a second time inside the index.
 * A new post is indexed by ``index_new_in`` at the end of the transaction that stores it — after its
   translations when they come along (an import), so such a post is tokenized once, not inserted and
-  then deleted and re-inserted when its translation follows. An import writes the same rows from
-  the values it has just stored (``content_row``, ``index_rows_in``) instead of reading each back
-  through the view (bench/RESULTS-storage.md, session 6). Triggers keep an indexed post right
+  then deleted and re-inserted when its translation follows. Triggers keep an indexed post right
   when its text, a translation or a words column changes (delete the old tokens, insert the new:
   FTS5 cannot rewrite one column), and drop it when the post is deleted.
 """
