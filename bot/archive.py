@@ -448,35 +448,25 @@ STORE_ERRORS = (*RECORD_ERRORS, RecursionError, sqlite3.DataError, sqlite3.Integ
                 sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
 
-#: index words made beforehand: (post text → words, translation text → words); each batch has its
-#: own pair, which storing the batch completes with the words it makes
+#: index words made beforehand: (post text → words, translation text → words)
 Made = tuple[dict[str, str], dict[str, str]]
+_NOTHING_MADE: Made = ({}, {})
 
 
 async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool,
-                    made: Made | None = None) -> UpsertResult:
+                    made: Made = _NOTHING_MADE) -> UpsertResult:
     """Posts, translations and earlier texts of ``batch`` inside an open transaction. Channels new
     to the database are archives (searchable, never polled) unless ``watch``. ``made``: index
-    words made beforehand (``storage.words_ahead``); the rest are made here.
-
-    Each new post is indexed once, with the translation that comes along. When every record of
-    the batch is a different post (the usual import), its index row is written from the values at
-    hand (``search_index.content_row``); otherwise (a post twice in one batch) it is read back
-    through the content view (``search_index.index_new_in``): the same row either way."""
-    post_made, tr_made = made if made is not None else ({}, {})
+    words made beforehand (``storage.words_ahead``); the rest are made here."""
     names = {r.post.channel for r in batch}
     await channels_repo.ensure_ids(conn, names, archived=not watch)
     if watch:
         await channels_repo.activate_in(conn, names)
-    keys = [(r.post.channel.lower(), r.post.message_id) for r in batch]
-    last_post, last_indexed = await _last_ids(conn)
-    # rows written from the batch's values only when nothing else is waiting to be indexed
-    direct = last_post == last_indexed and len(set(keys)) == len(keys)
+    # indexed once each, with the translation that comes along (below)
     result = await posts_repo.upsert_many_in(conn, [r.post for r in batch], index=False,
-                                             words=post_made)
-    # translations, earlier texts (our own export's) and index rows need the posts' row ids: one
-    # lookup
-    needing = batch if direct else [r for r in batch if r.translation or r.post.versions]
+                                             words=made[0])
+    # translations and earlier texts (our own export's) need the posts' row ids: one lookup
+    needing = [r for r in batch if r.translation or r.post.versions]
     ids = await posts_repo.ids_for(
         conn, [(r.post.channel, r.post.message_id) for r in needing]) if needing else {}
     if any(r.post.versions for r in needing):  # history survives an export → import trip
@@ -501,29 +491,10 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool,
                 )
                 for r in with_tr
             ],
-            tr_made,
+            made[1],
         )
-    if not direct:
-        await search_index.index_new_in(conn)
-    elif result.inserted:
-        rows = []
-        for r, key in zip(batch, keys, strict=True):
-            if (pid := ids[key]) > last_post:  # stored by this batch
-                text, tr = r.post.text or "", r.translation
-                rows.append(search_index.content_row(
-                    pid, text, post_made[text],
-                    [(r.translation_lang or "en", tr, tr_made[tr])] if tr else ()))
-        await search_index.index_rows_in(conn, rows)
+    await search_index.index_new_in(conn)
     return result
-
-
-async def _last_ids(conn: Any) -> tuple[int, int]:
-    """The highest post id stored and the highest indexed (equal unless posts wait for the
-    index)."""
-    async with conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM posts),"
-                            " (SELECT coalesce(max(id), 0) FROM posts_fts_docsize)") as cur:
-        row = await cur.fetchone()
-    return int(row[0]), int(row[1])
 
 
 async def import_records(
@@ -547,8 +518,7 @@ async def import_records(
     total = UpsertResult()
     issues: list[ImportIssue] = []
 
-    async def store(recs: list[ImportRecord], made: Made | None) -> None:
-        made = made if made is not None else ({}, {})  # kept for the records one by one
+    async def store(recs: list[ImportRecord], made: Made) -> None:
         try:
             async with db.transaction() as conn:
                 total.__iadd__(await _store_in(conn, recs, watch, made))
@@ -571,7 +541,7 @@ async def import_records(
         while upcoming is not None:
             current, upcoming = upcoming, next(batches, None)
             count += len(current)
-            made: Made | None = None
+            made = _NOTHING_MADE
             if sent and ahead is not None:
                 made = await asyncio.get_running_loop().run_in_executor(None, ahead.receive)
             sent = False
@@ -583,8 +553,8 @@ async def import_records(
                     # it makes the next batch's words while this one is written
                     await asyncio.get_running_loop().run_in_executor(None, ahead.ready, 10.0)
                 if (texts[0] or texts[1]) and ahead is not None and ahead.ready():
-                    if made is None and ahead.send(*await _texts_to_make(db, current),
-                                                   share=0.5):
+                    if made is _NOTHING_MADE and ahead.send(*await _texts_to_make(db, current),
+                                                            share=0.5):
                         # the first batch: the worker makes half of its words, this process
                         # the other half
                         made = await asyncio.get_running_loop().run_in_executor(None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,13 +82,12 @@ async def _count(conn: aiosqlite.Connection, sql: str) -> int:
 
 
 async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
-                         index: bool = True, words: dict[str, str] | None = None
+                         index: bool = True, words: Mapping[str, str] | None = None
                          ) -> UpsertResult:
     """Inside an open transaction (so callers can add translations atomically). New posts are
     indexed at the end; with ``index=False`` the caller does it (``search_index.index_new_in``)
     after storing their translations, so each is indexed once with its translation. ``words``:
-    index words made beforehand (text → ``search_index.post_words``), used where they fit; the
-    words made here are added to it."""
+    index words made beforehand (text → ``search_index.post_words``), used where they fit."""
     if not posts:
         return UpsertResult()
     ids = await channels.ensure_ids(conn, {p.channel for p in posts})

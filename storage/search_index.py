@@ -25,13 +25,12 @@ import hashlib
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from storage import crossscript, glossary, meta, wordforms
-from storage.fold import fold
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -163,43 +162,26 @@ def post_words(text: str) -> str:
 
 
 def words_of(texts: Sequence[str], stored: Sequence[tuple[str, str] | None],
-             words: Callable[[str], str], made: dict[str, str] | None = None) -> list[str]:
+             words: Callable[[str], str], made: Mapping[str, str] | None = None) -> list[str]:
     """The index words of each of ``texts`` (``words``: ``post_words`` or
     ``wordforms.normal_words``): a row's ``stored`` (text, words) when its text is unchanged — so
     re-importing an export or re-fetching a post recomputes nothing and re-indexes nothing — else
     ``made[text]`` when given (made beforehand by the same function: ``storage.words_ahead``),
-    else ``words(text)``, once per distinct text. What is made here is added to ``made`` (when
-    given), so that the caller can write the new rows' index entries from it (``content_row``)."""
-    done: dict[str, str] = {} if made is None else made  # a batch's worth: not copied
+    else ``words(text)``, once per distinct text."""
+    given: Mapping[str, str] = made or {}
+    done: dict[str, str] = {}  # made here (``made`` is not copied: a batch's worth of texts)
     out: list[str] = []
     for text, old in zip(texts, stored, strict=True):
         if old is not None and old[0] == text:
             out.append(old[1])
             continue
-        got = done.get(text)
+        got = given.get(text)
         if got is None:
-            got = done[text] = words(text)
+            got = done.get(text)
+            if got is None:
+                got = done[text] = words(text)
         out.append(got)
     return out
-
-
-def content_row(post_id: int, text: str, words: str,
-                translations: Sequence[tuple[str, str, str]] = ()
-                ) -> tuple[int, str, str, str]:
-    """What ``posts_fts_content`` reads for a post, made from the values being written (its text
-    and words, and its translations as (language, text, words)): ``index_rows_in`` writes a new
-    post's index row from it without reading the row back through the view."""
-    trs = sorted(translations)  # the view's ORDER BY lang (one translation per language)
-    return (post_id, fold(text), "\n".join(t for _, t, _ in trs),
-            words + "".join(" " + w for *_, w in trs))
-
-
-async def index_rows_in(conn: aiosqlite.Connection,
-                        rows: Sequence[tuple[int, str, str, str]]) -> None:
-    """Inside the transaction that stored them: index new posts from their ``content_row``s, in id
-    order (as ``index_new_in`` does: FTS5 starts a new segment when a row id goes back)."""
-    await conn.executemany("INSERT INTO posts_fts (rowid, text, translation, words)"
-                           " VALUES (?, ?, ?, ?)", sorted(rows))
 
 
 #: posts not in the index yet: every post below the highest indexed id is indexed (ids only grow)

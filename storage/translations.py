@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,12 +35,11 @@ WHERE translations.text IS NOT excluded.text
 
 async def upsert_in(
     conn: aiosqlite.Connection, items: Sequence[tuple[Translation, str | None]],
-    words: dict[str, str] | None = None,
+    words: Mapping[str, str] | None = None,
 ) -> None:
     """Inside a transaction: store (translation, original text it was made from) pairs. A
     translation stored before with the same text keeps its index words (nothing recomputed).
-    ``words``: index words made beforehand (text → ``normal_words``), used where they fit;
-    the words made here are added to it."""
+    ``words``: index words made beforehand (text → ``normal_words``), used where they fit."""
     now = to_iso(utcnow())
     stored = await _stored_texts(conn, [t.post_id for t, _ in items])
     made = search_index.words_of([t.text for t, _ in items],

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.cite.candidates import fts_terms
-from storage import candidates, posts, search, search_index, translations
+from storage import candidates, posts, search, translations
 from storage.db import Database, migrate
 from storage.migrations import SCHEMA_VERSION
 from storage.models import Post, Translation
@@ -29,10 +29,9 @@ async def _ids(db: Database, q: str) -> list[int]:
 
 
 def _fts_ok(path: Path) -> None:
-    """FTS5's own check that the index holds exactly the tokens of its content (the view: rank 1
-    compares them; without it only the index's own structure is checked)."""
+    """FTS5's own check that the index holds exactly the tokens of its content (the view)."""
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
+        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
 
 
 async def _translate(db: Database, post_id: int, text: str, lang: str = "en") -> None:
@@ -53,28 +52,6 @@ async def test_one_row_per_post_and_no_second_copy_of_the_texts(db: Database) ->
     assert (row[0], row[1]) == ("Обстріл Макіївки", "Shelling of Makiivka")
     assert {"макіївка", "shell"} <= set(row[2].split())
     _fts_ok(db.path)
-
-
-async def test_content_row_is_the_row_the_view_reads(db: Database) -> None:
-    """``content_row`` (an import's index rows, made from the values it writes) gives what the
-    content view reads: folded text, translations in language order, words of the post then of
-    each translation — for a post with none, one and two translations."""
-    await posts.upsert_many(db, [_p(1, "Ещё обстрел Макіївки"), _p(2, "Тиша"), _p(3, "Бахмут")])
-    ids = {r[0]: r[1] for r in await db.fetchall("SELECT message_id, id FROM posts")}
-    await _translate(db, ids[1], "More shelling", "en")
-    await _translate(db, ids[1], "Erneuter Beschuss", "de")
-    await _translate(db, ids[3], "Bakhmut", "en")
-    for pid in ids.values():
-        text, words = await db.fetchone("SELECT text, words FROM posts WHERE id = ?", (pid,))
-        trs = [tuple(r) for r in await db.fetchall(
-            "SELECT lang, text, words FROM translations WHERE post_id = ? ORDER BY id DESC",
-            (pid,))]
-        view = await db.fetchone("SELECT id, text, translation, words FROM posts_fts_content"
-                                 " WHERE id = ?", (pid,))
-        assert search_index.content_row(pid, text, words, trs) == tuple(view)
-    assert search_index.content_row(ids[1], "Ещё", "")[1] == "Еще"
-    assert (await db.fetchone("SELECT translation FROM posts_fts_content WHERE id = ?",
-                              (ids[1],)))[0] == "Erneuter Beschuss\nMore shelling"
 
 
 async def test_import_indexes_a_translated_post_once(env: dict[str, str], tmp_path: Path) -> None:
