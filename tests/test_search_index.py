@@ -29,9 +29,10 @@ async def _ids(db: Database, q: str) -> list[int]:
 
 
 def _fts_ok(path: Path) -> None:
-    """FTS5's own check that the index holds exactly the tokens of its content (the view)."""
+    """FTS5's own check that the index holds exactly the tokens of its content (the view: rank 1
+    compares them; without it only the index's own structure is checked)."""
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
 
 
 async def _translate(db: Database, post_id: int, text: str, lang: str = "en") -> None:
