@@ -462,7 +462,15 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool,
     await channels_repo.ensure_ids(conn, names, archived=not watch)
     if watch:
         await channels_repo.activate_in(conn, names)
-    # indexed once each, with the translation that comes along (below)
+    async with tr_repo.queued_by_import(conn):  # a translated post is never queued
+        result = await _store_posts_in(conn, batch, made)
+    await search_index.index_new_in(conn)
+    return result
+
+
+async def _store_posts_in(conn: Any, batch: list[ImportRecord], made: Made) -> UpsertResult:
+    """``_store_in``'s posts, earlier texts and translations, not indexed yet."""
+    # indexed once each, with the translation that comes along (by the caller)
     result = await posts_repo.upsert_many_in(conn, [r.post for r in batch], index=False,
                                              words=made[0])
     # translations and earlier texts (our own export's) need the posts' row ids: one lookup
@@ -493,7 +501,6 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool,
             ],
             made[1],
         )
-    await search_index.index_new_in(conn)
     return result
 
 

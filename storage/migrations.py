@@ -14,6 +14,19 @@ from storage import search_index
 #: Marks the file as citewatch's ("CITW"); other SQLite files are refused.
 APPLICATION_ID = 0x43495457
 
+#: migration 16 (below)
+IMPORT_QUEUES_TRIGGER = """
+    DROP TRIGGER posts_queue_insert;
+    CREATE TRIGGER posts_queue_insert AFTER INSERT ON posts
+    WHEN new.text != '' AND NOT EXISTS (SELECT 1 FROM meta WHERE key = 'import_queues')
+    BEGIN
+        INSERT INTO translation_queue (post_id, enqueued_at)
+        VALUES (new.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ON CONFLICT (post_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = '',
+            last_error = NULL, enqueued_at = excluded.enqueued_at;
+    END;
+    """
+
 #: SQL, or a function run on the connection inside the migration's transaction (for steps that need
 #: Python, such as computing word forms)
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -357,6 +370,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 15: (see 14)
     search_index.stamp_words_version,
+    # 16: an import stores each post with its translation in one transaction; the insert trigger
+    # queued every such post and the translation's trigger took it off again (a queue row and its
+    # index entry written and deleted per post). While the 'import_queues' fact exists (only ever
+    # inside an import's transaction, ``translations.queued_by_import``), the trigger leaves new
+    # posts alone and the import queues those left untranslated itself; every other write is
+    # queued exactly as before
+    IMPORT_QUEUES_TRIGGER,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

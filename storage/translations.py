@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
-from storage import search_index
+from storage import meta, search_index
 from storage.db import Database
 from storage.models import Translation, from_iso, from_row, to_iso, utcnow
 from storage.wordforms import normal_words
@@ -97,6 +98,38 @@ async def for_post(db: Database, post_id: int) -> list[Translation]:
         "SELECT * FROM translations WHERE post_id = ? ORDER BY lang", (post_id,)
     )
     return [from_row(Translation, r) for r in rows]
+
+
+#: the ``meta`` fact that holds the insert trigger's queueing back (migration 16)
+_IMPORT_QUEUES = "import_queues"
+
+#: what the insert trigger does, for the posts stored after a row id that are still untranslated
+_QUEUE_UNTRANSLATED = """
+INSERT INTO translation_queue (post_id, enqueued_at)
+SELECT p.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM posts p
+WHERE p.id > ? AND p.text != '' AND NOT EXISTS (SELECT 1 FROM translations t WHERE t.post_id = p.id)
+ORDER BY p.id
+ON CONFLICT (post_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = '',
+    last_error = NULL, enqueued_at = excluded.enqueued_at
+"""
+
+
+@asynccontextmanager
+async def queued_by_import(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """Inside an import's transaction, around storing posts with their translations: new posts
+    are not queued one by one by the trigger (to be taken off again as their translation follows);
+    at the end of the block those still untranslated are queued, as the trigger would have left
+    them. The fact that holds the trigger back is removed before the block is left, also when it
+    fails (the transaction is then rolled back anyway)."""
+    async with conn.execute("SELECT coalesce(max(rowid), 0) FROM posts") as cur:
+        row = await cur.fetchone()
+    last = int(row[0]) if row else 0
+    await conn.execute(meta.SET, (_IMPORT_QUEUES, "1"))
+    try:
+        yield
+    finally:
+        await conn.execute("DELETE FROM meta WHERE key = ?", (_IMPORT_QUEUES,))
+    await conn.execute(_QUEUE_UNTRANSLATED, (last,))
 
 
 # --- the durable queue -------------------------------------------------------------------------------
