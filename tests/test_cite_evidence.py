@@ -181,3 +181,44 @@ def test_a_reporters_sentence_telling_two_short_sentences_of_the_post_matches_th
     # the passage is two of the post's sentences read as one
     assert "Operational services are on the spot." in passage
     assert passage != "Operational services are on the spot."
+
+
+BRIGADE_POST = (
+    "Штурмовики бригади відбили масований механізований штурм на Лиманському напрямку. Колона "
+    "потрапила під щільний вогонь наших FPV-дронів та артилерії ще на підступах до позицій. "
+    "Знищено 4 танки та 3 БМП, ворог втратив понад 40 особового складу."
+)
+BRIGADE_TRANSLATION = (
+    "The stormtroopers of the brigade repelled a massive mechanized assault in the Lyman "
+    "direction. The column fell under dense fire of our FPV drones and artillery already on the "
+    "approaches to the positions. 4 tanks and 3 BMPs were destroyed, the enemy lost more than 40 "
+    "personnel."
+)
+
+
+def test_a_telegram_cue_in_the_paragraph_before_is_not_another_channels() -> None:
+    """"… the brigade posted the statement on its Telegram channel." ¶ "Russia's defence ministry
+    said …": the ministry is named next to "said", not as the article's Telegram source, so the
+    brigade's post is not guarded as if the article had named another channel."""
+    published = datetime(2025, 4, 4, 8, 15, tzinfo=UTC)
+    post = CandidatePost("brigade_x", 11084, published - timedelta(hours=16), BRIGADE_POST,
+                         BRIGADE_TRANSLATION, post_id=1)
+    article = ArticleInput(
+        "A Ukrainian brigade said it had beaten back a large Russian armoured attack near Lyman. "
+        "Russian troops came under drone and artillery fire \"already on the approaches to the "
+        "positions\", and lost four tanks, three infantry fighting vehicles and more than 40 "
+        "troops, it said. The brigade posted the statement on its Telegram channel.\n\n"
+        "Russia's Defence Ministry said its forces had taken the village of Rozlyv in the Donetsk "
+        "region.",
+        published=published)
+    ministry = CandidatePost("mod_russia", 1, published - timedelta(hours=2),
+                             "Наши войска освободили населённый пункт Розлив в Донецкой "
+                             "Народной Республике.", "Our troops liberated the village of Rozlyv "
+                             "in the Donetsk People's Republic.", post_id=2)
+    found = {f.post_key: f for f in detect(
+        article, [post, ministry], aliases_by_channel={"mod_russia": ["Russia's Defence Ministry"]})}
+    brigade = found[("brigade_x", 11084)]
+    assert not any(e.get("guard") == "other" for e in brigade.evidence)
+    assert brigade.score > 0.5  # not held at the guard's cap
+    assert [e["cue"] for e in found[("mod_russia", 1)].evidence if e["kind"] == "mention"] == [
+        "said"]

@@ -16,7 +16,8 @@ weak signals add up while none alone (a mention, a shared number) reaches the al
   and matched the same way, × 0.8 (no word order to compare; a word with no sense on file counts
   half against the match). A name a candidate romanises otherwise ("Blagodatne") is read as the
   article's ("Blahodatne") when their transliteration keys agree
-- mention: the channel's username or an alias near an attribution ("on Telegram", "said") .. ≤ 0.45
+- mention: the channel's username or an alias near an attribution ("on Telegram", "said"; not in
+  the paragraph before: that cue is its own subject's) .. ≤ 0.45
   (halved when no text of the post matches: it cannot tell one of the channel's posts from another)
   ("Join us on Telegram" footers and links to the outlet's own channel do not count); next to
   "said / wrote / according to" 0.4, a bare name nothing; "in a Telegram post on February 11"
@@ -861,7 +862,12 @@ def _mentions(
                 continue  # a substring test first: most channels are not named in most articles
             pat = _alias_pattern(name) if name != ch else _username_pattern(ch)
             for m in pat.finditer(text):
-                lo, hi = max(0, m.start() - _CUE_SPAN), min(len(text), m.end() + _CUE_SPAN)
+                # not before the paragraph: a cue in the one before belongs to its own subject
+                # ("… posted the statement on its Telegram channel." ¶ "Russia's defence ministry
+                # said …"); the next one may go on with this one ("… according to Ramzan
+                # Kadyrov." ¶ "In a Telegram post, the Chechen leader said …")
+                lo = max(text.rfind("\n", 0, m.start()) + 1, m.start() - _CUE_SPAN)
+                hi = min(len(text), m.end() + _CUE_SPAN)
                 ctx = text[lo:hi]
                 if _FOOTER.search(ctx):
                     continue
