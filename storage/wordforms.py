@@ -137,7 +137,11 @@ def _forms(low: str, lang: str | None) -> tuple[str, ...]:
     if len(key) < MIN_LEN or key.isdigit():
         return (key,)
     if not _CYRILLIC.search(key):
-        return (_stem(_BRITISH_ISE.sub(r"iz\1", key), "english"),) if key.isascii() else (key,)
+        if not key.isascii():
+            return (key,)
+        # "is" tested in C first: most words have none, and a substitution with a template costs
+        # a call into ``re``'s Python code per word
+        return (_stem(_BRITISH_ISE.sub(r"iz\1", key) if "is" in key else key, "english"),)
     letters = set(low)
     if letters & _UK_ONLY:
         order = (0,)

@@ -170,6 +170,10 @@ def test_skip_bigrams_and_longer_ngrams() -> None:
     assert tx.shingles(toks, skip=False) == {("a", "b"), ("b", "c"), ("c", "d")}
     assert tx.shingles(toks, n=3) == {("a", "b", "c"), ("b", "c", "d")}
     assert tx.shingles(["a"]) == set()
+    # built at once, the same pairs
+    for n in range(6):
+        toks = [chr(97 + i % 3) for i in range(n)]
+        assert tx.shingle_set(toks) == frozenset(tx.shingles(toks))
 
 
 def test_script_counts_letters_not_runs() -> None:

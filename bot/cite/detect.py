@@ -266,7 +266,10 @@ def _prepare(text: str) -> _Side:
     index: dict[str, set[int]] = {}
     for i, ss in enumerate(sents):
         for s in ss:
-            index.setdefault(s, set()).add(i)
+            if s in index:  # not ``setdefault(s, set())``: a new set per word made for nothing
+                index[s].add(i)
+            else:
+                index[s] = {i}
     dates = tx.dates(text)
     return _Side(
         sents=sents,
@@ -375,7 +378,7 @@ def _post_sents(text: str) -> tuple[_PostSent, ...]:
     out = []
     for raw in tx.sentences(text):
         ss = tx.content_stems(raw)
-        out.append(_PostSent(raw, frozenset(ss), frozenset(tx.shingles(ss))))
+        out.append(_PostSent(raw, frozenset(ss), tx.shingle_set(ss)))
     return tuple(out)
 
 
@@ -1471,13 +1474,13 @@ def detect(
     channels = {c.channel.lower() for c in candidates} | set(aliases)
     for ch, spelled in _spelled_out(f"{article.title}\n{article.text}", channels).items():
         aliases[ch] = [*aliases.get(ch, ()), spelled]
-    if tx.script_of(article.text) == "latin":
+    art_script = tx.script_of(article.text)
+    if art_script == "latin":
         for ch, spelled in _press_spellings(f"{article.title}\n{article.text}", aliases,
                                             {c.channel.lower() for c in candidates}).items():
             aliases[ch] = [*aliases[ch], *spelled]
     mentions = _mentions(article, refs, sorted(channels), aliases)
     art = _prepare(f"{article.title}\n{article.text}")
-    art_script = tx.script_of(article.text)
     # a Latin article shares only Latin stems and numbers with a post, which the stored words give
     # exactly; a Cyrillic one shares lemmas, and the detector's one lemma per word is the smallest
     # of either dictionary's ("Народная" → "народний"), which the stored forms (those of the

@@ -83,7 +83,7 @@ class Caseless:
     def search(self, text: str, low: str | None = None) -> re.Match[str] | None:
         """The first match in ``text`` (``low``: ``text.lower()`` when the caller has it). Its
         positions are those in ``text``; its groups are lower-cased."""
-        if ODD_CASE_LETTERS.search(text):
+        if not text.isascii() and ODD_CASE_LETTERS.search(text):  # all of them are non-ASCII
             return self.pattern.search(text)
         if low is None:
             low = text.lower()
@@ -401,7 +401,8 @@ def _word_stem(w: str) -> str:
     if w.isdigit():
         return w
     if w.isascii():
-        w = _BRITISH.sub(_american, w)
+        if "our" in w or "ence" in w:  # what ``_BRITISH`` needs, tested in C first
+            w = _BRITISH.sub(_american, w)
         if (num := _NUMBER_WORDS.get(w)) is not None:
             return num
         s = normal(w)
@@ -452,6 +453,11 @@ def shingles(tokens: Sequence[str], n: int = 2, skip: bool = True) -> set[tuple[
     if skip:
         out.update(zip(tokens, tokens[2:], strict=False))
     return out
+
+
+def shingle_set(tokens: Sequence[str]) -> frozenset[tuple[str, ...]]:
+    """``frozenset(shingles(tokens))``, built at once (no set made to be copied)."""
+    return frozenset(chain(pairwise(tokens), zip(tokens, tokens[2:], strict=False)))
 
 
 def containment(part: Iterable[object], whole: set[object] | frozenset[object]) -> float:
@@ -529,10 +535,10 @@ def _may_have_number_word(s: str) -> bool:
     text, or only "ten" inside other words. A substring test per word (in C) costs a third of the
     pattern's scan of every word start, which most texts (no number word) needed in full; a text
     with a letter that case folding treats apart (``ODD_CASE_LETTERS``) is always scanned."""
-    if ODD_CASE_LETTERS.search(s):
+    if not s.isascii() and ODD_CASE_LETTERS.search(s):
         return True
     low = s.lower()
-    return any(w in low for w in _NUMBER_WORDS_BUT_TEN) or (
+    return any(map(low.__contains__, _NUMBER_WORDS_BUT_TEN)) or (
         "ten" in low and _TEN.search(low) is not None)
 
 
@@ -641,6 +647,8 @@ def _month(word: str) -> int | None:
 def names(text: str) -> set[str]:
     """Stems of capitalised words that do not start a sentence (people, places, units)."""
     out: set[str] = set()
+    if text.islower():
+        return out  # no capital letter at all (no sentences to split)
     memo = _NAME_OF
     for sent in sentences(text, max_words=10_000):
         for i, m in enumerate(_CAPITALISED.finditer(sent)):
