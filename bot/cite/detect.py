@@ -254,7 +254,7 @@ class _Side:
         got = self._windows.get(i)
         if got is None:
             lo, hi = max(0, i - 1), min(len(self.sents), i + 2)
-            got = ({s for j in range(lo, hi) for s in self.sents[j]},
+            got = (set().union(*self.sents[lo:hi]),
                    set().union(*(self._bigrams(j) for j in range(lo, hi))))
             self._windows[i] = got
         return got

@@ -468,17 +468,27 @@ def containment(part: Iterable[object], whole: set[object] | frozenset[object]) 
     return len(items & whole) / len(items)
 
 
+@lru_cache(maxsize=256)
+def _chunks(text: str) -> tuple[tuple[str, int], ...]:
+    """The text's sentences and lines as written (stripped), each with its number of words.
+    Memoised for the few texts at hand: ``sentences`` reads a text twice (in windows of 40 words
+    for passages, whole for names), and the split was a scan of the text each time."""
+    out = []
+    for chunk in _SENTENCE.split(text):
+        chunk = chunk.strip()
+        if chunk:
+            out.append((chunk, len(chunk.split())))
+    return tuple(out)
+
+
 def sentences(text: str, max_words: int = 40) -> list[str]:
     """Sentences (and lines); very long ones are cut into windows so one match stays local."""
     out: list[str] = []
-    for chunk in _SENTENCE.split(text):
-        chunk = chunk.strip()
-        if not chunk:
-            continue
-        ws = chunk.split()
-        if len(ws) <= max_words:
+    for chunk, n in _chunks(text):
+        if n <= max_words:
             out.append(chunk)
             continue
+        ws = chunk.split()
         step = max_words // 2
         for i in range(0, len(ws) - step, step):
             out.append(" ".join(ws[i : i + max_words]))
