@@ -462,7 +462,8 @@ async def _store_in(conn: Any, batch: list[ImportRecord], watch: bool,
     await channels_repo.ensure_ids(conn, names, archived=not watch)
     if watch:
         await channels_repo.activate_in(conn, names)
-    async with tr_repo.queued_by_import(conn):  # a translated post is never queued
+    # a translated post is never queued; day ranges widened once per day
+    async with tr_repo.queued_by_import(conn), posts_repo.days_by_import(conn):
         result = await _store_posts_in(conn, batch, made)
     await search_index.index_new_in(conn)
     return result

@@ -3,9 +3,13 @@ opens it: the index's words version (``storage.search_index``) and turns at a ra
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import aiosqlite
+
     from storage.db import Database
 
 #: a claim further ahead than this is a clock set back or a bogus value: it is ignored
@@ -14,6 +18,18 @@ _FAR_AHEAD = 3600.0
 #: sets a fact: parameters (key, value)
 SET = ("INSERT INTO meta (key, value) VALUES (?, ?) "
        "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
+@asynccontextmanager
+async def held(conn: aiosqlite.Connection, key: str) -> AsyncIterator[None]:
+    """Inside a transaction: the fact ``key`` exists for the block only (a trigger that checks
+    for it holds back meanwhile: migrations 16, 17), removed before the block is left, also when it
+    fails; other connections never see it (it is never committed)."""
+    await conn.execute(SET, (key, "1"))
+    try:
+        yield
+    finally:
+        await conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
 
 async def claim_turn(db: Database, key: str, gap: float, now: float) -> float:

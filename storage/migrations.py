@@ -27,6 +27,17 @@ IMPORT_QUEUES_TRIGGER = """
     END;
     """
 
+#: migration 17 (below)
+IMPORT_DAYS_TRIGGER = """
+    DROP TRIGGER post_days_insert;
+    CREATE TRIGGER post_days_insert AFTER INSERT ON posts
+    WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'import_days')
+    BEGIN
+        INSERT INTO post_days (day, lo, hi) VALUES (substr(new.date, 1, 10), new.id, new.id)
+        ON CONFLICT (day) DO UPDATE SET lo = min(lo, excluded.lo), hi = max(hi, excluded.hi);
+    END;
+    """
+
 #: SQL, or a function run on the connection inside the migration's transaction (for steps that need
 #: Python, such as computing word forms)
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -377,6 +388,10 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # posts alone and the import queues those left untranslated itself; every other write is
     # queued exactly as before
     IMPORT_QUEUES_TRIGGER,
+    # 17: likewise, the day ranges of an import's new posts are widened once per day and batch
+    # (``posts.days_by_import``), not by an upsert per post; the trigger holds back while the
+    # 'import_days' fact exists
+    IMPORT_DAYS_TRIGGER,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 
-from storage import channels, search_index
+from storage import channels, meta, search_index
 from storage.db import Database
 from storage.models import Post, PostVersion, UpsertResult, from_iso, from_row, to_iso, utcnow
 
@@ -116,6 +117,28 @@ async def upsert_many_in(conn: aiosqlite.Connection, posts: Sequence[Post], *,
     if index and inserted:
         await search_index.index_new_in(conn)
     return UpsertResult(inserted=inserted, edited=edited, unchanged=len(posts) - inserted - edited)
+
+
+#: the ``meta`` fact that holds the ``post_days`` trigger back (migration 17)
+_IMPORT_DAYS = "import_days"
+
+#: what the ``post_days`` trigger does, for all the posts stored after a row id at once
+_DAYS_OF_NEW = """
+INSERT INTO post_days (day, lo, hi)
+SELECT substr(date, 1, 10), min(id), max(id) FROM posts WHERE id > ? GROUP BY 1
+ON CONFLICT (day) DO UPDATE SET lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)
+"""
+
+
+@asynccontextmanager
+async def days_by_import(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """Inside an import's transaction, around storing its posts: each day's id range
+    (``post_days``) is widened once per day for the block's new posts at its end, not once per
+    post by the trigger (an upsert per post)."""
+    last = await _count(conn, "SELECT max(rowid) FROM posts")
+    async with meta.held(conn, _IMPORT_DAYS):
+        yield
+    await conn.execute(_DAYS_OF_NEW, (last,))
 
 
 async def _stored_texts(conn: aiosqlite.Connection, keys: Sequence[tuple[int, int]]

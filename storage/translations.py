@@ -119,16 +119,12 @@ async def queued_by_import(conn: aiosqlite.Connection) -> AsyncIterator[None]:
     """Inside an import's transaction, around storing posts with their translations: new posts
     are not queued one by one by the trigger (to be taken off again as their translation follows);
     at the end of the block those still untranslated are queued, as the trigger would have left
-    them. The fact that holds the trigger back is removed before the block is left, also when it
-    fails (the transaction is then rolled back anyway)."""
+    them."""
     async with conn.execute("SELECT coalesce(max(rowid), 0) FROM posts") as cur:
         row = await cur.fetchone()
     last = int(row[0]) if row else 0
-    await conn.execute(meta.SET, (_IMPORT_QUEUES, "1"))
-    try:
+    async with meta.held(conn, _IMPORT_QUEUES):
         yield
-    finally:
-        await conn.execute("DELETE FROM meta WHERE key = ?", (_IMPORT_QUEUES,))
     await conn.execute(_QUEUE_UNTRANSLATED, (last,))
 
 
