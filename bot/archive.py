@@ -541,6 +541,8 @@ async def import_records(
             progress.update(len(recs))
 
     batches = _batches(records, batch_size, issues, progress)
+    if words_ahead.cores() > 1:
+        batches = _tail_halved(batches, max(1, batch_size // TAIL_PARTS))
     ahead: words_ahead.WordsAhead | None = None
     sent = False  # whether the worker is making the words of ``upcoming``
     upcoming = next(batches, None)
@@ -593,6 +595,34 @@ def _batches(records: Iterable[ImportRecord | ImportIssue], size: int, issues: l
             batch = []
     if batch:
         yield batch
+
+
+#: an import of several batches stores its last one in parts of a half, a quarter, ... down to
+#: about 1/TAIL_PARTS of a batch
+TAIL_PARTS = 16
+
+
+def _tail_halved(batches: Iterator[list[ImportRecord]], smallest: int
+                 ) -> Iterator[list[ImportRecord]]:
+    """The batches, the last one (of an import of more than one) cut in halves of halves, each
+    part at least ``smallest`` records: 5,000, 2,500, 1,250, 625, 625 of 10,000.
+
+    Why: the words worker makes batch k+1's words while batch k is written, so the last batch was
+    written with the worker idle; cut in halves, each part's words are made while the part before
+    it is written, and only the last, small part is written alone. A one-batch import (no
+    worker) stays one transaction."""
+    held = next(batches, None)
+    if held is None:
+        return
+    more = False
+    for nxt in batches:
+        yield held
+        held, more = nxt, True
+    while more and len(held) >= 2 * smallest:
+        half = len(held) // 2
+        yield held[:half]
+        held = held[half:]
+    yield held
 
 
 async def _texts_to_make(db: Database, recs: list[ImportRecord]) -> tuple[list[str], list[str]]:

@@ -94,3 +94,23 @@ async def test_an_import_with_the_worker_writes_the_same_index(tmp_path: Path) -
     assert ahead_hits == here_hits
     assert _words(tmp_path / "ahead.db") == _words(tmp_path / "here.db")
     assert _index(tmp_path / "ahead.db") == _index(tmp_path / "here.db")
+
+
+def test_the_last_batch_is_stored_in_halves() -> None:
+    """An import of several batches stores its last one in parts of a half, a quarter, ...
+    (written while the worker makes the next part's words); every record once, in order; a
+    one-batch import stays one transaction."""
+    from bot.archive import _tail_halved
+
+    recs = _records()[:250]
+
+    def parts(size: int, smallest: int, n: int = len(recs)) -> list[list[ImportRecord]]:
+        return list(_tail_halved(iter([recs[i:min(i + size, n)] for i in range(0, n, size)]),
+                                 smallest))
+
+    got = parts(100, 10)
+    assert [len(p) for p in got] == [100, 100, 25, 12, 13]
+    assert [r for p in got for r in p] == recs
+    assert [len(p) for p in parts(100, 10, n=200)] == [100, 50, 25, 12, 13]
+    assert [len(p) for p in parts(250, 10)] == [250]  # one batch: no worker, one transaction
+    assert parts(100, 10, n=0) == []
