@@ -535,3 +535,49 @@ def test_a_model_number_is_no_figure_and_a_date_no_article_figure() -> None:
     assert tx.figures("On Nov. 10 the governor said 19 drones hit 10 villages") == {"19", "10"}
     assert tx.figures("On Nov. 10 the governor said 19 drones were shot down") == {"19"}
     assert tx.figures("24 лютого знищено 12 танків") == {"12"}
+
+
+def _texts_and_noise(seed: int) -> list[str]:
+    """Real articles, translations and posts (``_articles_and_milbloggers``, the kkruglik posts),
+    and random strings of what folding, NFKC and lower-casing treat apart: combining marks that
+    compose with the letter before them (also at a text's start), letters NFKC changes, digits of
+    other scripts, zero-width characters, final sigma, "İ", "n't" in either case, apostrophes."""
+    import random
+
+    texts = _articles_and_milbloggers()
+    with shared_data("telegram_posts__kkruglik-hackathon__video-posts-202-ru-ua-channels_2022-03_"
+                     "2023-05.csv").open(encoding="utf-8") as f:
+        texts += [row["message_text"] for row in csv.DictReader(f)]
+    pool = [*"abcXYZ019 _-'`’‘ʼ«»“”„–—…\u00a0\ufe0f\u200b\u200d\u00adёЁйЙіІїЇєЄґҐабвАБВўЎ№²①Ⓐａ",
+            *"Ａéüßİıſᵸ™½🇺🔥.,!?:;()\t\r\u0301\u0306\u0308\u0338<=ΣΟσ٣۵߃१１",
+            "n't", "N'T", "don’t", "o'brien", "м'ясо"]
+    rnd = random.Random(seed)
+    texts += ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 30))) for _ in range(20000)]
+    return texts
+
+
+def test_sentences_stemmed_together_as_one_by_one() -> None:
+    """``content_stems_each`` (the sentences folded as one text) gives each sentence the stems
+    ``content_stems`` gives it alone: the sentences of real articles and posts, and runs of random
+    strings (each an own "sentence", so marks and "n't" meet a break at either end)."""
+    texts = _texts_and_noise(7)
+    for t in texts[:3000]:
+        sents = tx.sentences(t)
+        assert tx.content_stems_each(sents) == [tx.content_stems(s) for s in sents], t[:200]
+    noise = texts[3000:]
+    for i in range(0, len(noise), 7):
+        run = noise[i:i + 7]
+        assert tx.content_stems_each(run) == [tx.content_stems(s) for s in run], run
+    # a text with a line break is stemmed alone; so is an empty list
+    broken = ["Troops\nadvanced", "Kyiv"]
+    assert tx.content_stems_each(broken) == [tx.content_stems(s) for s in broken]
+    assert tx.content_stems_each([]) == []
+
+
+def test_has_digit_is_the_digit_pattern() -> None:
+    """``has_digit`` (ASCII digits by substring) says what ``\\d`` says, on real texts and random
+    strings with digits of other scripts; ``dates`` of a text whose only digits come from NFKC."""
+    for t in _texts_and_noise(8):
+        assert tx.has_digit(t) == (re.search(r"\d", t) is not None), t[:200]
+    assert tx.has_digit("٣ drones") and not tx.has_digit("Ⓐ ① no")  # ① is no \d before NFKC
+    assert tx.dates("① February") == {(2, 1)}

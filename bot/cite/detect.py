@@ -262,7 +262,7 @@ class _Side:
 
 def _prepare(text: str) -> _Side:
     raw = tx.sentences(text)
-    sents = [tx.content_stems(s) for s in raw]
+    sents = tx.content_stems_each(raw)
     index: dict[str, set[int]] = {}
     for i, ss in enumerate(sents):
         for s in ss:
@@ -375,11 +375,9 @@ def _post_stems(text: str) -> frozenset[str]:
 @lru_cache(maxsize=4096)
 def _post_sents(text: str) -> tuple[_PostSent, ...]:
     """A post text's sentences as stem sets and shingles (only for shortlisted posts; cached)."""
-    out = []
-    for raw in tx.sentences(text):
-        ss = tx.content_stems(raw)
-        out.append(_PostSent(raw, frozenset(ss), tx.shingle_set(ss)))
-    return tuple(out)
+    raws = tx.sentences(text)
+    return tuple(_PostSent(raw, frozenset(ss), tx.shingle_set(ss))
+                 for raw, ss in zip(raws, tx.content_stems_each(raws), strict=True))
 
 
 #: a post sentence with fewer content words than this is also read with its neighbour
