@@ -581,3 +581,24 @@ def test_has_digit_is_the_digit_pattern() -> None:
         assert tx.has_digit(t) == (re.search(r"\d", t) is not None), t[:200]
     assert tx.has_digit("٣ drones") and not tx.has_digit("Ⓐ ① no")  # ① is no \d before NFKC
     assert tx.dates("① February") == {(2, 1)}
+
+
+_SENTENCE_AS_FIRST_WRITTEN = re.compile(
+    r"[\"')\]\s](?:(?<=[.!?…][\"')\]])[\"')\]]*\s+|(?<=[.!?…]\s)\s*|(?<=\n)\n*)")
+
+
+def test_sentence_breaks_split_as_with_the_whitespace_class() -> None:
+    """``WHITESPACE`` is ``\\s`` for every code point, and the sentence pattern that spells it out
+    splits real texts and random ones (breaks of every kind after sentence ends) as before."""
+    spelled = re.compile(f"[{tx.WHITESPACE}]")
+    space = re.compile(r"\s")
+    assert all((spelled.match(chr(c)) is None) == (space.match(chr(c)) is None)
+               for c in range(0x110000))
+    texts = _texts_and_noise(9)
+    import random
+
+    rnd = random.Random(9)
+    pool = [*".!?…\"')]\n\t\r \u00a0\u2028\u3000\x85", "x", "Я"]
+    texts += ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 20))) for _ in range(20000)]
+    for t in texts:
+        assert tx._SENTENCE.split(t) == _SENTENCE_AS_FIRST_WRITTEN.split(t), t[:200]

@@ -162,10 +162,15 @@ _DATE_NUM = re.compile(
     r"(?!\s*(?:%|percent|per cent|million|billion|thousand|trillion|mln|bn|gigawatt|megawatt|"
     r"млн|млрд|тис|тыс|відсот|процент))"
 )
+#: every character ``\s`` matches (``str.isspace``), as the inside of a character class
+WHITESPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 #: a sentence end: spaces after [.!?…] (and closing quotes or brackets), or line breaks; written to
 #: start with one character class (the break's first character, its look-behinds after it) so
-#: ``re`` skips to the next candidate in C: half the time of ``(?<=[.!?…])["')\]]*\s+|\n+``
-_SENTENCE = re.compile(r"[\"')\]\s](?:(?<=[.!?…][\"')\]])[\"')\]]*\s+|(?<=[.!?…]\s)\s*|(?<=\n)\n*)")
+#: ``re`` skips to the next candidate in C: half the time of ``(?<=[.!?…])["')\]]*\s+|\n+``; that
+#: class spells out ``\s`` (``WHITESPACE``): a bitmap test per character in the scan instead of a
+#: list of tests and a category look-up (a sixth less time; the same split)
+_SENTENCE = re.compile(r"[\"')\]" + WHITESPACE
+                       + r"](?:(?<=[.!?…][\"')\]])[\"')\]]*\s+|(?<=[.!?…]\s)\s*|(?<=\n)\n*)")
 _CAPITALISED = re.compile(r"([A-ZА-ЯІЇЄҐ](?<!\w\w)(?:(?<=[A-Z])(?:[a-z]{2,}|[A-Z]{1,5})"
                           r"|(?<=[А-ЯІЇЄҐ])[а-яіїєґ']{2,}))\b")
 
