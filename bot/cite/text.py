@@ -279,18 +279,25 @@ def _kept_stems(ws: list[str], into: Callable[[Iterable[str]], _C]) -> _C:
         return into(filter(None, map(memo.__getitem__, ws)))
     except KeyError:
         pass
-    missing = set(ws).difference(memo)
-    if len(memo) + len(missing) > _STEM_MEMO_MAX:  # bounded: a long-running service sees new words
-        memo.clear()
-        missing = set(ws)
-    for w in missing:
-        memo[w] = _word_stem(w)
+    _memo_add(memo, ws, _word_stem)
     return into(filter(None, map(memo.__getitem__, ws)))
 
 
 #: word → its stem, or "" for a word that is dropped (a stop word, a single letter)
 _STEM_OF: dict[str, str] = {}
 _STEM_MEMO_MAX = 200_000
+
+
+def _memo_add(memo: dict[str, str], keys: Iterable[str], value: Callable[[str], str]) -> None:
+    """Adds ``value(k)`` for the ``keys`` not in ``memo`` yet. A memo that would grow past
+    ``_STEM_MEMO_MAX`` starts again: a long-running service keeps meeting new words."""
+    keys = set(keys)
+    missing = keys.difference(memo)
+    if len(memo) + len(missing) > _STEM_MEMO_MAX:
+        memo.clear()
+        missing = keys
+    for k in missing:
+        memo[k] = value(k)
 
 
 def stored_stem_set(text: str, stored: str) -> frozenset[str]:
@@ -316,18 +323,8 @@ def stored_stem_set(text: str, stored: str) -> frozenset[str]:
                                filter(None, map(cyrillic.__getitem__, parts))))
     except KeyError:
         pass
-    missing = set(ws).difference(memo)
-    if len(memo) + len(missing) > _STEM_MEMO_MAX:
-        memo.clear()
-        missing = set(ws)
-    for w in missing:
-        memo[w] = _written_stem(w)
-    new = set(parts).difference(cyrillic)
-    if len(cyrillic) + len(new) > _STEM_MEMO_MAX:
-        cyrillic.clear()
-        new = set(parts)
-    for f in new:
-        cyrillic[f] = f if _CYRILLIC_LETTER.search(f) else ""
+    _memo_add(memo, ws, _written_stem)
+    _memo_add(cyrillic, parts, _cyrillic_form)
     return frozenset(chain(filter(None, map(memo.__getitem__, ws)),
                            filter(None, map(cyrillic.__getitem__, parts))))
 
@@ -415,15 +412,14 @@ def latin_stem_set(text: str) -> frozenset[str]:
         return frozenset(filter(None, map(memo.__getitem__, ws)))
     except KeyError:
         pass
-    missing = set(ws).difference(memo)
-    if len(memo) + len(missing) > _STEM_MEMO_MAX:
-        memo.clear()
-        missing = set(ws)
-    for w in missing:
-        memo[w] = _written_stem(w)
+    _memo_add(memo, ws, _written_stem)
     return frozenset(filter(None, map(memo.__getitem__, ws)))
 #: a stored form → itself if it holds a Cyrillic letter, else ""
 _CYRILLIC_FORM: dict[str, str] = {}
+
+
+def _cyrillic_form(form: str) -> str:
+    return form if _CYRILLIC_LETTER.search(form) else ""
 
 
 def _written_stem(w: str) -> str:
