@@ -66,13 +66,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain, compress, pairwise
 from operator import neg
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.cite import bilingual
@@ -380,21 +380,32 @@ def _post_sents(text: str) -> tuple[_PostSent, ...]:
                  for raw, ss in zip(raws, tx.content_stems_each(raws), strict=True))
 
 
-#: a post sentence with fewer content words than this is also read with its neighbour
-_SHORT_SENT = 5
+#: a post sentence with fewer content words than this (read from its translation, or through
+#: its words' senses) is also read with its neighbour (``_short_pairs``)
+_PAIRED_BELOW = 5
+
+_S = TypeVar("_S")
+
+
+def _short_pairs(sents: Sequence[_S], size: Callable[[_S], int],
+                 join: Callable[[_S, _S], _S]) -> list[_S]:
+    """Each two adjacent post sentences of which one is short, read as one passage: a reporter's
+    sentence often tells two short sentences of the post ("According to preliminary information,
+    there is a victim. Operational services are on the spot." → "one person had been hurt,
+    according to initial information, and emergency services were at the scene"; "70% of
+    consumers are without power. There is no water in any district." → "70% of consumers had been
+    left without electricity, and water had stopped running in every district"), which alone are
+    too light to count."""
+    return [join(a, b) for a, b in pairwise(sents) if min(size(a), size(b)) < _PAIRED_BELOW]
 
 
 @lru_cache(maxsize=4096)
 def _post_passages(text: str) -> tuple[_PostSent, ...]:
-    """A post text's sentences, then each two adjacent ones of which one is short read as one
-    passage: a reporter's sentence often tells two short sentences of the post ("According to
-    preliminary information, there is a victim. Operational services are on the spot." → "one
-    person had been hurt, according to initial information, and emergency services were at the
-    scene"), which alone are too light to count."""
+    """A post text's sentences, then its short ones with their neighbours (``_short_pairs``)."""
     sents = _post_sents(text)
-    pairs = [_PostSent(f"{a.raw} {b.raw}", a.uniq | b.uniq, a.shingles | b.shingles)
-             for a, b in pairwise(sents) if min(len(a.uniq), len(b.uniq)) < _SHORT_SENT]
-    return (*sents, *pairs)
+    return (*sents, *_short_pairs(
+        sents, lambda s: len(s.uniq),
+        lambda a, b: _PostSent(f"{a.raw} {b.raw}", a.uniq | b.uniq, a.shingles | b.shingles)))
 
 
 @lru_cache(maxsize=4096)
@@ -638,8 +649,13 @@ _GLOSS_TELLS = _GLOSS_FACTOR * 0.6 * _MATCH_AT
 _UNKNOWN_WEIGHT = 5
 
 
+#: a glossed post sentence: its text, its words read (each a set of English stems), how many of
+#: its words have no sense
+_Glossed = tuple[str, tuple[frozenset[str], ...], int]
+
+
 @lru_cache(maxsize=4096)
-def _glossed(text: str) -> tuple[tuple[str, tuple[frozenset[str], ...], int], ...]:
+def _glossed(text: str) -> tuple[_Glossed, ...]:
     """A Cyrillic post text's sentences, each with its words that have English senses
     (``bilingual.senses``) as those senses' stems, its numbers and Latin words as themselves, its
     names as their transliteration keys (``storage.crossscript``; not those a glossary term
@@ -682,20 +698,11 @@ def _rounded(stem: str) -> frozenset[str]:
     return frozenset(out)
 
 
-#: a glossed post sentence with fewer words read than this is also read with its neighbour
-_PAIRED_BELOW = 5
-
-
-def _with_pairs(sents: tuple[tuple[str, tuple[frozenset[str], ...], int], ...]
-                ) -> Iterator[tuple[str, tuple[frozenset[str], ...], int]]:
-    """Each glossed post sentence, then each two adjacent ones read as one passage: a reporter's
-    sentence often tells two short sentences of the post ("70% of consumers are without power.
-    There is no water in any district." → "70% of consumers had been left without electricity,
-    and water had stopped running in every district"), which alone are too light to count."""
-    yield from sents
-    for (r1, u1, n1), (r2, u2, n2) in pairwise(sents):
-        if min(len(u1), len(u2)) < _PAIRED_BELOW:
-            yield f"{r1} {r2}", (*u1, *(u for u in u2 if u not in u1)), n1 + n2
+def _with_pairs(sents: tuple[_Glossed, ...]) -> tuple[_Glossed, ...]:
+    """Each glossed post sentence, then its short ones with their neighbours (``_short_pairs``)."""
+    return (*sents, *_short_pairs(
+        sents, lambda s: len(s[1]),
+        lambda a, b: (f"{a[0]} {b[0]}", (*a[1], *(u for u in b[1] if u not in a[1])), a[2] + b[2])))
 
 
 @lru_cache(maxsize=8192)
