@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 
-from storage.wordforms import text_lang
+from storage.wordforms import given_name, text_lang
 
 _DATA = "data/channel_aliases.csv"
 #: title parts: "Зеленський / Official", "DeepState | Карта" → each part on its own
@@ -107,15 +107,11 @@ def from_profile(title: str | None, about: str | None) -> tuple[str, ...]:
         found += [p.strip(" -") for p in parts if p and _name_like(p)]
         # "Александр Коц": a person's channel; after the first mention the press names the
         # person by surname alone ("Kots wrote on Telegram")
-        if _PERSON.fullmatch(clean) and not _GENERIC.intersection(clean.lower().split()):
-            from storage.wordforms import given_name  # the dictionaries: only for such a title
-
-            if given_name(clean.split()[0]):
-                found.append(clean.split()[1])
+        if (_PERSON.fullmatch(clean) and not _GENERIC.intersection(clean.lower().split())
+                and given_name(clean.split()[0])):
+            found.append(clean.split()[1])
         official = _OFFICIAL_ORDER.fullmatch(clean)
         if official:
-            from storage.wordforms import given_name
-
             surname, given = official.groups()
             if given_name(given):
                 found += [f"{given} {surname}", surname]
@@ -167,6 +163,7 @@ _COUNTRIES = ((re.compile(r"Україн|Украин|ЗСУ|ВСУ"), ("Ukraine
 #: a state body's title in Ukrainian that names no country ("Центр протидії дезінформації",
 #: "Офіс Генерального прокурора") is Ukraine's: Russia's bodies title their channels in Russian
 _UKRAINE = _COUNTRIES[0][1:]
+
 
 def _a_body(forms: Sequence[str]) -> bool:
     """Whether a leading term's English forms name a body ("Center for Countering

@@ -952,8 +952,6 @@ def named_channels(article: ArticleInput, aliases_by_channel: Mapping[str, Seque
     return sorted(ch for ch, m in found.items() if m.get("cue") != "link")
 
 
-#: two or three capitalised words in a row ("Roma Broma", "Deep State"), as a channel's username
-#: may be written out in prose
 #: a one-word name (a person's surname) this long at least is looked for by its transliteration
 #: key: shorter keys are too coarse to tell names apart
 _KEYED_ALIAS = 5
