@@ -116,5 +116,5 @@ async def test_a_missing_split_is_skipped(tmp_path: Path, capsys: pytest.Capture
     assert "holdout.jsonl not found, skipped" in out and "== dev: 1 cases" in out
     first = json.loads(DEV.read_text(encoding="utf-8").splitlines()[0])
     rows = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines()]
-    assert all(r["case"] == first["id"] and set(r) == {"case", "channel", "message_id", "score",
+    assert rows and all(r["case"] == first["id"] and set(r) == {"case", "channel", "message_id", "score",
                                                         "evidence"} for r in rows)

@@ -35,7 +35,7 @@ def test_sigkill_mid_import_then_rerun(env: dict[str, str], tmp_path: Path) -> N
 
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
         # every stored post is whole: indexed and translated in the same transaction
         assert conn.execute("SELECT count(*) FROM posts_fts").fetchone()[0] == partial
         assert conn.execute("SELECT count(*) FROM translations").fetchone()[0] == partial

@@ -46,7 +46,7 @@ async def test_merging_in_steps_keeps_every_result_and_ends_in_one_segment(db: D
     assert await maintenance.segments(db) == 1
     assert await _results(db) == before
     assert not await maintenance.merge_step(db)  # nothing left to do
-    await db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+    await db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
 
 
 async def test_term_snapshot_counts_what_the_index_holds(db: Database, monkeypatch) -> None:

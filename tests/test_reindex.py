@@ -123,7 +123,7 @@ def test_a_reindex_killed_midway_leaves_a_consistent_index(cli: Cli, env: dict[s
     assert _index_status(cli, env)["current"] is False  # half done is not done
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
 
     done = cli(env, "reindex")
     assert done.returncode == 0, done.stderr

@@ -56,7 +56,7 @@ async def test_bulk_build_equals_the_write_path(tmp_path: Path) -> None:
     days = []
     for path in (bulk, ours):
         conn = sqlite3.connect(path)
-        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
         days.append(conn.execute("SELECT * FROM post_days ORDER BY day").fetchall())
         conn.close()
     assert days[0] and days[0] == days[1]  # the per-day id spans the trigger keeps
